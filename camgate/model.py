@@ -1,0 +1,384 @@
+"""The camera and gateway model: every field, its default, its rule and its fix, in one place.
+
+The inventory, the roles, the CLI and the tests all go through this module. A value that passes
+validation is safe to place in a systemd unit, an nginx config, a file path and a URL; the rules
+below are written with that in mind (slugs for ids, no control characters anywhere, no userinfo in
+camera URLs).
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from pyinfra.api.exceptions import InventoryError as _PyinfraInventoryError
+
+from camgate.secrets import SECRET_REF_HELP, parse_secret_ref
+
+
+class InventoryError(_PyinfraInventoryError, ValueError):
+    """A bad inventory value. Subclasses pyinfra's error so `pyinfra` prints it as one clean line."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+_MISSING = object()
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
+SLUG_HELP = "use 1-32 lowercase ASCII letters, digits and '-', starting and ending with a letter or digit"
+HOSTNAME_RE = re.compile(
+    r"^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+# Characters allowed in the path and query of a camera URL: RFC 3986 unreserved, sub-delims that
+# vendors use ('&', '=', ';', ','), percent escapes, '/', '?', ':', '@'. Quotes, spaces, '$', '`',
+# '\\', '%' not followed by two hex digits, and every control character are refused.
+URL_TAIL_RE = re.compile(r"^(?:[A-Za-z0-9\-._~!&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*$")
+ABS_PATH_RE = re.compile(r"^/(?:[A-Za-z0-9_.-]+/)*[A-Za-z0-9_.-]+$")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One inventory field: its type, default, rule and the doc line shown in docs/inventory.md."""
+
+    name: str
+    types: tuple[type, ...]
+    default: Any
+    doc: str
+    check: Callable[[Any], str | None] | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is _MISSING
+
+
+def _has_control_chars(text: str) -> bool:
+    return any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 or ch in "\u2028\u2029" for ch in text)
+
+
+def check_slug(value: str) -> str | None:
+    if not SLUG_RE.match(value):
+        return f"{value!r} is not a valid id; fix: {SLUG_HELP} (e.g. 'front-door')"
+    return None
+
+
+def check_display_name(value: str) -> str | None:
+    if not value.strip():
+        return "is empty; fix: give a display name such as 'Front door'"
+    if len(value) > 64:
+        return f"is {len(value)} characters long; fix: use at most 64 characters"
+    if _has_control_chars(value):
+        return "contains a control character (newline, tab, ...); fix: use a single line of printable text"
+    return None
+
+
+def check_rtsp_url(value: str) -> str | None:
+    if len(value) > 512:
+        return "is longer than 512 characters; fix: shorten the camera URL"
+    if _has_control_chars(value) or any(ch.isspace() for ch in value):
+        return "contains whitespace or a control character; fix: percent-encode it (space is %20)"
+    if not value.isascii():
+        return "contains non-ASCII characters; fix: percent-encode them"
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        return f"{value!r} is not a valid URL ({exc}); fix: use rtsp://HOST[:PORT]/PATH with a port 1-65535"
+    if parts.scheme not in ("rtsp", "rtsps"):
+        return f"scheme {parts.scheme or '(none)'!r} is not supported; fix: use rtsp:// or rtsps://"
+    if "@" in parts.netloc:
+        return (
+            "embeds credentials; fix: remove 'user:password@' from the URL and set 'username' and "
+            "'password_ref' instead"
+        )
+    host = parts.hostname or ""
+    if not host:
+        return f"{value!r} has no host; fix: use rtsp://HOST[:PORT]/PATH"
+    if not _valid_host(host):
+        return f"host {host!r} is not a valid hostname or IP address; fix: use e.g. 192.168.1.20"
+    if port is not None and not 1 <= port <= 65535 or parts.netloc.endswith(":"):
+        return "has an invalid port; fix: use a port between 1 and 65535 (RTSP default 554)"
+    tail = value[len(f"{parts.scheme}://{parts.netloc}"):]
+    if not URL_TAIL_RE.match(tail):
+        return (
+            "path contains characters that are not allowed (quotes, '$', '`', '\\', '%' without two hex "
+            "digits, ...); fix: percent-encode them"
+        )
+    if parts.fragment:
+        return "has a '#fragment'; fix: remove it (cameras never use fragments)"
+    return None
+
+
+def _valid_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return bool(HOSTNAME_RE.match(host))
+
+
+def check_username(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value or len(value) > 64:
+        return "must be 1-64 characters; fix: use the camera's user name, or leave it unset"
+    if _has_control_chars(value) or not value.isprintable():
+        return "contains a control character; fix: use the camera's user name on one line"
+    return None
+
+
+def check_secret_ref(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return parse_secret_ref(value)[1]
+
+
+def _choice(*allowed: str) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if value not in allowed:
+            options = ", ".join(repr(a) for a in allowed)
+            return f"{value!r} is not one of {options}; fix: use one of {options}"
+        return None
+
+    return check
+
+
+def _int_range(low: int, high: int, unit: str = "") -> Callable[[Any], str | None]:
+    def check(value: int) -> str | None:
+        if not low <= value <= high:
+            return f"{value} is out of range; fix: use a whole number from {low} to {high}{unit}"
+        return None
+
+    return check
+
+
+def check_hostname(value: str) -> str | None:
+    if not _valid_host(value):
+        return f"{value!r} is not a valid DNS name or IP address; fix: use e.g. 'cams.example.com'"
+    return None
+
+
+def check_hls_root(value: str) -> str | None:
+    if not ABS_PATH_RE.match(value) or "/../" in f"{value}/" or "/./" in f"{value}/":
+        return f"{value!r} is not a clean absolute path; fix: use e.g. '/run/camgate/hls'"
+    if not value.startswith("/run/") or value.count("/") < 3:
+        return (
+            f"{value!r} is not below /run/<dir>/; fix: keep live HLS in tmpfs under /run "
+            "(systemd creates and cleans it), e.g. '/run/camgate/hls'"
+        )
+    return None
+
+
+def check_cors_origin(value: str) -> str | None:
+    if value == "*" or re.match(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$", value):
+        return None
+    return f"{value!r} is not '*' or an origin like 'https://app.example.com'; fix: use one of those forms"
+
+
+CAMERA_SPECS: tuple[Spec, ...] = (
+    Spec("id", (str,), _MISSING, "Slug used in unit names, paths and URLs (`front-door`).", check_slug),
+    Spec("name", (str,), None, "Display name for the app; defaults to the id.", check_display_name),
+    Spec("url", (str,), _MISSING, "Camera stream, `rtsp://` or `rtsps://`, without credentials.", check_rtsp_url),
+    Spec("username", (str, type(None)), None, "RTSP user name, if the camera needs one.", check_username),
+    Spec(
+        "password_ref",
+        (str, type(None)),
+        None,
+        "Where the RTSP password lives: `secret:KEY` (site secrets file) or `env:VAR`; never the password.",
+        check_secret_ref,
+    ),
+    Spec("transport", (str,), "tcp", "RTSP transport: `tcp` (reliable) or `udp`.", _choice("tcp", "udp")),
+    Spec(
+        "audio",
+        (str,),
+        "aac",
+        "`copy` (camera already sends AAC), `aac` (transcode, works for G.711) or `none` (drop audio).",
+        _choice("copy", "aac", "none"),
+    ),
+    Spec("hls_time", (int,), 2, "Target segment length in seconds (cut at keyframes).", _int_range(1, 10, " seconds")),
+    Spec("hls_list_size", (int,), 6, "Segments listed in the live playlist.", _int_range(3, 60)),
+    Spec(
+        "rtsp_timeout",
+        (int,),
+        5,
+        "Seconds without data before ffmpeg gives up and systemd restarts it.",
+        _int_range(2, 60, " seconds"),
+    ),
+    Spec("enabled", (bool,), True, "`False` keeps the camera in the inventory but removes it from the host.", None),
+)
+
+GATEWAY_SPECS: tuple[Spec, ...] = (
+    Spec("domain", (str,), None, "Name the app uses to reach the gateway; defaults to the inventory host name.", check_hostname),
+    Spec("http_port", (int,), 80, "Port nginx serves HLS on.", _int_range(1, 65535)),
+    Spec("hls_root", (str,), "/run/camgate/hls", "Live HLS directory (tmpfs, below /run).", check_hls_root),
+    Spec("cors_origin", (str,), "*", "Value of Access-Control-Allow-Origin on stream responses.", check_cors_origin),
+    Spec(
+        "secrets_file",
+        (str, type(None)),
+        None,
+        "Git-ignored TOML file (on the machine running pyinfra) that `secret:` references read.",
+        None,
+    ),
+    Spec("cameras", (list, tuple), (), "The gateway's cameras (see the camera fields).", None),
+)
+
+
+@dataclass(frozen=True)
+class Camera:
+    id: str
+    url: str
+    name: str
+    username: str | None = None
+    password_ref: str | None = None
+    transport: str = "tcp"
+    audio: str = "aac"
+    hls_time: int = 2
+    hls_list_size: int = 6
+    rtsp_timeout: int = 5
+    enabled: bool = True
+
+    @property
+    def unit_name(self) -> str:
+        return f"camgate-camera-{self.id}.service"
+
+    def to_data(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Gateway:
+    host: str
+    domain: str
+    http_port: int = 80
+    hls_root: str = "/run/camgate/hls"
+    cors_origin: str = "*"
+    secrets_file: str | None = None
+    cameras: tuple[Camera, ...] = field(default_factory=tuple)
+
+    @property
+    def enabled_cameras(self) -> tuple[Camera, ...]:
+        return tuple(c for c in self.cameras if c.enabled)
+
+    def camera(self, camera_id: str) -> Camera:
+        for cam in self.cameras:
+            if cam.id == camera_id:
+                return cam
+        raise KeyError(camera_id)
+
+    def hls_url(self, camera: Camera, scheme: str = "http") -> str:
+        port = "" if self.http_port == 80 else f":{self.http_port}"
+        return f"{scheme}://{self.domain}{port}/hls/{camera.id}/stream.m3u8"
+
+    def to_data(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("host", "cameras")}
+        data["cameras"] = [c.to_data() for c in self.cameras]
+        return data
+
+
+def _where(host: str, camera: str | None = None) -> str:
+    place = f"host {host!r}"
+    if camera is not None:
+        place += f" camera {camera!r}"
+    return place
+
+
+def _type_name(types: tuple[type, ...]) -> str:
+    names = {str: "text", int: "a whole number", bool: "true/false", list: "a list", tuple: "a list"}
+    return " or ".join(dict.fromkeys(names.get(t, "unset") for t in types))
+
+
+def _read_fields(
+    raw: Any, specs: tuple[Spec, ...], where: str, problems: list[str], what: str
+) -> dict[str, Any] | None:
+    """Check keys, types and rules of one mapping; append one line per problem."""
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: expected {what} as a mapping of fields, got {type(raw).__name__}")
+        return None
+    known = {s.name for s in specs}
+    values: dict[str, Any] = {}
+    for key in raw:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known fields are {', '.join(sorted(known))}"
+            problems.append(f"{where}: field {key!r}: unknown field; fix: {hint}")
+    for spec in specs:
+        if spec.name not in raw:
+            if spec.required:
+                problems.append(f"{where}: field {spec.name!r}: is required; fix: set it ({spec.doc})")
+            else:
+                values[spec.name] = spec.default
+            continue
+        value = raw[spec.name]
+        # bool is an int in Python; a camera with hls_time=True is a typo, not 1 second.
+        wrong_bool = isinstance(value, bool) and bool not in spec.types
+        if wrong_bool or not isinstance(value, spec.types):
+            problems.append(
+                f"{where}: field {spec.name!r}: expected {_type_name(spec.types)}, got {value!r}; "
+                f"fix: {spec.doc}"
+            )
+            continue
+        problem = spec.check(value) if spec.check and value is not None else None
+        if problem:
+            problems.append(f"{where}: field {spec.name!r}: {problem}")
+            continue
+        values[spec.name] = value
+    return values
+
+
+def parse_camera(raw: Any, host: str, problems: list[str], index: int) -> Camera | None:
+    label = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else f"#{index + 1}"
+    where = _where(host, label)
+    values = _read_fields(raw, CAMERA_SPECS, where, problems, "a camera")
+    if values is None or any(s.name not in values for s in CAMERA_SPECS):
+        return None
+    if values["name"] is None:
+        values["name"] = values["id"]
+    if values["password_ref"] and not values["username"]:
+        problems.append(f"{where}: field 'username': is required with 'password_ref'; fix: set the camera's user name")
+        return None
+    return Camera(**values)
+
+
+def parse_gateway(host: str, raw: Any) -> Gateway:
+    """Validate one gateway's camgate data; raise InventoryError listing every problem found."""
+    problems: list[str] = []
+    values = _read_fields(raw, GATEWAY_SPECS, _where(host), problems, "the gateway")
+    cameras: list[Camera] = []
+    if values is not None:
+        for index, raw_cam in enumerate(values.get("cameras") or ()):
+            cam = parse_camera(raw_cam, host, problems, index)
+            if cam is not None:
+                cameras.append(cam)
+        seen: set[str] = set()
+        for cam in cameras:
+            if cam.id in seen:
+                problems.append(
+                    f"{_where(host, cam.id)}: field 'id': {cam.id!r} is used by two cameras; fix: give each camera its own id"
+                )
+            seen.add(cam.id)
+        if values.get("domain") is None and "domain" in values:
+            values["domain"] = host if _valid_host(host) else None
+            if values["domain"] is None:
+                problems.append(
+                    f"{_where(host)}: field 'domain': is required because the host name {host!r} is not a DNS "
+                    "name; fix: set domain='cams.example.com'"
+                )
+    if problems:
+        raise InventoryError(problems)
+    assert values is not None
+    values["cameras"] = tuple(cameras)
+    return Gateway(host=host, **values)
+
+
+def camera_spec_table() -> list[tuple[str, str, str]]:
+    """(field, default, doc) rows for the docs."""
+    return [(s.name, "required" if s.required else repr(s.default), s.doc) for s in CAMERA_SPECS]
+
+
+def gateway_spec_table() -> list[tuple[str, str, str]]:
+    return [(s.name, "required" if s.required else repr(s.default), s.doc) for s in GATEWAY_SPECS]

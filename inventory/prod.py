@@ -1,0 +1,62 @@
+"""Example inventory for a real site: copy it to inventory/<site>.py and edit. Every field is shown.
+
+Deploy:    pyinfra inventory/prod.py deploy.py
+Check:     camgate validate inventory/prod.py     (no host is touched)
+
+Passwords never live here. `password_ref="secret:KEY"` reads KEY from the secrets file named by
+`secrets_file` (TOML lines `KEY = "password"`, mode 0600, git-ignored: *.secrets.toml);
+`password_ref="env:VAR"` reads the environment variable VAR of the machine running pyinfra.
+Every value is validated when pyinfra loads this file: a mistake stops the run before any SSH
+connection, with a line naming the host, the camera, the field and the fix.
+"""
+
+from pathlib import Path
+
+from camgate.inventory import camera, gateway
+
+HERE = Path(__file__).parent
+
+gateways = [
+    gateway(
+        # How pyinfra reaches the gateway over SSH (name or address), and as whom.
+        "gw1.example.com",
+        ssh_user="root",
+        # ssh_port=22,
+        # ssh_key="~/.ssh/id_ed25519",
+        # ssh_known_hosts_file="~/.ssh/known_hosts",   # pins the host key (strict checking)
+        #
+        # Name the app uses to reach the gateway (default: the host name above).
+        domain="cams.example.com",
+        # Port nginx serves HLS on (HTTPS arrives with the TLS role).
+        http_port=80,
+        # Live HLS lives in tmpfs below /run; systemd creates and cleans each camera's folder.
+        hls_root="/run/camgate/hls",
+        # Access-Control-Allow-Origin on stream responses: "*" or "https://app.example.com".
+        cors_origin="*",
+        # Where `secret:` references are read from (on the machine running pyinfra).
+        secrets_file=HERE / "prod.secrets.toml",
+        cameras=[
+            camera(
+                "front-door",  # id: slug used in unit names, paths and URLs
+                name="Front door",  # display name for the app
+                url="rtsp://192.168.10.21:554/Streaming/Channels/101",  # no credentials in the URL
+                username="admin",
+                password_ref="secret:front-door",
+                transport="tcp",  # tcp (default) or udp
+                audio="aac",  # copy (camera sends AAC), aac (transcode, e.g. G.711), none
+                hls_time=2,  # seconds per segment, cut at keyframes: match the camera's GOP
+                hls_list_size=6,  # segments in the live playlist
+                rtsp_timeout=5,  # seconds without data before ffmpeg gives up and restarts
+                enabled=True,  # False removes it from the gateway but keeps it here
+            ),
+            camera(
+                "yard",
+                name="Yard",
+                url="rtsp://192.168.10.22:554/cam/realmonitor?channel=1&subtype=0",
+                username="viewer",
+                password_ref="env:YARD_CAMERA_PASSWORD",
+                audio="none",
+            ),
+        ],
+    ),
+]

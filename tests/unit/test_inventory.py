@@ -1,0 +1,53 @@
+"""Inventory files: the documented example loads, and a bad one stops pyinfra before any connection."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from camgate.inventory import load_gateways
+from camgate.model import InventoryError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def prod_copy(tmp_path, monkeypatch):
+    shutil.copy(ROOT / "inventory/prod.py", tmp_path / "prod.py")
+    secrets = tmp_path / "prod.secrets.toml"
+    secrets.write_text('front-door = "s3cret"\n')
+    secrets.chmod(0o600)
+    monkeypatch.setenv("YARD_CAMERA_PASSWORD", "also-secret")
+    return tmp_path / "prod.py"
+
+
+def test_documented_example_loads(prod_copy):
+    (gw,) = load_gateways(prod_copy)
+    assert gw.host == "gw1.example.com" and gw.domain == "cams.example.com"
+    assert [c.id for c in gw.cameras] == ["front-door", "yard"]
+
+
+def test_example_without_its_secrets_names_the_missing_file(prod_copy):
+    (prod_copy.parent / "prod.secrets.toml").unlink()
+    with pytest.raises(InventoryError, match=r"camera 'front-door': field 'password_ref': secrets file .* does not exist"):
+        load_gateways(prod_copy)
+
+
+def test_pyinfra_stops_on_a_bad_inventory_with_one_line(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "from camgate.inventory import camera, gateway\n"
+        "gateways = [gateway('gw1.invalid', cameras=[camera('cam1', url='rtsp://10.0.0.2/x', hls_time=0)])]\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pyinfra", "-y", str(bad), "deploy.py"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "host 'gw1.invalid' camera 'cam1': field 'hls_time': 0 is out of range" in output
+    assert "Connecting" not in output and "Traceback" not in output
