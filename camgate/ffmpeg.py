@@ -1,0 +1,105 @@
+"""The ffmpeg command line for one camera, and the version-dependent choices behind it.
+
+Pure functions: the roles call them with facts read from the host, the unit tests call them with
+the versions of every supported distribution.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from camgate.model import Camera
+
+RTSP_URL_PLACEHOLDER = "@RTSP_URL@"
+PLAYLIST_NAME = "stream.m3u8"
+SEGMENT_PATTERN = "seg-%d.ts"
+
+# ffmpeg shipped by each release we support, for a first deploy where ffmpeg is not installed yet.
+DISTRO_FFMPEG_MAJOR = {
+    ("debian", "11"): 4,
+    ("debian", "12"): 5,
+    ("debian", "13"): 7,
+    ("ubuntu", "20.04"): 4,
+    ("ubuntu", "22.04"): 4,
+    ("ubuntu", "24.04"): 6,
+}
+NEWEST_KNOWN_MAJOR = 7
+
+# Flags every live stream needs (see docs/streaming.md):
+# - delete_segments: tmpfs stays small;
+# - append_list: a restarted ffmpeg keeps counting media sequence numbers and marks a discontinuity;
+# - temp_file: nginx never serves a half-written segment;
+# - omit_endlist: a camera that drops out does not end the stream for players that are watching;
+# - program_date_time / independent_segments: wall-clock tags and keyframe-aligned segments for players.
+HLS_FLAGS = ("delete_segments", "append_list", "temp_file", "omit_endlist", "program_date_time", "independent_segments")
+
+
+def ffmpeg_major_from_deb_version(version: str) -> int | None:
+    """'7:5.1.6-0+deb12u1' -> 5; '4.4.2-0ubuntu0.22.04.1' -> 4."""
+    match = re.match(r"^(?:\d+:)?(\d+)\.", version or "")
+    return int(match.group(1)) if match else None
+
+
+def ffmpeg_major(installed_version: str | None, distro_id: str | None, distro_release: str | None) -> int:
+    """The ffmpeg major version the unit will run with: the installed one, else the distribution's."""
+    if installed_version:
+        major = ffmpeg_major_from_deb_version(installed_version)
+        if major:
+            return major
+    key = ((distro_id or "").lower(), str(distro_release or ""))
+    if key in DISTRO_FFMPEG_MAJOR:
+        return DISTRO_FFMPEG_MAJOR[key]
+    if key[0] == "debian" and key[1].split(".")[0].isdigit():
+        # Point releases ("12.8") share their major's ffmpeg.
+        return DISTRO_FFMPEG_MAJOR.get(("debian", key[1].split(".")[0]), NEWEST_KNOWN_MAJOR)
+    return NEWEST_KNOWN_MAJOR
+
+
+def socket_timeout_option(major: int) -> str:
+    """ffmpeg 5 renamed the RTSP socket timeout: 4.x knows only -stimeout, 5+ rejects it."""
+    return "-stimeout" if major < 5 else "-timeout"
+
+
+def audio_args(audio: str) -> list[str]:
+    if audio == "copy":
+        return ["-c:a", "copy"]
+    if audio == "aac":
+        return ["-c:a", "aac", "-b:a", "64k"]
+    return ["-an"]
+
+
+def camera_args(camera: Camera, hls_dir: str, major: int) -> list[str]:
+    """Full argv (ffmpeg first) that turns the camera's RTSP stream into live HLS in hls_dir.
+
+    The input URL is the placeholder RTSP_URL_PLACEHOLDER; the launcher on the host replaces it with
+    the URL carrying the credentials, so they never appear in the unit file.
+    """
+    maps = ["-map", "0:v:0"] + ([] if camera.audio == "none" else ["-map", "0:a:0?"])
+    return [
+        "/usr/bin/ffmpeg",
+        "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning",
+        "-rtsp_transport", camera.transport,
+        socket_timeout_option(major), str(camera.rtsp_timeout * 1_000_000),
+        "-i", RTSP_URL_PLACEHOLDER,
+        *maps,
+        "-c:v", "copy",
+        *audio_args(camera.audio),
+        "-f", "hls",
+        "-hls_time", str(camera.hls_time),
+        "-hls_list_size", str(camera.hls_list_size),
+        "-hls_flags", "+".join(HLS_FLAGS),
+        "-hls_segment_filename", f"{hls_dir}/{SEGMENT_PATTERN}",
+        f"{hls_dir}/{PLAYLIST_NAME}",
+    ]  # fmt: skip
+
+
+def input_url(camera: Camera, password: str | None) -> str:
+    """The camera URL with percent-encoded credentials, as ffmpeg reads it (from the credentials file)."""
+    if not camera.username:
+        return camera.url
+    scheme, rest = camera.url.split("://", 1)
+    userinfo = quote(camera.username, safe="")
+    if password is not None:
+        userinfo += ":" + quote(password, safe="")
+    return f"{scheme}://{userinfo}@{rest}"

@@ -1,0 +1,120 @@
+"""Reading live HLS playlists (the tests, and later `camgate verify`/`status`, share this)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+
+
+@dataclass
+class Segment:
+    uri: str
+    duration: float
+    discontinuity: bool = False
+
+
+@dataclass
+class Playlist:
+    media_sequence: int = 0
+    target_duration: int = 0
+    segments: list[Segment] = field(default_factory=list)
+    ended: bool = False
+
+
+class PlaylistError(ValueError):
+    pass
+
+
+def parse_playlist(text: str) -> Playlist:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines or lines[0] != "#EXTM3U":
+        raise PlaylistError("not an HLS playlist: first line is not #EXTM3U")
+    playlist = Playlist()
+    duration: float | None = None
+    discontinuity = False
+    for line in lines[1:]:
+        if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+            playlist.media_sequence = int(line.split(":", 1)[1])
+        elif line.startswith("#EXT-X-TARGETDURATION:"):
+            playlist.target_duration = int(line.split(":", 1)[1])
+        elif line.startswith("#EXTINF:"):
+            duration = float(line.split(":", 1)[1].split(",", 1)[0])
+        elif line == "#EXT-X-DISCONTINUITY":
+            discontinuity = True
+        elif line == "#EXT-X-ENDLIST":
+            playlist.ended = True
+        elif not line.startswith("#"):
+            if duration is None:
+                raise PlaylistError(f"segment {line!r} has no #EXTINF")
+            playlist.segments.append(Segment(line, duration, discontinuity))
+            duration, discontinuity = None, False
+    return playlist
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def fetch(url: str, method: str = "GET", timeout: float = 5.0) -> Response:
+    """One HTTP request; HTTP errors are returned as responses, not raised."""
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            return Response(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
+    except urllib.error.HTTPError as err:
+        return Response(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
+
+
+def wait_for_playlist(url: str, timeout: float) -> tuple[Response, Playlist]:
+    """Poll until the playlist answers 200 with at least one segment (a camera unit just started)."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            resp = fetch(url)
+            if resp.status == 200:
+                playlist = parse_playlist(resp.body.decode())
+                if playlist.segments:
+                    return resp, playlist
+            last = f"HTTP {resp.status}"
+        except (OSError, PlaylistError) as exc:
+            last = str(exc)
+        time.sleep(0.5)
+    raise TimeoutError(f"{url}: no live playlist within {timeout:.0f} s (last: {last})")
+
+
+def wait_for_sequence_advance(url: str, start: int, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        resp = fetch(url)
+        if resp.status == 200:
+            seq = parse_playlist(resp.body.decode()).media_sequence
+            if seq > start:
+                return seq
+        time.sleep(0.5)
+    raise TimeoutError(f"{url}: media sequence stayed at {start} for {timeout:.0f} s")
+
+
+def segment_url(playlist_url: str, segment: Segment) -> str:
+    return urljoin(playlist_url, segment.uri)
+
+
+def probe_video(path: str) -> dict:
+    """ffprobe's view of the first video stream of a media file."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+         "stream=codec_name,width,height", "-of", "json", path],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout  # fmt: skip
+    streams = json.loads(out).get("streams") or [{}]
+    return streams[0]

@@ -1,0 +1,85 @@
+"""Render the files that land on a gateway from templates/ (the roles and the unit tests share this).
+
+Rendering happens on the machine running pyinfra: the roles upload the result, so template
+variables never show up in pyinfra's operation labels and camgate's own filters are available.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from camgate.ffmpeg import camera_args
+from camgate.model import Camera, Gateway
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+
+
+def systemd_arg(value: object) -> str:
+    """Quote one ExecStart= argument: '%' and '$' are systemd specifiers, so they are doubled."""
+    text = str(value).replace("%", "%%").replace("$", "$$")
+    if text and not any(ch in text for ch in " \t\"'\\;"):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def systemd_text(value: object) -> str:
+    """A one-line value such as Description=: only specifiers and backslashes need escaping."""
+    return str(value).replace("\\", "\\\\").replace("%", "%%")
+
+
+def nginx_string(value: object) -> str:
+    """A double-quoted nginx string (validated values never need more than this)."""
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"').replace("$", "${dollar}") + '"'
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters.update(systemd_arg=systemd_arg, systemd_text=systemd_text, nginx_string=nginx_string)
+    return env
+
+
+def render(template: str, **context: object) -> str:
+    return environment().get_template(template).render(**context)
+
+
+def sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def camera_hls_dir(gateway: Gateway, camera: Camera) -> str:
+    return f"{gateway.hls_root}/{camera.id}"
+
+
+CREDENTIALS_DIR = "/etc/camgate/credentials"
+
+
+def credentials_path(camera_id: str) -> str:
+    return f"{CREDENTIALS_DIR}/{camera_id}.url"
+
+
+def render_camera_unit(gateway: Gateway, camera: Camera, ffmpeg_major: int) -> str:
+    hls_dir = camera_hls_dir(gateway, camera)
+    return render(
+        "systemd/camgate-camera.service.j2",
+        camera=camera,
+        runtime_directory=hls_dir.removeprefix("/run/"),
+        credentials_path=credentials_path(camera.id),
+        argv=camera_args(camera, hls_dir, ffmpeg_major),
+    )
+
+
+def render_nginx_site(gateway: Gateway) -> str:
+    return render("nginx/camgate.conf.j2", gateway=gateway)

@@ -1,0 +1,1 @@
+"""pyinfra deploys, one per concern. deploy.py composes them; each reads the gateway model only."""
