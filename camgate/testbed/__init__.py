@@ -1,0 +1,147 @@
+"""The local testbed: a throwaway systemd Debian host (systemd-nspawn) plus simulated RTSP cameras.
+
+    bed = Testbed(state_dir=".testbed", index=0, cameras=3, auth_cameras=("cam3",))
+    bed.up()      # rootfs (cached), netns + veth + NAT, overlay root, boot, SSH pinned, cameras
+    bed.down()    # everything up() made is removed again; safe to call at any point
+
+Everything a deploy needs to reach it is written to <state_dir>/state.json (0600), which
+inventory/testbed.py reads (camgate.testbed_inventory). See docs/testbed.md.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import cameras as camera_procs
+from . import container, network, rootfs, ssh
+from .errors import TestbedError
+from .layout import Layout
+from .proc import log, phase
+
+__all__ = ["Testbed", "TestbedError"]
+
+
+class Testbed:
+    def __init__(
+        self,
+        state_dir: str | Path = ".testbed",
+        index: int = 0,
+        cameras: int = 3,
+        auth_cameras: tuple[str, ...] = ("cam3",),
+    ):
+        self.layout = Layout.create(state_dir, index)
+        if not 1 <= cameras <= 16:
+            raise TestbedError(f"cameras must be 1..16, got {cameras}")
+        self.camera_count = cameras
+        self.auth_cameras = tuple(auth_cameras)
+        self.timings: dict[str, float] = {}
+
+    # public ----------------------------------------------------------------------------------
+    def up(self) -> dict:
+        """Bring the testbed up from whatever state it is in; return the state written to disk."""
+        layout = self.layout
+        layout.state_dir.mkdir(parents=True, exist_ok=True)
+        layout.state_dir.chmod(0o700)
+        if self.leftovers():
+            log(f"{layout.name}: cleaning up what an earlier run left behind")
+            self.down()
+        try:
+            with phase("rootfs", self.timings):
+                base, cached = rootfs.ensure_base_tree()
+                log(f"rootfs {'from cache' if cached else 'built'}: {base}")
+            with phase("network", self.timings):
+                network.setup(layout)
+            with phase("boot", self.timings):
+                key = ssh.ensure_client_key(layout)
+                container.mount_overlay(layout, base)
+                container.customize_root(layout, ssh.public_key(layout))
+                ssh.write_known_hosts(layout, ssh.target_host_keys(layout.root))
+                ssh.write_ssh_config(layout)
+                supervisor = container.start(layout)
+                container.wait_for_ssh(layout, supervisor)
+                container.wait_for_system_running(layout)
+            with phase("cameras", self.timings):
+                entries = self.start_cameras()
+            state = {
+                "name": layout.name,
+                "index": layout.index,
+                "target_address": layout.target_address,
+                "host_address": layout.host_address,
+                "ssh_user": "root",
+                "ssh_port": 22,
+                "ssh_key": str(key),
+                "known_hosts": str(layout.known_hosts),
+                "ssh_config": str(layout.ssh_config),
+                "ssh_alias": layout.name,
+                "cameras": entries,
+                "timings": self.timings,
+            }
+            self.write_state(state)
+            return state
+        except BaseException:
+            log(f"{layout.name}: bringing the testbed up failed; tearing down what was made")
+            self.down()
+            raise
+
+    def down(self) -> None:
+        """Stop cameras and container, unmount, remove network and state. Idempotent."""
+        layout = self.layout
+        with phase("down", self.timings):
+            camera_procs.stop_cameras(layout)
+            container.stop(layout)
+            container.unmount_overlay(layout)
+            container.remove_leftovers(layout)
+            network.teardown(layout)
+            ssh.remove_pinning(layout)
+            layout.state_file.unlink(missing_ok=True)
+            layout.secrets_file.unlink(missing_ok=True)
+
+    def status(self) -> dict:
+        """What is running now, for `camgate testbed status`."""
+        layout = self.layout
+        state = self.read_state()
+        return {
+            "name": layout.name,
+            "state_dir": str(layout.state_dir),
+            "network": network.is_up(layout),
+            "overlay_mounted": container.overlay_mounted(layout),
+            "container": container.is_running(layout),
+            "ssh": ssh.sshd_answers(layout.target_address, timeout=0.5) if network.is_up(layout) else False,
+            "cameras": {c["id"]: camera_procs.camera_alive(c) for c in (state or {}).get("cameras", [])},
+        }
+
+    def read_state(self) -> dict | None:
+        try:
+            return json.loads(self.layout.state_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    # steps -----------------------------------------------------------------------------------
+    def leftovers(self) -> bool:
+        layout = self.layout
+        return (
+            network.is_up(layout)
+            or container.overlay_mounted(layout)
+            or container.is_running(layout)
+            or bool(camera_procs.camera_pids(layout))
+            or layout.state_file.exists()
+        )
+
+    def start_cameras(self) -> list[dict]:
+        layout = self.layout
+        layout.run_dir.mkdir(parents=True, exist_ok=True)
+        entries = []
+        secrets_lines = []
+        for number, camera_id in enumerate(camera_procs.camera_ids(self.camera_count), start=1):
+            password = camera_procs.new_password() if camera_id in self.auth_cameras else None
+            entries.append(camera_procs.start_camera(layout, number, password))
+            if password is not None:
+                secrets_lines.append(f"{camera_id} = {json.dumps(password)}\n")
+        camera_procs.write_private(layout.secrets_file, "".join(secrets_lines))
+        return entries
+
+    def write_state(self, state: dict) -> None:
+        tmp = self.layout.state_file.with_suffix(".tmp")
+        camera_procs.write_private(tmp, json.dumps(state, indent=2) + "\n")
+        tmp.replace(self.layout.state_file)

@@ -1,0 +1,104 @@
+"""The simulated cameras: one fake_camera.py process (GStreamer RTSP server) per camera, on the host side."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import time
+from pathlib import Path
+
+from .errors import TestbedError
+from .layout import AUTH_USERNAME, Layout
+from .proc import find_pids, pid_matches, reap, terminate
+
+FAKE_CAMERA_SCRIPT = Path(__file__).with_name("fake_camera.py")
+# GStreamer's Python bindings come from Debian packages, so the camera runs on Debian's interpreter.
+SYSTEM_PYTHON = "/usr/bin/python3"
+READY_TIMEOUT = 20.0
+
+
+def camera_ids(count: int) -> list[str]:
+    return [f"cam{number}" for number in range(1, count + 1)]
+
+
+def new_password() -> str:
+    """A random password with characters that must be percent-encoded in an RTSP URL."""
+    return f"{secrets.token_urlsafe(9)}@:/x"
+
+
+def start_camera(layout: Layout, number: int, password: str | None) -> dict:
+    """Start one camera process detached from us; wait for its READY line; return its state entry."""
+    camera_id = f"cam{number}"
+    port = layout.camera_port(number)
+    argv = [
+        SYSTEM_PYTHON, str(FAKE_CAMERA_SCRIPT),
+        "--address", layout.host_address, "--port", str(port), "--mount", f"/{camera_id}",
+        "--instance", layout.name,
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    if password is not None:
+        password_file = layout.run_dir / f"{camera_id}.password"
+        write_private(password_file, password)
+        argv += ["--user", AUTH_USERNAME, "--password-file", str(password_file)]
+    log_path = layout.camera_log(camera_id)
+    with open(log_path, "w") as out:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            env=env, start_new_session=True, close_fds=True,
+        )  # fmt: skip
+    layout.pid_file(camera_id).write_text(f"{proc.pid}\n")
+    wait_for_ready(proc, log_path, camera_id)
+    entry = {
+        "id": camera_id,
+        "url": f"rtsp://{layout.host_address}:{port}/{camera_id}",
+        "pid": proc.pid,
+        "log": str(log_path),
+    }
+    if password is not None:
+        entry.update(username=AUTH_USERNAME, password=password)
+    return entry
+
+
+def wait_for_ready(proc: subprocess.Popen, log_path: Path, camera_id: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if "READY " in log_path.read_text(errors="replace"):
+            return
+        if proc.poll() is not None:
+            raise TestbedError(
+                f"camera {camera_id} exited with {proc.returncode} at start: {log_path.read_text()[-1500:]}"
+            )
+        time.sleep(0.1)
+    raise TestbedError(f"camera {camera_id} did not get ready within {READY_TIMEOUT:.0f}s; see {log_path}")
+
+
+def camera_pids(layout: Layout) -> list[int]:
+    """Every fake camera process of this testbed, found by its --instance label."""
+
+    def mine(argv: list[str]) -> bool:
+        return str(FAKE_CAMERA_SCRIPT) in argv and layout.name in argv
+
+    return find_pids(mine)
+
+
+def stop_cameras(layout: Layout) -> None:
+    """Terminate every camera of this testbed and remove their PID and password files."""
+    for pid in camera_pids(layout):
+        terminate(pid, grace=5.0)
+        reap(pid)
+    if layout.run_dir.is_dir():
+        for path in list(layout.run_dir.glob("cam*.pid")) + list(layout.run_dir.glob("cam*.password")):
+            path.unlink(missing_ok=True)
+
+
+def camera_alive(entry: dict) -> bool:
+    return pid_matches(entry.get("pid"), str(FAKE_CAMERA_SCRIPT))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only root can read (created 0600, never briefly world-readable)."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)

@@ -1,0 +1,100 @@
+"""`camgate testbed up|down|status`: the local testbed from the command line (make demo uses it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from camgate.testbed_inventory import DEFAULT_STATE_DIR
+
+from . import Testbed, TestbedError
+
+EXIT_TESTBED = 3
+
+state_dir_option = click.option(
+    "--dir",
+    "state_dir",
+    default=lambda: os.environ.get("CAMGATE_TESTBED_DIR", DEFAULT_STATE_DIR),
+    show_default="$CAMGATE_TESTBED_DIR or .testbed",
+    help="Where the testbed keeps its state (keys, known_hosts, logs, state.json).",
+)
+index_option = click.option(
+    "--index", default=0, show_default=True, type=click.IntRange(0, 9),
+    help="Testbed number: addresses are 10.231.<index>.0/30, so several can run at once.",
+)  # fmt: skip
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        click.echo("error: the testbed needs root (systemd-nspawn, network namespaces); run it as root", err=True)
+        sys.exit(EXIT_TESTBED)
+
+
+@click.group()
+def testbed() -> None:
+    """A local throwaway gateway host (systemd-nspawn) with simulated RTSP cameras.
+
+    \b
+    Example:
+      camgate testbed up && pyinfra -y inventory/testbed.py deploy.py
+      camgate testbed status
+      camgate testbed down
+    """
+
+
+@testbed.command()
+@state_dir_option
+@index_option
+@click.option("--cameras", default=3, show_default=True, type=click.IntRange(1, 16), help="Simulated cameras.")
+@click.option(
+    "--auth", "auth_cameras", default="cam3", show_default=True,
+    help="Comma-separated cameras that require RTSP credentials.",
+)  # fmt: skip
+def up(state_dir: str, index: int, cameras: int, auth_cameras: str) -> None:
+    """Boot the testbed host and start the cameras (a running one is replaced)."""
+    _require_root()
+    bed = Testbed(state_dir, index, cameras, tuple(c for c in auth_cameras.split(",") if c))
+    try:
+        state = bed.up()
+    except TestbedError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_TESTBED)
+    click.echo(f"testbed {state['name']} is up: ssh -F {state['ssh_config']} {state['ssh_alias']}")
+    for cam in state["cameras"]:
+        auth = f" (user {cam['username']})" if cam.get("username") else ""
+        click.echo(f"  camera {cam['id']}: {cam['url']}{auth}")
+
+
+@testbed.command()
+@state_dir_option
+@index_option
+def down(state_dir: str, index: int) -> None:
+    """Stop and remove the testbed: cameras, container, overlay, network namespace, NAT rules."""
+    _require_root()
+    try:
+        Testbed(state_dir, index).down()
+    except TestbedError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_TESTBED)
+    click.echo("testbed removed")
+
+
+@testbed.command()
+@state_dir_option
+@index_option
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def status(state_dir: str, index: int, as_json: bool) -> None:
+    """Show what of the testbed is running. Exits 0 when everything is up, 1 otherwise."""
+    info = Testbed(state_dir, index).status()
+    healthy = all(info[k] for k in ("network", "overlay_mounted", "container", "ssh")) and all(
+        info["cameras"].values()
+    )
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+    else:
+        for key, value in info.items():
+            click.echo(f"{key:16} {value}")
+    sys.exit(0 if healthy and info["cameras"] else 1)
