@@ -1,0 +1,42 @@
+# camgate: `make demo` brings up a local testbed gateway and deploys to it; `make test` proves it.
+# Runs as root on Debian 12 (the testbed uses systemd-nspawn and network namespaces).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# What this machine needs to run the testbed and check streams (the gateway installs its own).
+HOST_PACKAGES := mmdebstrap systemd-container iproute2 nftables openssh-client zstd ffmpeg curl \
+	python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+
+.PHONY: setup host-packages demo demo-down test unit
+
+setup: host-packages $(BIN)/camgate
+
+host-packages:
+	@missing=$$(for p in $(HOST_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "apt: installing" $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(BIN)/camgate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+demo: setup
+	$(BIN)/camgate testbed up
+	$(BIN)/pyinfra -y inventory/testbed.py deploy.py
+	$(BIN)/camgate urls inventory/testbed.py
+
+demo-down:
+	$(BIN)/camgate testbed down
+
+unit: setup
+	$(BIN)/pytest -q tests/unit
+
+test: setup
+	$(BIN)/pytest -ra tests

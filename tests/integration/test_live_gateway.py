@@ -1,0 +1,92 @@
+"""After one deploy to a bare host: services up, credentials locked away, every camera live over HTTP."""
+
+import pytest
+
+from camgate.hls import (
+    PLAYLIST_TYPE,
+    fetch,
+    parse_playlist,
+    probe_video,
+    segment_url,
+    wait_for_playlist,
+    wait_for_sequence_advance,
+)
+
+CAMERAS = ["cam1", "cam2", "cam3"]
+
+
+def test_first_deploy_succeeds_on_a_bare_host(first_deploy):
+    assert first_deploy.returncode == 0
+
+
+def test_nginx_is_running_enabled_and_listening_on_80(host):
+    nginx = host.service("nginx")
+    assert nginx.is_running and nginx.is_enabled
+    assert host.socket("tcp://0.0.0.0:80").is_listening
+
+
+@pytest.mark.parametrize("camera_id", CAMERAS)
+def test_every_camera_unit_is_running_and_enabled(host, camera_id):
+    unit = host.service(f"camgate-camera-{camera_id}")
+    assert unit.is_running and unit.is_enabled
+
+
+def test_ffmpeg_runs_as_the_camgate_user(host):
+    users = host.check_output("ps -o user= -C ffmpeg | sort -u")
+    assert users.split() == ["camgate"]
+
+
+def test_credentials_are_root_only_and_never_in_the_unit(host, state):
+    creds_dir = host.file("/etc/camgate/credentials")
+    assert creds_dir.mode == 0o700 and creds_dir.user == "root"
+    password = next(c["password"] for c in state["cameras"] if c["id"] == "cam3")
+    creds = host.file("/etc/camgate/credentials/cam3.url")
+    assert creds.mode == 0o600 and creds.user == "root" and creds.group == "root"
+    assert "%40" in creds.content_string  # the '@' in the password is percent-encoded
+    for camera_id in CAMERAS:
+        unit_text = host.file(f"/etc/systemd/system/camgate-camera-{camera_id}.service").content_string
+        assert password not in unit_text and "viewer" not in unit_text
+    assert host.run("runuser -u camgate -- cat /etc/camgate/credentials/cam3.url").rc != 0
+
+
+def test_hls_lives_in_tmpfs_readable_but_not_writable_by_nginx(host, gateway):
+    hls = host.file("/run/camgate/hls/cam1")
+    assert hls.user == "camgate" and hls.group == "camgate" and hls.mode == 0o750
+    assert host.run("findmnt -n -o FSTYPE --target /run/camgate/hls").stdout.strip() == "tmpfs"
+    assert host.run("runuser -u www-data -- cat /run/camgate/hls/cam1/stream.m3u8").rc == 0
+    assert host.run("runuser -u www-data -- touch /run/camgate/hls/cam1/intruder").rc != 0
+
+
+@pytest.mark.parametrize("camera_id", CAMERAS)
+def test_playlist_is_live_and_its_segment_decodes_as_h264(gateway, camera_id, tmp_path):
+    camera = gateway.camera(camera_id)
+    url = gateway.hls_url(camera)
+    resp, playlist = wait_for_playlist(url, timeout=30)
+    assert resp.headers["content-type"] == PLAYLIST_TYPE
+    assert resp.body.startswith(b"#EXTM3U")
+    assert resp.headers["cache-control"] == "no-cache"
+    assert resp.headers["access-control-allow-origin"] == "*"
+
+    advanced = wait_for_sequence_advance(url, playlist.media_sequence, timeout=4 * camera.hls_time + 10)
+    assert advanced > playlist.media_sequence
+
+    playlist = parse_playlist(fetch(url).body.decode())
+    segment = fetch(segment_url(url, playlist.segments[-1]))
+    assert segment.status == 200 and segment.headers["content-type"] == "video/mp2t"
+    path = tmp_path / "segment.ts"
+    path.write_bytes(segment.body)
+    assert probe_video(str(path)) == {"codec_name": "h264", "width": 640, "height": 360}
+
+
+def test_only_playlists_and_segments_are_served(gateway):
+    base = f"http://{gateway.domain}"
+    assert fetch(f"{base}/").status == 404
+    assert fetch(f"{base}/hls/").status == 404
+    assert fetch(f"{base}/hls/cam1/").status == 404
+    assert fetch(f"{base}/hls/nosuchcam/stream.m3u8").status == 404
+    for traversal in ("/hls/cam1/../../../etc/passwd", "/hls/cam1/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+                      "/hls/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/hls/cam1/..%2f..%2f..%2fetc%2fpasswd"):
+        resp = fetch(base + traversal)
+        assert resp.status in (400, 404) and b"root:" not in resp.body, traversal
+    resp = fetch(f"{base}/nosuch")
+    assert "nginx/" not in resp.headers.get("server", "") and b"nginx/" not in resp.body
