@@ -1,7 +1,8 @@
 """The local testbed: a throwaway systemd Debian host (systemd-nspawn) plus simulated RTSP cameras.
 
-    bed = Testbed(state_dir=".testbed", index=0, cameras=3, auth_cameras=("cam3",))
-    bed.up()      # rootfs (cached), netns + veth + NAT, overlay root, boot, SSH pinned, cameras
+    bed = Testbed(state_dir=".testbed", index=0, cameras=3, auth_cameras=("cam3",), acme=True)
+    bed.up()      # rootfs (cached), netns + veth + NAT, overlay root, boot, SSH pinned, cameras,
+                  # and with acme=True an ACME server (pebble) the target can get certificates from
     bed.down()    # everything up() made is removed again; safe to call at any point
 
 Everything a deploy needs to reach it is written to <state_dir>/state.json (0600), which
@@ -14,7 +15,7 @@ import json
 from pathlib import Path
 
 from . import cameras as camera_procs
-from . import container, network, rootfs, ssh
+from . import container, network, pebble, rootfs, ssh
 from .errors import TestbedError
 from .layout import Layout
 from .proc import log, phase
@@ -29,12 +30,14 @@ class Testbed:
         index: int = 0,
         cameras: int = 3,
         auth_cameras: tuple[str, ...] = ("cam3",),
+        acme: bool = False,
     ):
         self.layout = Layout.create(state_dir, index)
         if not 1 <= cameras <= 16:
             raise TestbedError(f"cameras must be 1..16, got {cameras}")
         self.camera_count = cameras
         self.auth_cameras = tuple(auth_cameras)
+        self.acme = acme
         self.timings: dict[str, float] = {}
 
     # public ----------------------------------------------------------------------------------
@@ -63,6 +66,10 @@ class Testbed:
                 container.wait_for_system_running(layout)
             with phase("cameras", self.timings):
                 entries = self.start_cameras()
+            acme = None
+            if self.acme:
+                with phase("acme", self.timings):
+                    acme = pebble.start(layout)
             state = {
                 "name": layout.name,
                 "index": layout.index,
@@ -75,8 +82,11 @@ class Testbed:
                 "ssh_config": str(layout.ssh_config),
                 "ssh_alias": layout.name,
                 "cameras": entries,
+                "domain": layout.domain,
                 "timings": self.timings,
             }
+            if acme is not None:
+                state["acme"] = acme
             self.write_state(state)
             return state
         except BaseException:
@@ -85,9 +95,10 @@ class Testbed:
             raise
 
     def down(self) -> None:
-        """Stop cameras and container, unmount, remove network and state. Idempotent."""
+        """Stop ACME server, cameras and container, unmount, remove network and state. Idempotent."""
         layout = self.layout
         with phase("down", self.timings):
+            pebble.stop(layout)
             camera_procs.stop_cameras(layout)
             container.stop(layout)
             container.unmount_overlay(layout)
@@ -100,16 +111,19 @@ class Testbed:
     def status(self) -> dict:
         """What is running now, for `camgate testbed status`."""
         layout = self.layout
-        state = self.read_state()
-        return {
+        state = self.read_state() or {}
+        info = {
             "name": layout.name,
             "state_dir": str(layout.state_dir),
             "network": network.is_up(layout),
             "overlay_mounted": container.overlay_mounted(layout),
             "container": container.is_running(layout),
             "ssh": ssh.sshd_answers(layout.target_address, timeout=0.5) if network.is_up(layout) else False,
-            "cameras": {c["id"]: camera_procs.camera_alive(c) for c in (state or {}).get("cameras", [])},
+            "cameras": {c["id"]: camera_procs.camera_alive(c) for c in state.get("cameras", [])},
         }
+        if "acme" in state or pebble.acme_processes(layout):
+            info["acme"] = pebble.is_running(layout)
+        return info
 
     def read_state(self) -> dict | None:
         try:
@@ -125,6 +139,7 @@ class Testbed:
             or container.overlay_mounted(layout)
             or container.is_running(layout)
             or bool(camera_procs.camera_pids(layout))
+            or bool(pebble.acme_processes(layout))
             or layout.state_file.exists()
         )
 

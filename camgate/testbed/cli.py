@@ -53,10 +53,11 @@ def testbed() -> None:
     "--auth", "auth_cameras", default="cam3", show_default=True,
     help="Comma-separated cameras that require RTSP credentials.",
 )  # fmt: skip
-def up(state_dir: str, index: int, cameras: int, auth_cameras: str) -> None:
+@click.option("--acme", is_flag=True, help="Also run an ACME server (pebble) the host can get certificates from.")
+def up(state_dir: str, index: int, cameras: int, auth_cameras: str, acme: bool) -> None:
     """Boot the testbed host and start the cameras (a running one is replaced)."""
     _require_root()
-    bed = Testbed(state_dir, index, cameras, tuple(c for c in auth_cameras.split(",") if c))
+    bed = Testbed(state_dir, index, cameras, tuple(c for c in auth_cameras.split(",") if c), acme=acme)
     try:
         state = bed.up()
     except TestbedError as exc:
@@ -66,13 +67,16 @@ def up(state_dir: str, index: int, cameras: int, auth_cameras: str) -> None:
     for cam in state["cameras"]:
         auth = f" (user {cam['username']})" if cam.get("username") else ""
         click.echo(f"  camera {cam['id']}: {cam['url']}{auth}")
+    if "acme" in state:
+        click.echo(f"  ACME server: {state['acme']['server']} (its CA: {state['acme']['ca_bundle']})")
+        click.echo(f"  test domain: {state['domain']} -> {state['target_address']} (DNS {state['acme']['dns']})")
 
 
 @testbed.command()
 @state_dir_option
 @index_option
 def down(state_dir: str, index: int) -> None:
-    """Stop and remove the testbed: cameras, container, overlay, network namespace, NAT rules."""
+    """Stop and remove the testbed: ACME server, cameras, container, overlay, network namespace, NAT rules."""
     _require_root()
     try:
         Testbed(state_dir, index).down()
@@ -89,9 +93,8 @@ def down(state_dir: str, index: int) -> None:
 def status(state_dir: str, index: int, as_json: bool) -> None:
     """Show what of the testbed is running. Exits 0 when everything is up, 1 otherwise."""
     info = Testbed(state_dir, index).status()
-    healthy = all(info[k] for k in ("network", "overlay_mounted", "container", "ssh")) and all(
-        info["cameras"].values()
-    )
+    parts = ("network", "overlay_mounted", "container", "ssh", "acme")  # acme only when up --acme asked for it
+    healthy = all(info[k] for k in parts if k in info) and all(info["cameras"].values())
     if as_json:
         click.echo(json.dumps(info, indent=2))
     else:

@@ -59,6 +59,11 @@ class Layout:
     def camera_port(self, number: int) -> int:
         return CAMERA_BASE_PORT + number - 1
 
+    @property
+    def domain(self) -> str:
+        """Test DNS name of the target: the ACME server's DNS (pebble-challtestsrv) resolves it."""
+        return f"tb{self.index}.camgate.test"
+
     # paths ---------------------------------------------------------------------------------
     @property
     def state_file(self) -> Path:
@@ -112,6 +117,19 @@ class Layout:
 
     def camera_log(self, camera_id: str) -> Path:
         return self.state_dir / f"camera-{camera_id}.log"
+
+    @property
+    def acme_dir(self) -> Path:
+        """pebble's config, its API certificate and the CA that signed it (made by `up --acme`)."""
+        return self.state_dir / "acme"
+
+    @property
+    def pebble_log(self) -> Path:
+        return self.state_dir / "pebble.log"
+
+    @property
+    def challtestsrv_log(self) -> Path:
+        return self.state_dir / "challtestsrv.log"
 
     def pid_file(self, what: str) -> Path:
         return self.run_dir / f"{what}.pid"
