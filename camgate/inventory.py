@@ -48,9 +48,11 @@ def gateway(
 ) -> tuple[str, dict[str, Any]]:
     """Validate one gateway and return the ``(host, data)`` pair pyinfra expects."""
     raw = {**fields, "cameras": list(cameras)}
-    if raw.get("secrets_file") is not None:
-        raw["secrets_file"] = str(Path(raw["secrets_file"]).resolve())
+    for local_file in ("secrets_file", "acme_ca_bundle"):
+        if isinstance(raw.get(local_file), (str, Path)):
+            raw[local_file] = str(Path(raw[local_file]).expanduser().resolve())
     gw = parse_gateway(host, raw)
+    check_local_files(gw)
     check_secrets_resolve(gw)
     data: dict[str, Any] = {DATA_KEY: gw.to_data()}
     ssh = {
@@ -63,6 +65,15 @@ def gateway(
     if ssh_known_hosts_file:
         data["ssh_strict_host_key_checking"] = "yes"
     return host, data
+
+
+def check_local_files(gw: Gateway) -> None:
+    """Files the deploy uploads from this machine must exist now, before any host is touched."""
+    if gw.acme_ca_bundle and not Path(gw.acme_ca_bundle).is_file():
+        raise InventoryError(
+            [f"host {gw.host!r}: field 'acme_ca_bundle': {gw.acme_ca_bundle!r} does not exist; "
+             "fix: point it at the ACME server's CA file (PEM) or remove it"]
+        )
 
 
 def check_secrets_resolve(gw: Gateway) -> None:
@@ -91,18 +102,24 @@ def gateway_from_host(host: Any) -> Gateway:
 
 def load_gateways(inventory_file: str | Path) -> list[Gateway]:
     """Run an inventory file the way pyinfra does and return its gateways, connecting to nothing."""
+    return [gw for gw, _data in load_inventory(inventory_file)]
+
+
+def load_inventory(inventory_file: str | Path) -> list[tuple[Gateway, dict[str, Any]]]:
+    """Each gateway of an inventory file with its pyinfra host data (SSH settings)."""
     path = Path(inventory_file)
     if not path.is_file():
         raise InventoryError([f"inventory {str(path)!r} does not exist; fix: pass a file such as inventory/prod.py"])
     namespace = runpy.run_path(str(path))
-    gateways: dict[str, Gateway] = {}
+    gateways: dict[str, tuple[Gateway, dict[str, Any]]] = {}
     for name, value in namespace.items():
         if name.startswith("_") or not isinstance(value, (list, tuple)):
             continue
         hosts = value[0] if _is_group_with_data(value) else value
         for entry in hosts:
             if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], dict) and DATA_KEY in entry[1]:
-                gateways.setdefault(entry[0], parse_gateway(entry[0], entry[1][DATA_KEY]))
+                if entry[0] not in gateways:
+                    gateways[entry[0]] = (parse_gateway(entry[0], entry[1][DATA_KEY]), entry[1])
     return list(gateways.values())
 
 

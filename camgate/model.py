@@ -40,6 +40,10 @@ HOSTNAME_RE = re.compile(
 # '\\', '%' not followed by two hex digits, and every control character are refused.
 URL_TAIL_RE = re.compile(r"^(?:[A-Za-z0-9\-._~!&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*$")
 ABS_PATH_RE = re.compile(r"^/(?:[A-Za-z0-9_.-]+/)*[A-Za-z0-9_.-]+$")
+EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+TLS_MODES = ("letsencrypt", "selfsigned", "provided", "off")
 
 
 @dataclass(frozen=True)
@@ -114,12 +118,16 @@ def check_rtsp_url(value: str) -> str | None:
     return None
 
 
-def _valid_host(host: str) -> bool:
+def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
         return True
     except ValueError:
-        return bool(HOSTNAME_RE.match(host))
+        return False
+
+
+def _valid_host(host: str) -> bool:
+    return _is_ip(host) or bool(HOSTNAME_RE.match(host))
 
 
 def check_username(value: str | None) -> str | None:
@@ -174,6 +182,36 @@ def check_hls_root(value: str) -> str | None:
     return None
 
 
+def check_dns_names(value: list | tuple) -> str | None:
+    for name in value:
+        if not isinstance(name, str) or not HOSTNAME_RE.match(name) or _is_ip(name):
+            return f"{name!r} is not a DNS name; fix: list names such as 'cams2.example.com'"
+    if len(set(value)) != len(value):
+        return "lists a name twice; fix: list each name once"
+    if len(value) > 20:
+        return f"lists {len(value)} names; fix: use at most 20 (one certificate carries them all)"
+    return None
+
+
+def check_email(value: str) -> str | None:
+    if not EMAIL_RE.match(value):
+        return f"{value!r} is not an email address; fix: give the address Let's Encrypt writes to about expiry"
+    return None
+
+
+def check_https_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or _has_control_chars(value) or " " in value:
+        return f"{value!r} is not an https:// URL; fix: use the ACME directory URL, e.g. {LETSENCRYPT_STAGING!r}"
+    return None
+
+
+def check_host_path(value: str) -> str | None:
+    if not ABS_PATH_RE.match(value) or "/../" in f"{value}/" or "/./" in f"{value}/":
+        return f"{value!r} is not a clean absolute path on the gateway; fix: use e.g. '/etc/ssl/private/cams.key'"
+    return None
+
+
 def check_cors_origin(value: str) -> str | None:
     if value == "*" or re.match(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$", value):
         return None
@@ -214,7 +252,40 @@ CAMERA_SPECS: tuple[Spec, ...] = (
 
 GATEWAY_SPECS: tuple[Spec, ...] = (
     Spec("domain", (str,), None, "Name the app uses to reach the gateway; defaults to the inventory host name.", check_hostname),
-    Spec("http_port", (int,), 80, "Port nginx serves HLS on.", _int_range(1, 65535)),
+    Spec(
+        "alt_domains",
+        (list, tuple),
+        (),
+        "More DNS names the gateway answers to; the certificate carries `domain` and these.",
+        check_dns_names,
+    ),
+    Spec(
+        "tls",
+        (str,),
+        "letsencrypt",
+        "`letsencrypt` (certbot, webroot), `selfsigned` (a local CA for LAN-only sites), `provided` "
+        "(your certificate and key on the gateway) or `off` (plain HTTP, local development only).",
+        _choice(*TLS_MODES),
+    ),
+    Spec("acme_email", (str, type(None)), None, "Contact address for the ACME account (required with `letsencrypt`).", check_email),
+    Spec(
+        "acme_server",
+        (str,),
+        LETSENCRYPT,
+        f"ACME directory URL: Let's Encrypt by default, `{LETSENCRYPT_STAGING}` for staging, or another CA.",
+        check_https_url,
+    ),
+    Spec(
+        "acme_ca_bundle",
+        (str, type(None)),
+        None,
+        "CA bundle (a file on the machine running pyinfra) that certbot trusts for `acme_server`'s own HTTPS.",
+        None,
+    ),
+    Spec("tls_certificate", (str, type(None)), None, "With `provided`: full-chain PEM path on the gateway.", check_host_path),
+    Spec("tls_key", (str, type(None)), None, "With `provided`: private key PEM path on the gateway.", check_host_path),
+    Spec("http_port", (int,), 80, "Port nginx serves HTTP on (ACME challenges and the redirect to HTTPS).", _int_range(1, 65535)),
+    Spec("https_port", (int,), 443, "Port nginx serves HTTPS on.", _int_range(1, 65535)),
     Spec("hls_root", (str,), "/run/camgate/hls", "Live HLS directory (tmpfs, below /run).", check_hls_root),
     Spec("cors_origin", (str,), "*", "Value of Access-Control-Allow-Origin on stream responses.", check_cors_origin),
     Spec(
@@ -254,7 +325,15 @@ class Camera:
 class Gateway:
     host: str
     domain: str
+    alt_domains: tuple[str, ...] = ()
+    tls: str = "letsencrypt"
+    acme_email: str | None = None
+    acme_server: str = LETSENCRYPT
+    acme_ca_bundle: str | None = None
+    tls_certificate: str | None = None
+    tls_key: str | None = None
     http_port: int = 80
+    https_port: int = 443
     hls_root: str = "/run/camgate/hls"
     cors_origin: str = "*"
     secrets_file: str | None = None
@@ -270,12 +349,28 @@ class Gateway:
                 return cam
         raise KeyError(camera_id)
 
-    def hls_url(self, camera: Camera, scheme: str = "http") -> str:
+    @property
+    def https(self) -> bool:
+        return self.tls != "off"
+
+    @property
+    def certificate_names(self) -> tuple[str, ...]:
+        return (self.domain, *self.alt_domains)
+
+    @property
+    def base_url(self) -> str:
+        if self.https:
+            port = "" if self.https_port == 443 else f":{self.https_port}"
+            return f"https://{self.domain}{port}"
         port = "" if self.http_port == 80 else f":{self.http_port}"
-        return f"{scheme}://{self.domain}{port}/hls/{camera.id}/stream.m3u8"
+        return f"http://{self.domain}{port}"
+
+    def hls_url(self, camera: Camera) -> str:
+        return f"{self.base_url}/hls/{camera.id}/stream.m3u8"
 
     def to_data(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("host", "cameras")}
+        data["alt_domains"] = list(self.alt_domains)
         data["cameras"] = [c.to_data() for c in self.cameras]
         return data
 
@@ -368,11 +463,39 @@ def parse_gateway(host: str, raw: Any) -> Gateway:
                     f"{_where(host)}: field 'domain': is required because the host name {host!r} is not a DNS "
                     "name; fix: set domain='cams.example.com'"
                 )
+        check_tls_fields(values, host, problems)
     if problems:
         raise InventoryError(problems)
     assert values is not None
     values["cameras"] = tuple(cameras)
+    values["alt_domains"] = tuple(values["alt_domains"])
     return Gateway(host=host, **values)
+
+
+def check_tls_fields(values: dict[str, Any], host: str, problems: list[str]) -> None:
+    """Rules that tie the TLS fields together (each field alone was checked already)."""
+    where = _where(host)
+    mode = values.get("tls")
+    if mode == "letsencrypt":
+        if values.get("domain") and _is_ip(values["domain"]):
+            problems.append(
+                f"{where}: field 'domain': {values['domain']!r} is an IP address and ACME CAs only certify DNS "
+                "names; fix: set domain='cams.example.com' or tls='selfsigned'"
+            )
+        if "acme_email" in values and values["acme_email"] is None:
+            problems.append(
+                f"{where}: field 'acme_email': is required with tls='letsencrypt'; fix: set acme_email='you@example.com'"
+            )
+    if mode == "provided":
+        for name in ("tls_certificate", "tls_key"):
+            if name in values and values[name] is None:
+                problems.append(f"{where}: field {name!r}: is required with tls='provided'; fix: give its path on the gateway")
+    elif mode in TLS_MODES:
+        for name in ("tls_certificate", "tls_key"):
+            if values.get(name) is not None:
+                problems.append(f"{where}: field {name!r}: is only used with tls='provided'; fix: remove it or set tls='provided'")
+    if values.get("http_port") is not None and values.get("http_port") == values.get("https_port") and mode != "off":
+        problems.append(f"{where}: field 'https_port': equals http_port; fix: use two different ports (80 and 443)")
 
 
 def camera_spec_table() -> list[tuple[str, str, str]]:

@@ -27,8 +27,23 @@ gateways = [
         #
         # Name the app uses to reach the gateway (default: the host name above).
         domain="cams.example.com",
-        # Port nginx serves HLS on (HTTPS arrives with the TLS role).
+        # More names on the same certificate (all must point at this gateway in DNS).
+        alt_domains=["cams-backup.example.com"],
+        #
+        # HTTPS. "letsencrypt" (default): certbot obtains and renews the certificate through port 80.
+        # "selfsigned": a LAN-only site; the gateway makes its own CA, `camgate tls-ca` prints it for
+        # the phones. "provided": your certificate, tls_certificate=/tls_key= paths on the gateway.
+        # "off": plain HTTP, for local development only.
+        tls="letsencrypt",
+        acme_email="ops@example.com",  # Let's Encrypt writes here about expiry
+        # acme_server="https://acme-staging-v02.api.letsencrypt.org/directory",  # staging while testing
+        # acme_ca_bundle=HERE / "my-acme-ca.pem",  # only for an ACME CA with a private HTTPS certificate
+        # tls_certificate="/etc/ssl/cams/fullchain.pem",  # tls="provided" only
+        # tls_key="/etc/ssl/private/cams.key",            # tls="provided" only
+        #
+        # Ports: 80 answers ACME challenges and redirects to HTTPS; 443 serves the streams.
         http_port=80,
+        https_port=443,
         # Live HLS lives in tmpfs below /run; systemd creates and cleans each camera's folder.
         hls_root="/run/camgate/hls",
         # Access-Control-Allow-Origin on stream responses: "*" or "https://app.example.com".

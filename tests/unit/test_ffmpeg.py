@@ -8,7 +8,7 @@ from camgate.model import parse_gateway
 
 def camera(**fields):
     raw = {"id": "cam1", "url": "rtsp://10.0.0.2:554/live", **fields}
-    return parse_gateway("gw", {"domain": "gw.example", "cameras": [raw]}).cameras[0]
+    return parse_gateway("gw", {"domain": "gw.example", "acme_email": "ops@example.com", "cameras": [raw]}).cameras[0]
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from camgate.model import InventoryError, parse_gateway
 
 
 def gateway(*cameras, **fields):
-    return parse_gateway("gw1", {"domain": "cams.example.com", **fields, "cameras": list(cameras)})
+    return parse_gateway("gw1", {"domain": "cams.example.com", "acme_email": "ops@example.com", **fields, "cameras": list(cameras)})
 
 
 def cam(**fields):
@@ -25,7 +25,7 @@ def test_documented_camera_gets_every_default():
     assert (camera.id, camera.name, camera.transport, camera.audio) == ("front-door", "front-door", "tcp", "aac")
     assert (camera.hls_time, camera.hls_list_size, camera.rtsp_timeout, camera.enabled) == (2, 6, 5, True)
     assert camera.unit_name == "camgate-camera-front-door.service"
-    assert gw.hls_url(camera) == "http://cams.example.com/hls/front-door/stream.m3u8"
+    assert gw.hls_url(camera) == "https://cams.example.com/hls/front-door/stream.m3u8"
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,7 @@ def test_display_name_may_be_unicode():
 
 
 def test_domain_defaults_to_the_host_name():
-    assert parse_gateway("gw1.example.com", {"cameras": []}).domain == "gw1.example.com"
+    assert parse_gateway("gw1.example.com", {"acme_email": "a@example.com"}).domain == "gw1.example.com"
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from camgate.render import render, render_camera_unit, render_nginx_site, system
 
 def gw(**cam):
     raw = {"id": "yard", "url": "rtsp://10.0.0.7/ch1", **cam}
-    return parse_gateway("gw", {"domain": "cams.example.com", "cameras": [raw]})
+    return parse_gateway("gw", {"domain": "cams.example.com", "acme_email": "ops@example.com", "cameras": [raw]})
 
 
 def exec_start(unit: str) -> str:
@@ -47,7 +47,7 @@ def test_settings_reach_the_command_line():
 
 
 def test_nginx_site_serves_only_playlists_and_segments_with_headers():
-    site = render_nginx_site(gw())
+    site = render_nginx_site(gw(), (1, 22, 1))
     assert "server_tokens off;" in site and "autoindex off;" in site
     assert "default_type application/vnd.apple.mpegurl;" in site
     assert "default_type video/mp2t;" in site

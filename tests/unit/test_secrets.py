@@ -38,11 +38,11 @@ def test_inventory_fails_at_load_when_a_reference_does_not_resolve(secrets_file)
     os.environ.pop("NOPE_PW", None)
     cam = camera("front", url="rtsp://10.0.0.2/x", username="u", password_ref="env:NOPE_PW")
     with pytest.raises(InventoryError, match="host 'gw1' camera 'front': field 'password_ref': environment variable 'NOPE_PW'"):
-        gateway("gw1", secrets_file=str(secrets_file), cameras=[cam])
+        gateway("gw1", tls="off", secrets_file=str(secrets_file), cameras=[cam])
 
 
 def test_gateway_data_holds_the_reference_not_the_password(secrets_file):
     cam = camera("front", url="rtsp://10.0.0.2/x", username="u", password_ref="secret:front")
-    host, data = gateway("gw1", secrets_file=str(secrets_file), cameras=[cam])
+    host, data = gateway("gw1", tls="off", secrets_file=str(secrets_file), cameras=[cam])
     assert "p@ss" not in repr(data)
     assert data["camgate"]["cameras"][0]["password_ref"] == "secret:front"
