@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jinja2
 
+from camgate import tls
 from camgate.ffmpeg import camera_args
 from camgate.model import Camera, Gateway
 
@@ -81,5 +82,13 @@ def render_camera_unit(gateway: Gateway, camera: Camera, ffmpeg_major: int) -> s
     )
 
 
-def render_nginx_site(gateway: Gateway) -> str:
-    return render("nginx/camgate.conf.j2", gateway=gateway)
+def render_nginx_site(gateway: Gateway, nginx_version: tuple[int, int, int]) -> str:
+    return render(
+        "nginx/camgate.conf.j2",
+        gateway=gateway,
+        acme_webroot=tls.ACME_WEBROOT,
+        tls_dir=tls.CURRENT_DIR,
+        ciphers=tls.MOZILLA_INTERMEDIATE_CIPHERS,
+        hsts=tls.HSTS,
+        http2_style=tls.nginx_http2_style(nginx_version),
+    )

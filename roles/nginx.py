@@ -9,6 +9,8 @@ from pyinfra.operations import apt, files, server, systemd
 
 from camgate.inventory import gateway_from_host
 from camgate.render import render, render_nginx_site, sha1
+from camgate.tls import nginx_version
+from roles.facts import installed_version_and_distro
 
 SITE_LIVE = "/etc/nginx/conf.d/camgate.conf"
 SITE_STAGED = "/etc/camgate/nginx/camgate.conf"
@@ -20,7 +22,9 @@ def nginx() -> None:
     """Guarantees: nginx installed, enabled and running; the distribution's default site gone; the
     camgate site live only after `nginx -t` accepted it (a rejected config is rolled back and fails
     the deploy); nginx reloaded only when its config or its access to the HLS files changed.
-    Reads: domain, http_port, hls_root, cors_origin."""
+    With TLS: port 80 answers ACME challenges and redirects the rest to HTTPS; HTTPS with Mozilla
+    intermediate settings, HTTP/2 and HSTS serves the streams.
+    Reads: tls, domain, alt_domains, http_port, https_port, hls_root, cors_origin."""
     gateway = gateway_from_host(host)
     apt.packages(name="Install nginx", packages=["nginx"], no_recommends=True)
     hls_group = server.user(name="nginx may read HLS (group camgate)", user="www-data", groups=["camgate"], append=True)
@@ -33,7 +37,7 @@ def nginx() -> None:
         group="root",
         mode="0755",
     )
-    site = render_nginx_site(gateway)
+    site = render_nginx_site(gateway, nginx_version(*installed_version_and_distro("nginx")))
     files.put(name="Stage the camgate site", src=StringIO(site), dest=SITE_STAGED, user="root", group="root", mode="0644")
     # Compared with what is live (not with the staged copy), so an interrupted deploy still converges.
     site_differs = host.get_fact(Sha1File, path=SITE_LIVE) != sha1(site)
