@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
+import ssl
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 
@@ -65,44 +66,95 @@ class Response:
     body: bytes
 
 
-def fetch(url: str, method: str = "GET", timeout: float = 5.0) -> Response:
-    """One HTTP request; HTTP errors are returned as responses, not raised."""
-    request = urllib.request.Request(url, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            return Response(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
-    except urllib.error.HTTPError as err:
-        return Response(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
+class _HTTPSConnectionTo(http.client.HTTPSConnection):
+    """HTTPS to a fixed address while SNI, certificate check and Host header use the URL's name."""
+
+    def __init__(self, address: str, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def wait_for_playlist(url: str, timeout: float) -> tuple[Response, Playlist]:
-    """Poll until the playlist answers 200 with at least one segment (a camera unit just started)."""
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    while time.monotonic() < deadline:
+class _HTTPConnectionTo(http.client.HTTPConnection):
+    def __init__(self, address: str, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+@dataclass
+class Client:
+    """How a test or the CLI reaches a gateway: optionally at a fixed address whatever DNS says (like
+    curl --resolve) and trusting a given CA file. Certificates are always verified. Redirects are
+    returned, not followed."""
+
+    connect_to: str | None = None
+    cafile: str | None = None
+    timeout: float = 5.0
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.cafile)
+
+    def connection(self, url: str) -> http.client.HTTPConnection:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        address = self.connect_to or host
+        if parts.scheme == "https":
+            return _HTTPSConnectionTo(address, host, parts.port or 443, timeout=self.timeout, context=self.ssl_context())
+        return _HTTPConnectionTo(address, host, parts.port or 80, timeout=self.timeout)
+
+    def fetch(self, url: str, method: str = "GET", headers: dict[str, str] | None = None) -> Response:
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        conn = self.connection(url)
         try:
-            resp = fetch(url)
+            conn.request(method, path or "/", headers=headers or {})
+            resp = conn.getresponse()
+            return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+        finally:
+            conn.close()
+
+    def peer_certificate(self, url: str) -> dict:
+        """The verified certificate the server presents for the URL's name (ssl.getpeercert())."""
+        conn = self.connection(url)
+        try:
+            conn.connect()
+            return conn.sock.getpeercert()  # type: ignore[union-attr]
+        finally:
+            conn.close()
+
+    def wait_for_playlist(self, url: str, timeout: float) -> tuple[Response, Playlist]:
+        """Poll until the playlist answers 200 with at least one segment (a camera unit just started)."""
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            try:
+                resp = self.fetch(url)
+                if resp.status == 200:
+                    playlist = parse_playlist(resp.body.decode())
+                    if playlist.segments:
+                        return resp, playlist
+                last = f"HTTP {resp.status}"
+            except (OSError, PlaylistError) as exc:
+                last = str(exc)
+            time.sleep(0.5)
+        raise TimeoutError(f"{url}: no live playlist within {timeout:.0f} s (last: {last})")
+
+    def wait_for_sequence_advance(self, url: str, start: int, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            resp = self.fetch(url)
             if resp.status == 200:
-                playlist = parse_playlist(resp.body.decode())
-                if playlist.segments:
-                    return resp, playlist
-            last = f"HTTP {resp.status}"
-        except (OSError, PlaylistError) as exc:
-            last = str(exc)
-        time.sleep(0.5)
-    raise TimeoutError(f"{url}: no live playlist within {timeout:.0f} s (last: {last})")
-
-
-def wait_for_sequence_advance(url: str, start: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        resp = fetch(url)
-        if resp.status == 200:
-            seq = parse_playlist(resp.body.decode()).media_sequence
-            if seq > start:
-                return seq
-        time.sleep(0.5)
-    raise TimeoutError(f"{url}: media sequence stayed at {start} for {timeout:.0f} s")
+                seq = parse_playlist(resp.body.decode()).media_sequence
+                if seq > start:
+                    return seq
+            time.sleep(0.5)
+        raise TimeoutError(f"{url}: media sequence stayed at {start} for {timeout:.0f} s")
 
 
 def segment_url(playlist_url: str, segment: Segment) -> str:

@@ -11,6 +11,7 @@ from camgate.inventory import camera, gateway
 from camgate.model import InventoryError
 
 DEFAULT_STATE_DIR = ".testbed"
+ACME_EMAIL = "ops@camgate.test"
 # A spread of settings across the simulated cameras, so the deploy exercises each code path.
 CAMERA_SETTINGS = (
     {"audio": "copy", "hls_time": 1},
@@ -24,6 +25,25 @@ def read_state(state_dir: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise InventoryError([f"testbed state {str(path)!r} not found; fix: run `camgate testbed up` (or `make demo`) first"])
     return json.loads(path.read_text())
+
+
+def tls_fields(state: dict[str, Any]) -> dict[str, Any]:
+    """With the testbed's ACME server (`testbed up --acme`): Let's Encrypt mode against pebble for the
+    testbed's DNS name; without: a self-signed certificate for the host's address, which plays from
+    this machine as it is. $CAMGATE_TESTBED_TLS and $CAMGATE_TESTBED_ALT_DOMAINS override."""
+    acme = state.get("acme")
+    mode = os.environ.get("CAMGATE_TESTBED_TLS") or ("letsencrypt" if acme else "selfsigned")
+    fields: dict[str, Any] = {"tls": mode, "domain": state["domain"] if acme else state["target_address"]}
+    alt = [name for name in os.environ.get("CAMGATE_TESTBED_ALT_DOMAINS", "").split(",") if name]
+    if alt:
+        fields["alt_domains"] = alt
+    if mode == "letsencrypt":
+        if not acme:
+            raise InventoryError(
+                ["testbed: tls='letsencrypt' needs the testbed's ACME server; fix: run `camgate testbed up --acme`"]
+            )
+        fields.update(acme_email=ACME_EMAIL, acme_server=acme["server"], acme_ca_bundle=acme["ca_bundle"])
+    return fields
 
 
 def testbed_gateway(state_dir: str | Path | None = None, only: list[str] | None = None) -> tuple[str, dict[str, Any]]:
@@ -41,7 +61,7 @@ def testbed_gateway(state_dir: str | Path | None = None, only: list[str] | None 
         cameras.append(camera(cam["id"], url=cam["url"], name=f"Testbed {cam['id']}", **credentials, **settings))
     host, data = gateway(
         state["name"],
-        domain=state["target_address"],
+        **tls_fields(state),
         secrets_file=str(state_dir / "secrets.toml"),
         ssh_user=state["ssh_user"],
         ssh_port=state.get("ssh_port", 22),

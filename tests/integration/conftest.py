@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,8 @@ import pytest
 import testinfra
 
 from camgate.inventory import load_gateways
-from camgate.testbed import Testbed
+from camgate.hls import Client
+from camgate.testbed import Testbed, pebble
 from tests.conftest import phase
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,17 +29,29 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.integration)
 
 
+def grand_total(output: str) -> dict[str, str]:
+    """pyinfra's own summary row: Grand total <hosts> <success> <error> <no change>."""
+    match = re.search(r"Grand total\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", output)
+    assert match, f"no pyinfra summary in:\n{output}"
+    return dict(zip(("hosts", "success", "error", "no_change"), match.groups()))
+
+
 class Deployer:
-    """Runs `pyinfra inventory/testbed.py deploy.py` the way a user does, against the test testbed."""
+    """Runs `pyinfra inventory/testbed.py deploy.py` the way a user does, against the test testbed.
+
+    `run(cameras=[...], tls="selfsigned", alt_domains=[...])` changes the inventory the way a user
+    edits it; a change stays in force for later runs, like an edited file."""
+
+    SETTINGS = {"cameras": "CAMGATE_TESTBED_CAMERAS", "tls": "CAMGATE_TESTBED_TLS", "alt_domains": "CAMGATE_TESTBED_ALT_DOMAINS"}
 
     def __init__(self, state_dir: Path):
-        self.env = {**os.environ, "CAMGATE_TESTBED_DIR": str(state_dir)}
+        self.env = {k: v for k, v in os.environ.items() if k not in self.SETTINGS.values()}
+        self.env["CAMGATE_TESTBED_DIR"] = str(state_dir)
 
-    def run(self, cameras: list[str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
-        env = dict(self.env)
-        env.pop("CAMGATE_TESTBED_CAMERAS", None)
-        if cameras is not None:
-            env["CAMGATE_TESTBED_CAMERAS"] = ",".join(cameras)
+    def run(self, check: bool = True, **changes) -> subprocess.CompletedProcess:
+        for key, value in changes.items():
+            self.env[self.SETTINGS[key]] = ",".join(value) if isinstance(value, list) else value
+        env = self.env
         result = subprocess.run(
             [sys.executable, "-m", "pyinfra", "-y", INVENTORY, "deploy.py"],
             cwd=ROOT,
@@ -51,15 +65,22 @@ class Deployer:
         return result
 
     def gateway(self):
-        os.environ["CAMGATE_TESTBED_DIR"] = self.env["CAMGATE_TESTBED_DIR"]
-        return load_gateways(ROOT / INVENTORY)[0]
+        """The gateway as the inventory declares it now."""
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(self.env)
+        try:
+            return load_gateways(ROOT / INVENTORY)[0]
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")
 def testbed():
     if os.geteuid() != 0:
         pytest.fail("the integration suite needs root (systemd-nspawn, network namespaces); run `make test` as root")
-    bed = Testbed(state_dir=STATE_DIR, index=TESTBED_INDEX, cameras=3, auth_cameras=("cam3",))
+    bed = Testbed(state_dir=STATE_DIR, index=TESTBED_INDEX, cameras=3, auth_cameras=("cam3",), acme=True)
     try:
         with phase("testbed up (rootfs, network, boot, cameras)"):
             bed.up()
@@ -88,6 +109,20 @@ def first_deploy(deployer) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="session")
 def gateway(first_deploy, deployer):
     return deployer.gateway()
+
+
+@pytest.fixture(scope="session")
+def acme_root(testbed, state, tmp_path_factory) -> Path:
+    """The root of the test ACME server (pebble makes a new one at each start)."""
+    path = tmp_path_factory.mktemp("acme") / "pebble-root.pem"
+    path.write_text(pebble.fetch_root(state["acme"]))
+    return path
+
+
+@pytest.fixture(scope="session")
+def client(state, acme_root) -> Client:
+    """An HTTPS client that reaches the testbed's DNS name at its address and trusts pebble's root."""
+    return Client(connect_to=state["target_address"], cafile=str(acme_root))
 
 
 @pytest.fixture(scope="session")

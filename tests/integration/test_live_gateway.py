@@ -2,15 +2,7 @@
 
 import pytest
 
-from camgate.hls import (
-    PLAYLIST_TYPE,
-    fetch,
-    parse_playlist,
-    probe_video,
-    segment_url,
-    wait_for_playlist,
-    wait_for_sequence_advance,
-)
+from camgate.hls import PLAYLIST_TYPE, parse_playlist, probe_video, segment_url
 
 CAMERAS = ["cam1", "cam2", "cam3"]
 
@@ -19,10 +11,11 @@ def test_first_deploy_succeeds_on_a_bare_host(first_deploy):
     assert first_deploy.returncode == 0
 
 
-def test_nginx_is_running_enabled_and_listening_on_80(host):
+def test_nginx_is_running_enabled_and_listening_on_80_and_443(host):
     nginx = host.service("nginx")
     assert nginx.is_running and nginx.is_enabled
     assert host.socket("tcp://0.0.0.0:80").is_listening
+    assert host.socket("tcp://0.0.0.0:443").is_listening
 
 
 @pytest.mark.parametrize("camera_id", CAMERAS)
@@ -58,28 +51,30 @@ def test_hls_lives_in_tmpfs_readable_but_not_writable_by_nginx(host, gateway):
 
 
 @pytest.mark.parametrize("camera_id", CAMERAS)
-def test_playlist_is_live_and_its_segment_decodes_as_h264(gateway, camera_id, tmp_path):
+def test_playlist_is_live_over_verified_https_and_its_segment_decodes_as_h264(gateway, client, camera_id, tmp_path):
     camera = gateway.camera(camera_id)
     url = gateway.hls_url(camera)
-    resp, playlist = wait_for_playlist(url, timeout=30)
+    assert url.startswith("https://")
+    resp, playlist = client.wait_for_playlist(url, timeout=30)
     assert resp.headers["content-type"] == PLAYLIST_TYPE
     assert resp.body.startswith(b"#EXTM3U")
     assert resp.headers["cache-control"] == "no-cache"
     assert resp.headers["access-control-allow-origin"] == "*"
 
-    advanced = wait_for_sequence_advance(url, playlist.media_sequence, timeout=4 * camera.hls_time + 10)
+    advanced = client.wait_for_sequence_advance(url, playlist.media_sequence, timeout=4 * camera.hls_time + 10)
     assert advanced > playlist.media_sequence
 
-    playlist = parse_playlist(fetch(url).body.decode())
-    segment = fetch(segment_url(url, playlist.segments[-1]))
+    playlist = parse_playlist(client.fetch(url).body.decode())
+    segment = client.fetch(segment_url(url, playlist.segments[-1]))
     assert segment.status == 200 and segment.headers["content-type"] == "video/mp2t"
     path = tmp_path / "segment.ts"
     path.write_bytes(segment.body)
     assert probe_video(str(path)) == {"codec_name": "h264", "width": 640, "height": 360}
 
 
-def test_only_playlists_and_segments_are_served(gateway):
-    base = f"http://{gateway.domain}"
+def test_only_playlists_and_segments_are_served(gateway, client):
+    base = gateway.base_url
+    fetch = client.fetch
     assert fetch(f"{base}/").status == 404
     assert fetch(f"{base}/hls/").status == 404
     assert fetch(f"{base}/hls/cam1/").status == 404

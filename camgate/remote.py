@@ -1,0 +1,83 @@
+"""SSH from the CLI to a gateway (paramiko), with the same connection settings pyinfra uses.
+
+Host keys are always checked: from `ssh_known_hosts_file` when the inventory pins one, else from
+~/.ssh/known_hosts. An unknown host is refused, never trusted on first use.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paramiko
+
+
+class RemoteError(RuntimeError):
+    """Connecting or running a command on a gateway failed; the message says what and the fix."""
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    name: str
+    hostname: str
+    port: int = 22
+    user: str | None = None
+    key: str | None = None
+    known_hosts: str | None = None
+
+    @classmethod
+    def from_host_data(cls, name: str, data: dict[str, Any]) -> "SshTarget":
+        return cls(
+            name=name,
+            hostname=data.get("ssh_hostname") or name,
+            port=int(data.get("ssh_port") or 22),
+            user=data.get("ssh_user"),
+            key=data.get("ssh_key"),
+            known_hosts=data.get("ssh_known_hosts_file"),
+        )
+
+
+def connect(target: SshTarget, timeout: float = 10.0) -> paramiko.SSHClient:
+    client = paramiko.SSHClient()
+    if target.known_hosts:
+        client.load_host_keys(str(Path(target.known_hosts).expanduser()))
+    else:
+        client.load_system_host_keys()
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    try:
+        client.connect(
+            target.hostname,
+            port=target.port,
+            username=target.user,
+            key_filename=str(Path(target.key).expanduser()) if target.key else None,
+            timeout=timeout,
+            banner_timeout=timeout,
+            auth_timeout=timeout,
+        )
+    except paramiko.SSHException as exc:
+        if "not found in known_hosts" in str(exc):
+            raise RemoteError(
+                f"{target.name}: host key of {target.hostname} is not known; fix: connect once with ssh "
+                "and check its fingerprint, or set ssh_known_hosts_file in the inventory"
+            ) from exc
+        raise RemoteError(f"{target.name}: SSH to {target.hostname}:{target.port} failed: {exc}") from exc
+    except OSError as exc:
+        raise RemoteError(f"{target.name}: cannot reach {target.hostname}:{target.port}: {exc}") from exc
+    return client
+
+
+def run(client: paramiko.SSHClient, argv: list[str], timeout: float = 60.0) -> tuple[int, str, str]:
+    """Run argv (quoted) on the gateway; return (exit status, stdout, stderr)."""
+    _stdin, stdout, stderr = client.exec_command(shlex.join(argv), timeout=timeout)
+    out = stdout.read().decode(errors="replace")
+    err = stderr.read().decode(errors="replace")
+    return stdout.channel.recv_exit_status(), out, err
+
+
+def read_file(client: paramiko.SSHClient, path: str, target_name: str) -> str:
+    status, out, err = run(client, ["cat", "--", path])
+    if status != 0:
+        raise RemoteError(f"{target_name}: cannot read {path}: {err.strip() or f'exit {status}'}")
+    return out

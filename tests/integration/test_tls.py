@@ -1,0 +1,128 @@
+"""HTTPS from a real ACME server (pebble fetching the HTTP-01 token from nginx): issuance on a bare
+host, redirects, protocols, HSTS and HTTP/2, renewal without a restart, new names, self-signed mode."""
+
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import warnings
+
+import pytest
+
+from camgate.hls import Client
+from camgate.testbed.proc import wait_until
+from tests.conftest import phase
+from tests.integration.conftest import INVENTORY, ROOT, grand_total
+
+
+def output(result: subprocess.CompletedProcess) -> str:
+    return result.stdout + result.stderr
+
+
+def dns_names(cert: dict) -> set[str]:
+    return {value for kind, value in cert.get("subjectAltName", ()) if kind == "DNS"}
+
+
+def handshake(state, gateway, cafile, version: ssl.TLSVersion, alpn: list[str] | None = None) -> ssl.SSLSocket:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cafile)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # offering TLS 1.0/1.1 is the point here
+        ctx.minimum_version = ctx.maximum_version = version
+    if version < ssl.TLSVersion.TLSv1_2:
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # let this client offer the old protocols at all
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    sock = socket.create_connection((state["target_address"], gateway.https_port), timeout=5)
+    return ctx.wrap_socket(sock, server_hostname=gateway.domain)
+
+
+def test_certificate_from_the_acme_server_verifies_and_names_the_domain(gateway, client):
+    cert = client.peer_certificate(gateway.base_url)  # raises unless it verifies against pebble's root
+    assert dns_names(cert) == set(gateway.certificate_names)
+    issuer = dict(item[0] for item in cert["issuer"])
+    assert "Pebble" in issuer["commonName"]
+
+
+def test_http_redirects_to_https_but_acme_challenges_stay_on_http(gateway, client, host):
+    plain = f"http://{gateway.domain}"
+    resp = client.fetch(f"{plain}/hls/cam1/stream.m3u8")
+    assert resp.status == 301
+    assert resp.headers["location"] == f"https://{gateway.domain}/hls/cam1/stream.m3u8"
+    token_dir = "/var/lib/camgate/acme/.well-known/acme-challenge"
+    host.run_expect([0], f"mkdir -p {token_dir} && echo camgate-token > {token_dir}/probe-token")
+    try:
+        resp = client.fetch(f"{plain}/.well-known/acme-challenge/probe-token")
+        assert resp.status == 200 and resp.body == b"camgate-token\n"
+    finally:
+        host.run(f"rm -f {token_dir}/probe-token")
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1])
+def test_tls_1_0_and_1_1_handshakes_are_refused(state, gateway, acme_root, version):
+    with pytest.raises(ssl.SSLError) as info:
+        handshake(state, gateway, acme_root, version).close()
+    # The server's own refusal (a protocol_version alert), not this client being unable to try.
+    assert "PROTOCOL_VERSION" in str(info.value).upper() or "UNSUPPORTED_PROTOCOL" in str(info.value).upper()
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_tls_1_2_and_1_3_handshakes_succeed(state, gateway, acme_root, version):
+    with handshake(state, gateway, acme_root, version) as sock:
+        assert sock.version() == {ssl.TLSVersion.TLSv1_2: "TLSv1.2", ssl.TLSVersion.TLSv1_3: "TLSv1.3"}[version]
+
+
+def test_streams_carry_hsts_and_speak_http2(state, gateway, client, acme_root):
+    resp = client.fetch(gateway.hls_url(gateway.camera("cam1")))
+    assert resp.status == 200
+    assert resp.headers["strict-transport-security"] == "max-age=63072000"
+    with handshake(state, gateway, acme_root, ssl.TLSVersion.TLSv1_3, alpn=["h2", "http/1.1"]) as sock:
+        assert sock.selected_alpn_protocol() == "h2"
+
+
+def test_renewal_is_timer_driven_and_served_without_restarting_nginx(gateway, client, host):
+    assert host.service("certbot.timer").is_enabled and host.service("certbot.timer").is_running
+    serial = client.peer_certificate(gateway.base_url)["serialNumber"]
+    nginx_pid = host.check_output("systemctl show -p MainPID --value nginx")
+    with phase("certbot renew --force-renewal"):
+        host.run_expect(
+            [0],
+            "REQUESTS_CA_BUNDLE=/etc/camgate/acme-ca.pem certbot renew --force-renewal --no-random-sleep-on-renew",
+        )
+    # A reload is asynchronous: new workers take over within moments.
+    assert wait_until(lambda: client.peer_certificate(gateway.base_url)["serialNumber"] != serial, timeout=10)
+    assert host.check_output("systemctl show -p MainPID --value nginx") == nginx_pid
+    assert client.fetch(gateway.hls_url(gateway.camera("cam1"))).status == 200
+
+
+def test_a_changed_domain_list_is_reissued_and_then_left_alone(deployer, client, state):
+    extra = f"cams2.{state['domain']}"
+    with phase("deploy with a new name"):
+        deployer.run(alt_domains=[extra])
+    gateway = deployer.gateway()
+    cert = client.peer_certificate(gateway.base_url)
+    assert dns_names(cert) == {state["domain"], extra}
+    assert dns_names(client.peer_certificate(f"https://{extra}/")) == {state["domain"], extra}
+    total = grand_total(output(deployer.run()))
+    assert total["success"] == "-" and total["error"] == "-"
+    assert client.peer_certificate(gateway.base_url)["serialNumber"] == cert["serialNumber"]
+
+
+def test_selfsigned_mode_serves_a_certificate_signed_by_the_ca_the_cli_exports(deployer, state, tmp_path):
+    with phase("deploy in selfsigned mode"):
+        deployer.run(tls="selfsigned")
+    ca_file = tmp_path / "gateway-ca.pem"
+    result = subprocess.run(
+        [sys.executable, "-m", "camgate.cli", "tls-ca", INVENTORY, "--out", str(ca_file)],
+        cwd=ROOT, env=deployer.env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "SHA-256 fingerprint: " in result.stderr
+    gateway = deployer.gateway()
+    own_ca = Client(connect_to=state["target_address"], cafile=str(ca_file))
+    assert dns_names(own_ca.peer_certificate(gateway.base_url)) == set(gateway.certificate_names)
+    own_ca.wait_for_playlist(gateway.hls_url(gateway.camera("cam1")), timeout=10)
+    total = grand_total(output(deployer.run()))
+    assert total["success"] == "-" and total["error"] == "-"
+    assert os.path.getsize(ca_file) > 0
