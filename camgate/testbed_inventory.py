@@ -12,6 +12,9 @@ from camgate.model import InventoryError
 
 DEFAULT_STATE_DIR = ".testbed"
 ACME_EMAIL = "ops@camgate.test"
+# Where tls='provided' expects the site's own certificate on the testbed host (the tests put one there).
+PROVIDED_CERTIFICATE = "/etc/ssl/camgate-site/fullchain.pem"
+PROVIDED_KEY = "/etc/ssl/camgate-site/privkey.pem"
 # A spread of settings across the simulated cameras, so the deploy exercises each code path.
 CAMERA_SETTINGS = (
     {"audio": "copy", "hls_time": 1},
@@ -30,7 +33,8 @@ def read_state(state_dir: str | Path) -> dict[str, Any]:
 def tls_fields(state: dict[str, Any]) -> dict[str, Any]:
     """With the testbed's ACME server (`testbed up --acme`): Let's Encrypt mode against pebble for the
     testbed's DNS name; without: a self-signed certificate for the host's address, which plays from
-    this machine as it is. $CAMGATE_TESTBED_TLS and $CAMGATE_TESTBED_ALT_DOMAINS override."""
+    this machine as it is. $CAMGATE_TESTBED_TLS (letsencrypt, selfsigned, provided, off) and
+    $CAMGATE_TESTBED_ALT_DOMAINS override."""
     acme = state.get("acme")
     mode = os.environ.get("CAMGATE_TESTBED_TLS") or ("letsencrypt" if acme else "selfsigned")
     fields: dict[str, Any] = {"tls": mode, "domain": state["domain"] if acme else state["target_address"]}
@@ -43,6 +47,8 @@ def tls_fields(state: dict[str, Any]) -> dict[str, Any]:
                 ["testbed: tls='letsencrypt' needs the testbed's ACME server; fix: run `camgate testbed up --acme`"]
             )
         fields.update(acme_email=ACME_EMAIL, acme_server=acme["server"], acme_ca_bundle=acme["ca_bundle"])
+    if mode == "provided":
+        fields.update(tls_certificate=PROVIDED_CERTIFICATE, tls_key=PROVIDED_KEY)
     return fields
 
 

@@ -126,3 +126,23 @@ def test_selfsigned_mode_serves_a_certificate_signed_by_the_ca_the_cli_exports(d
     total = grand_total(output(deployer.run()))
     assert total["success"] == "-" and total["error"] == "-"
     assert os.path.getsize(ca_file) > 0
+
+
+def test_provided_mode_serves_the_sites_own_certificate(deployer, host, state, tmp_path):
+    site = "/etc/ssl/camgate-site"
+    host.run_expect(
+        [0],
+        f"mkdir -p {site} && cd {site} && "
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 "
+        f"-subj /CN={state['domain']} -addext subjectAltName=DNS:{state['domain']} "
+        "-keyout privkey.pem -out fullchain.pem 2>/dev/null && chmod 600 privkey.pem",
+    )
+    own_cert = tmp_path / "site.pem"
+    own_cert.write_text(host.file(f"{site}/fullchain.pem").content_string)
+    with phase("deploy in provided mode"):
+        deployer.run(tls="provided", alt_domains=[])
+    gateway = deployer.gateway()
+    site_client = Client(connect_to=state["target_address"], cafile=str(own_cert))
+    assert dns_names(site_client.peer_certificate(gateway.base_url)) == {state["domain"]}
+    total = grand_total(output(deployer.run()))
+    assert total["success"] == "-" and total["error"] == "-"
