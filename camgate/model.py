@@ -212,6 +212,15 @@ def check_host_path(value: str) -> str | None:
     return None
 
 
+def check_networks(value: list | tuple) -> str | None:
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except (TypeError, ValueError):
+            return f"{item!r} is not an address or network; fix: use CIDR like '203.0.113.0/24' or '2001:db8::/32'"
+    return None
+
+
 def check_cors_origin(value: str) -> str | None:
     if value == "*" or re.match(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$", value):
         return None
@@ -295,6 +304,20 @@ GATEWAY_SPECS: tuple[Spec, ...] = (
         "Git-ignored TOML file (on the machine running pyinfra) that `secret:` references read.",
         None,
     ),
+    Spec(
+        "firewall",
+        (bool,),
+        True,
+        "nftables on the gateway: inbound SSH, HTTP and HTTPS only; `False` leaves the host's firewall alone.",
+        None,
+    ),
+    Spec(
+        "ssh_allow_from",
+        (list, tuple),
+        (),
+        "Addresses/networks (CIDR) allowed to reach SSH; empty allows any. The deploying machine is always allowed.",
+        check_networks,
+    ),
     Spec("cameras", (list, tuple), (), "The gateway's cameras (see the camera fields).", None),
 )
 
@@ -337,6 +360,8 @@ class Gateway:
     hls_root: str = "/run/camgate/hls"
     cors_origin: str = "*"
     secrets_file: str | None = None
+    firewall: bool = True
+    ssh_allow_from: tuple[str, ...] = ()
     cameras: tuple[Camera, ...] = field(default_factory=tuple)
 
     @property
@@ -371,6 +396,7 @@ class Gateway:
     def to_data(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("host", "cameras")}
         data["alt_domains"] = list(self.alt_domains)
+        data["ssh_allow_from"] = list(self.ssh_allow_from)
         data["cameras"] = [c.to_data() for c in self.cameras]
         return data
 
@@ -469,6 +495,7 @@ def parse_gateway(host: str, raw: Any) -> Gateway:
     assert values is not None
     values["cameras"] = tuple(cameras)
     values["alt_domains"] = tuple(values["alt_domains"])
+    values["ssh_allow_from"] = tuple(str(ipaddress.ip_network(n, strict=False)) for n in values["ssh_allow_from"])
     return Gateway(host=host, **values)
 
 
