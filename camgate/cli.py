@@ -6,12 +6,35 @@ import sys
 
 import click
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 from camgate import remote
 from camgate.inventory import load_inventory
 from camgate.model import InventoryError
+from camgate.passwords import hash_password
+from camgate.secrets import SecretError
+from camgate.signing import link_secret, signed_url
 from camgate.tls import SELFSIGNED_CA_DIR, certificate_fingerprint
+
+class Duration(click.ParamType):
+    """90, 90s, 30m, 1h, 2d -> seconds."""
+
+    name = "duration"
+    UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lower()
+        unit = self.UNITS.get(text[-1:], None)
+        number = text[:-1] if unit else text
+        if not number.isdigit() or int(number) == 0:
+            self.fail(f"{value!r} is not a duration; use e.g. 90s, 30m, 1h or 2d", param, ctx)
+        return int(number) * (unit or 1)
+
+
+DURATION = Duration()
 
 # Exit codes scripts can rely on.
 EXIT_OK = 0
@@ -54,19 +77,122 @@ def validate(inventory: str) -> None:
     click.echo(f"ok: {len(gateways)} gateway(s)")
 
 
+ttl_option = click.option(
+    "--ttl", type=DURATION, default=None, help="How long the URL stays valid: 90s, 30m, 1h, 2d (default: url_ttl)."
+)
+
+
 @main.command()
 @click.argument("inventory", type=click.Path(dir_okay=False))
-def urls(inventory: str) -> None:
-    """Print the live HLS URL of every enabled camera.
+@ttl_option
+def urls(inventory: str, ttl: int | None) -> None:
+    """Print a signed live HLS URL for every enabled camera of every gateway.
+
+    The signing secret comes from the secrets store (url_secret_ref) or, over SSH, from the gateway.
 
     \b
     Example:
-      camgate urls inventory/testbed.py
-      ffplay "$(camgate urls inventory/testbed.py | awk 'NR==2 {print $3}')"
+      camgate urls inventory/testbed.py --ttl 30m
     """
-    gateways = _load_or_exit(inventory)
-    rows = [(gw.host, cam.id, gw.hls_url(cam)) for gw in gateways for cam in gw.enabled_cameras]
-    _print_table(("GATEWAY", "CAMERA", "HLS URL"), rows)
+    rows = []
+    for gateway, data in _load_inventory_or_exit(inventory):
+        secret = _link_secret_or_exit(gateway, data)
+        for camera in gateway.enabled_cameras:
+            url, expires = signed_url(gateway, camera, secret, ttl)
+            rows.append((gateway.host, camera.id, _utc(expires), url))
+    _print_table(("GATEWAY", "CAMERA", "VALID UNTIL (UTC)", "HLS URL"), rows)
+
+
+@main.command()
+@click.argument("inventory", type=click.Path(dir_okay=False))
+@click.argument("camera_id", metavar="CAMERA")
+@ttl_option
+@click.option("--gateway", "gateway_name", help="Which gateway (default: the one that has CAMERA).")
+def sign(inventory: str, camera_id: str, ttl: int | None, gateway_name: str | None) -> None:
+    """Print a signed, expiring live HLS URL for one camera (and nothing else, for scripts).
+
+    \b
+    Example:
+      camgate sign inventory/site.py front-door --ttl 1h
+      ffplay "$(camgate sign inventory/site.py front-door --ttl 10m)"
+    """
+    entries = _load_inventory_or_exit(inventory)
+    if gateway_name is None:
+        entries = [(gw, data) for gw, data in entries if any(c.id == camera_id for c in gw.enabled_cameras)] or entries
+    gateway, data = _pick_gateway(entries, gateway_name)
+    camera = next((c for c in gateway.enabled_cameras if c.id == camera_id), None)
+    if camera is None:
+        known = ", ".join(c.id for c in gateway.enabled_cameras) or "none"
+        click.echo(f"error: CAMERA: {camera_id!r} is not an enabled camera of {gateway.host}; fix: use one of {known}", err=True)
+        sys.exit(EXIT_INVALID)
+    url, expires = signed_url(gateway, camera, _link_secret_or_exit(gateway, data), ttl)
+    click.echo(url)
+    click.echo(f"valid until {_utc(expires)} UTC", err=True)
+
+
+@main.command("rotate-url-secret")
+@click.argument("inventory", type=click.Path(dir_okay=False))
+@click.option("--gateway", "gateway_name", help="Which gateway (default: the only one in the inventory).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def rotate_url_secret(inventory: str, gateway_name: str | None, yes: bool) -> None:
+    """Replace a gateway's URL signing secret: every URL signed before stops working at once.
+
+    Apps fetch fresh URLs from /api/cameras; cameras and recordings are not touched. With
+    url_secret_ref, change the secret in the secrets store and re-run the deploy instead.
+
+    \b
+    Example:
+      camgate rotate-url-secret inventory/site.py --yes
+    """
+    gateway, data = _pick_gateway(_load_inventory_or_exit(inventory), gateway_name)
+    if gateway.url_secret_ref:
+        click.echo(
+            f"error: {gateway.host}: field 'url_secret_ref' is set; fix: put a new secret in the secrets store "
+            "and re-run the deploy",
+            err=True,
+        )
+        sys.exit(EXIT_INVALID)
+    if not yes:
+        click.confirm(f"Every signed URL of {gateway.host} stops working now. Rotate?", abort=True)
+    try:
+        with remote.connect(remote.SshTarget.from_host_data(gateway.host, data)) as client:
+            status, _out, err = remote.run(client, ["/usr/local/lib/camgate/camgate-link-secret", "--rotate"])
+    except remote.RemoteError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_REMOTE)
+    if status != 0:
+        click.echo(f"error: {gateway.host}: rotation failed: {err.strip()}", err=True)
+        sys.exit(EXIT_REMOTE)
+    click.echo(f"{gateway.host}: new URL signing secret in place; nginx reloaded")
+
+
+@main.command("hash-password")
+@click.password_option(prompt="App user password", help="Read from the terminal when not given.")
+def hash_password_cmd(password: str) -> None:
+    """Print a password hash ($6$) for an app user, to put in the site's secrets file.
+
+    \b
+    Example:
+      camgate hash-password            # asks twice, prints $6$...
+      echo 'alice = "<hash>"' >> inventory/site.secrets.toml   # then password_ref="secret:alice"
+    """
+    try:
+        click.echo(hash_password(password))
+    except ValueError as exc:
+        click.echo(f"error: password: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+
+
+def _link_secret_or_exit(gateway, data) -> str:
+    try:
+        return link_secret(gateway, data)
+    except (remote.RemoteError, SecretError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_REMOTE)
+
+
+def _utc(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @main.command("tls-ca")

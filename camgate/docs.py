@@ -3,7 +3,7 @@
     python -m camgate.docs > docs/inventory.md
 """
 
-from camgate.model import CAMERA_SPECS, GATEWAY_SPECS, Spec
+from camgate.model import APP_USER_SPECS, CAMERA_SPECS, GATEWAY_SPECS, Spec
 
 HEADER = """# Inventory reference
 
@@ -31,7 +31,8 @@ def _table(specs: tuple[Spec, ...]) -> str:
 def inventory_reference() -> str:
     return (
         f"{HEADER}\n## Gateway fields\n\n{_table(GATEWAY_SPECS)}\n\n"
-        f"## Camera fields\n\n{_table(CAMERA_SPECS)}\n"
+        f"## Camera fields\n\n{_table(CAMERA_SPECS)}\n\n"
+        f"## App user fields\n\n{_table(APP_USER_SPECS)}\n"
     )
 
 

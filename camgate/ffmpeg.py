@@ -14,6 +14,9 @@ from camgate.model import Camera
 RTSP_URL_PLACEHOLDER = "@RTSP_URL@"
 PLAYLIST_NAME = "stream.m3u8"
 SEGMENT_PATTERN = "seg-%d.ts"
+# With encrypt=True: camgate-hls-key keeps this file pointing at the newest key (URI, path); ffmpeg
+# re-reads it at every segment (periodic_rekey), so a new key applies from the next segment on.
+KEY_INFO_NAME = "keyinfo.txt"
 
 # ffmpeg shipped by each release we support, for a first deploy where ffmpeg is not installed yet.
 DISTRO_FFMPEG_MAJOR = {
@@ -76,6 +79,8 @@ def camera_args(camera: Camera, hls_dir: str, major: int) -> list[str]:
     the URL carrying the credentials, so they never appear in the unit file.
     """
     maps = ["-map", "0:v:0"] + ([] if camera.audio == "none" else ["-map", "0:a:0?"])
+    flags = HLS_FLAGS + (("periodic_rekey",) if camera.encrypt else ())
+    encryption = ["-hls_key_info_file", f"{hls_dir}/{KEY_INFO_NAME}"] if camera.encrypt else []
     return [
         "/usr/bin/ffmpeg",
         "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning",
@@ -88,7 +93,8 @@ def camera_args(camera: Camera, hls_dir: str, major: int) -> list[str]:
         "-f", "hls",
         "-hls_time", str(camera.hls_time),
         "-hls_list_size", str(camera.hls_list_size),
-        "-hls_flags", "+".join(HLS_FLAGS),
+        "-hls_flags", "+".join(flags),
+        *encryption,
         "-hls_segment_filename", f"{hls_dir}/{SEGMENT_PATTERN}",
         f"{hls_dir}/{PLAYLIST_NAME}",
     ]  # fmt: skip

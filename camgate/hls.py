@@ -162,11 +162,12 @@ def segment_url(playlist_url: str, segment: Segment) -> str:
 
 
 def probe_video(path: str) -> dict:
-    """ffprobe's view of the first video stream of a media file."""
-    out = subprocess.run(
+    """ffprobe's view of the first video stream of a media file ({} when it cannot read one)."""
+    result = subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
          "stream=codec_name,width,height", "-of", "json", path],
-        capture_output=True, text=True, check=True, timeout=30,
-    ).stdout  # fmt: skip
-    streams = json.loads(out).get("streams") or [{}]
-    return streams[0]
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    if result.returncode != 0:
+        return {}
+    return (json.loads(result.stdout).get("streams") or [{}])[0]

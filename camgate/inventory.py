@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from camgate.model import Gateway, InventoryError, parse_gateway
-from camgate.secrets import SecretError, resolve_secret
+from camgate.secrets import SecretError, check_link_secret, check_password_hash, resolve_secret
 
 DATA_KEY = "camgate"
 
@@ -77,7 +77,7 @@ def check_local_files(gw: Gateway) -> None:
 
 
 def check_secrets_resolve(gw: Gateway) -> None:
-    """Every enabled camera's password reference must resolve now, before any host is touched."""
+    """Every secret reference must resolve now, before any host is touched; app users' to a hash."""
     problems = []
     for cam in gw.enabled_cameras:
         if cam.password_ref is None:
@@ -86,6 +86,16 @@ def check_secrets_resolve(gw: Gateway) -> None:
             resolve_secret(cam.password_ref, gw.secrets_file)
         except SecretError as exc:
             problems.append(f"host {gw.host!r} camera {cam.id!r}: field 'password_ref': {exc}")
+    for user in gw.app_users:
+        try:
+            check_password_hash(resolve_secret(user.password_ref, gw.secrets_file), user.password_ref)
+        except SecretError as exc:
+            problems.append(f"host {gw.host!r} app user {user.name!r}: field 'password_ref': {exc}")
+    if gw.url_secret_ref:
+        try:
+            check_link_secret(resolve_secret(gw.url_secret_ref, gw.secrets_file))
+        except SecretError as exc:
+            problems.append(f"host {gw.host!r}: field 'url_secret_ref': {exc}")
     if problems:
         raise InventoryError(problems)
 

@@ -256,6 +256,14 @@ CAMERA_SPECS: tuple[Spec, ...] = (
         "Seconds without data before ffmpeg gives up and systemd restarts it.",
         _int_range(2, 60, " seconds"),
     ),
+    Spec(
+        "encrypt",
+        (bool,),
+        False,
+        "AES-128 segment encryption; keys rotate every `hls_key_rotation` seconds and are served only "
+        "under the same signed path as the playlist.",
+        None,
+    ),
     Spec("enabled", (bool,), True, "`False` keeps the camera in the inventory but removes it from the host.", None),
 )
 
@@ -318,6 +326,29 @@ GATEWAY_SPECS: tuple[Spec, ...] = (
         "Addresses/networks (CIDR) allowed to reach SSH; empty allows any. The deploying machine is always allowed.",
         check_networks,
     ),
+    Spec(
+        "url_ttl",
+        (int,),
+        3600,
+        "Seconds a signed stream URL stays valid (the manifest and `camgate sign` default).",
+        _int_range(60, 7 * 86400, " seconds"),
+    ),
+    Spec(
+        "url_secret_ref",
+        (str, type(None)),
+        None,
+        "Signing secret for stream URLs from the secrets store (`secret:KEY`/`env:VAR`); unset: generated on "
+        "the gateway once and kept there (root only).",
+        check_secret_ref,
+    ),
+    Spec(
+        "hls_key_rotation",
+        (int,),
+        600,
+        "Seconds between AES-128 key changes for cameras with `encrypt=True`.",
+        _int_range(60, 86400, " seconds"),
+    ),
+    Spec("app_users", (list, tuple), (), "Who may use the app and see which cameras (see the app user fields).", None),
     Spec("cameras", (list, tuple), (), "The gateway's cameras (see the camera fields).", None),
 )
 
@@ -334,6 +365,7 @@ class Camera:
     hls_time: int = 2
     hls_list_size: int = 6
     rtsp_timeout: int = 5
+    encrypt: bool = False
     enabled: bool = True
 
     @property
@@ -342,6 +374,42 @@ class Camera:
 
     def to_data(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+APP_USER_SPECS: tuple[Spec, ...] = (
+    Spec("name", (str,), _MISSING, "Login name in the app (`alice`).", lambda v: check_user_name(v)),
+    Spec(
+        "password_ref",
+        (str,),
+        _MISSING,
+        "Where the password **hash** lives (`secret:KEY`/`env:VAR`); make it with `camgate hash-password`.",
+        check_secret_ref,
+    ),
+    Spec(
+        "cameras",
+        (list, tuple),
+        _MISSING,
+        "Camera ids this user may see, or `['*']` for every camera of the gateway.",
+        None,
+    ),
+)
+USER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
+
+
+def check_user_name(value: str) -> str | None:
+    if not USER_NAME_RE.match(value):
+        return f"{value!r} is not a valid user name; fix: use 1-32 lowercase letters, digits, '.', '_' or '-'"
+    return None
+
+
+@dataclass(frozen=True)
+class AppUser:
+    name: str
+    password_ref: str
+    cameras: tuple[str, ...]
+
+    def to_data(self) -> dict[str, Any]:
+        return {"name": self.name, "password_ref": self.password_ref, "cameras": list(self.cameras)}
 
 
 @dataclass(frozen=True)
@@ -362,6 +430,10 @@ class Gateway:
     secrets_file: str | None = None
     firewall: bool = True
     ssh_allow_from: tuple[str, ...] = ()
+    url_ttl: int = 3600
+    url_secret_ref: str | None = None
+    hls_key_rotation: int = 600
+    app_users: tuple[AppUser, ...] = ()
     cameras: tuple[Camera, ...] = field(default_factory=tuple)
 
     @property
@@ -390,14 +462,22 @@ class Gateway:
         port = "" if self.http_port == 80 else f":{self.http_port}"
         return f"http://{self.domain}{port}"
 
-    def hls_url(self, camera: Camera) -> str:
-        return f"{self.base_url}/hls/{camera.id}/stream.m3u8"
+    @property
+    def encrypted_cameras(self) -> tuple[Camera, ...]:
+        return tuple(c for c in self.enabled_cameras if c.encrypt)
+
+    def cameras_of(self, user: AppUser) -> tuple[Camera, ...]:
+        """The enabled cameras an app user may see."""
+        if "*" in user.cameras:
+            return self.enabled_cameras
+        return tuple(c for c in self.enabled_cameras if c.id in user.cameras)
 
     def to_data(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("host", "cameras")}
         data["alt_domains"] = list(self.alt_domains)
         data["ssh_allow_from"] = list(self.ssh_allow_from)
         data["cameras"] = [c.to_data() for c in self.cameras]
+        data["app_users"] = [u.to_data() for u in self.app_users]
         return data
 
 
@@ -490,6 +570,7 @@ def parse_gateway(host: str, raw: Any) -> Gateway:
                     "name; fix: set domain='cams.example.com'"
                 )
         check_tls_fields(values, host, problems)
+        values["app_users"] = parse_app_users(values.get("app_users") or (), cameras, host, problems)
     if problems:
         raise InventoryError(problems)
     assert values is not None
@@ -497,6 +578,30 @@ def parse_gateway(host: str, raw: Any) -> Gateway:
     values["alt_domains"] = tuple(values["alt_domains"])
     values["ssh_allow_from"] = tuple(str(ipaddress.ip_network(n, strict=False)) for n in values["ssh_allow_from"])
     return Gateway(host=host, **values)
+
+
+def parse_app_users(raw_users: Any, cameras: list[Camera], host: str, problems: list[str]) -> tuple[AppUser, ...]:
+    users: list[AppUser] = []
+    known = {c.id for c in cameras}
+    for index, raw in enumerate(raw_users):
+        label = raw.get("name") if isinstance(raw, dict) and isinstance(raw.get("name"), str) else f"#{index + 1}"
+        where = f"{_where(host)} app user {label!r}"
+        values = _read_fields(raw, APP_USER_SPECS, where, problems, "an app user")
+        if values is None or any(s.name not in values for s in APP_USER_SPECS):
+            continue
+        ids = values["cameras"]
+        bad = [c for c in ids if not isinstance(c, str) or (c != "*" and c not in known)]
+        if bad:
+            problems.append(
+                f"{where}: field 'cameras': {bad[0]!r} is not a camera of this gateway; fix: use ids from "
+                f"{sorted(known) or 'the camera list'} or '*'"
+            )
+            continue
+        if values["name"] in {u.name for u in users}:
+            problems.append(f"{where}: field 'name': {values['name']!r} is declared twice; fix: keep one entry per user")
+            continue
+        users.append(AppUser(values["name"], values["password_ref"], tuple(ids)))
+    return tuple(users)
 
 
 def check_tls_fields(values: dict[str, Any], host: str, problems: list[str]) -> None:
@@ -523,12 +628,3 @@ def check_tls_fields(values: dict[str, Any], host: str, problems: list[str]) -> 
                 problems.append(f"{where}: field {name!r}: is only used with tls='provided'; fix: remove it or set tls='provided'")
     if values.get("http_port") is not None and values.get("http_port") == values.get("https_port") and mode != "off":
         problems.append(f"{where}: field 'https_port': equals http_port; fix: use two different ports (80 and 443)")
-
-
-def camera_spec_table() -> list[tuple[str, str, str]]:
-    """(field, default, doc) rows for the docs."""
-    return [(s.name, "required" if s.required else repr(s.default), s.doc) for s in CAMERA_SPECS]
-
-
-def gateway_spec_table() -> list[tuple[str, str, str]]:
-    return [(s.name, "required" if s.required else repr(s.default), s.doc) for s in GATEWAY_SPECS]

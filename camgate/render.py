@@ -12,9 +12,10 @@ from pathlib import Path
 
 import jinja2
 
-from camgate import tls
+from camgate import manifest, tls
 from camgate.ffmpeg import camera_args
 from camgate.model import Camera, Gateway
+from camgate.signing import LINK_SECRET_CONF
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -76,6 +77,7 @@ def render_camera_unit(gateway: Gateway, camera: Camera, ffmpeg_major: int) -> s
     return render(
         "systemd/camgate-camera.service.j2",
         camera=camera,
+        hls_dir=hls_dir,
         runtime_directory=hls_dir.removeprefix("/run/"),
         credentials_path=credentials_path(camera.id),
         argv=camera_args(camera, hls_dir, ffmpeg_major),
@@ -91,4 +93,16 @@ def render_nginx_site(gateway: Gateway, nginx_version: tuple[int, int, int]) -> 
         ciphers=tls.MOZILLA_INTERMEDIATE_CIPHERS,
         hsts=tls.HSTS,
         http2_style=tls.nginx_http2_style(nginx_version),
+        link_secret_conf=LINK_SECRET_CONF,
+        htpasswd=manifest.HTPASSWD,
+        njs_module=manifest.NJS_MODULE,
     )
+
+
+def render_manifest_module(gateway: Gateway) -> str:
+    return render("nginx/camgate/camgate.js.j2", catalog=manifest.catalog(gateway))
+
+
+def render_htpasswd(users: list[tuple[str, str]]) -> str:
+    """`name:hash` lines; the hashes come from the secrets store, never from the inventory."""
+    return render("nginx/camgate/app-users.htpasswd.j2", users=users)

@@ -73,3 +73,30 @@ def resolve_secret(ref: str, secrets_file: str | Path | None) -> str:
     if not secrets[name]:
         raise SecretError(f"key {name!r} in {str(secrets_file)!r} is empty; fix: put the camera's password there")
     return secrets[name]
+
+
+# crypt(3) schemes nginx's auth_basic verifies through the system's libcrypt (glibc/libxcrypt).
+PASSWORD_HASH_RE = re.compile(
+    r"^(\$6\$(rounds=\d+\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}"
+    r"|\$y\$[./A-Za-z0-9]+\$[./A-Za-z0-9]+\$[./A-Za-z0-9]{43}"
+    r"|\$2[aby]\$\d\d\$[./A-Za-z0-9]{53})$"
+)
+LINK_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{24,128}$")
+
+
+def check_password_hash(value: str, ref: str) -> None:
+    """An app user's secret must be a crypt hash, never a plaintext password."""
+    if not PASSWORD_HASH_RE.match(value):
+        raise SecretError(
+            f"{ref!r} does not hold a password hash ($6$, $y$ or $2b$); fix: store the output of "
+            "`camgate hash-password` there, never the password itself"
+        )
+
+
+def check_link_secret(value: str) -> None:
+    """The URL signing secret goes into an nginx string: base64url characters only, long enough."""
+    if not LINK_SECRET_RE.match(value):
+        raise SecretError(
+            "is not 24-128 characters of A-Z a-z 0-9 _ -; fix: generate one with "
+            "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )

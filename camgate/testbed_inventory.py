@@ -18,9 +18,11 @@ PROVIDED_KEY = "/etc/ssl/camgate-site/privkey.pem"
 # A spread of settings across the simulated cameras, so the deploy exercises each code path.
 CAMERA_SETTINGS = (
     {"audio": "copy", "hls_time": 1},
-    {"audio": "aac", "hls_time": 2},
+    {"audio": "aac", "hls_time": 2, "encrypt": True},
     {"audio": "none", "hls_time": 1, "hls_list_size": 5},
 )
+# Which testbed cameras each app user may see (the testbed makes their passwords).
+APP_USER_CAMERAS = {"alice": ["cam1", "cam2"], "bob": ["cam3"]}
 
 
 def read_state(state_dir: str | Path) -> dict[str, Any]:
@@ -65,9 +67,18 @@ def testbed_gateway(state_dir: str | Path | None = None, only: list[str] | None 
         settings = CAMERA_SETTINGS[index % len(CAMERA_SETTINGS)]
         credentials = {"username": cam["username"], "password_ref": f"secret:{cam['id']}"} if cam.get("password") else {}
         cameras.append(camera(cam["id"], url=cam["url"], name=f"Testbed {cam['id']}", **credentials, **settings))
+    ids = {c["id"] for c in cameras}
+    app_users = [
+        {"name": name, "password_ref": f"secret:app-{name}", "cameras": [c for c in APP_USER_CAMERAS.get(name, []) if c in ids]}
+        for name in state.get("app_users", {})
+    ]
+    allow_from = [n for n in os.environ.get("CAMGATE_TESTBED_SSH_ALLOW_FROM", "").split(",") if n]
     host, data = gateway(
         state["name"],
         **tls_fields(state),
+        app_users=app_users,
+        hls_key_rotation=60,
+        ssh_allow_from=allow_from,
         secrets_file=str(state_dir / "secrets.toml"),
         ssh_user=state["ssh_user"],
         ssh_port=state.get("ssh_port", 22),

@@ -1,49 +1,97 @@
-"""nginx: serves each camera's live HLS at /hls/<camera-id>/ with the right types and headers."""
+"""nginx: live HLS behind signed expiring URLs, the app's camera manifest, HTTPS (see roles.tls)."""
 
 from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.facts.files import Sha1File
+from pyinfra.facts.files import File, Sha1File
 from pyinfra.operations import apt, files, server, systemd
 
 from camgate.inventory import gateway_from_host
-from camgate.render import render, render_nginx_site, sha1
+from camgate.manifest import HTPASSWD, NGINX_CAMGATE_DIR, NJS_MODULE
+from camgate.render import render, render_htpasswd, render_manifest_module, render_nginx_site, sha1
+from camgate.secrets import resolve_secret
+from camgate.signing import LINK_SECRET_CONF
 from camgate.tls import nginx_version
 from roles.facts import installed_version_and_distro
 
 SITE_LIVE = "/etc/nginx/conf.d/camgate.conf"
-SITE_STAGED = "/etc/camgate/nginx/camgate.conf"
+STAGING_DIR = "/etc/camgate/nginx"
 APPLY = "/usr/local/lib/camgate/camgate-nginx-apply"
+LINK_SECRET_SCRIPT = "/usr/local/lib/camgate/camgate-link-secret"
 
 
 @deploy("camgate nginx")
 def nginx() -> None:
-    """Guarantees: nginx installed, enabled and running; the distribution's default site gone; the
-    camgate site live only after `nginx -t` accepted it (a rejected config is rolled back and fails
-    the deploy); nginx reloaded only when its config or its access to the HLS files changed.
-    With TLS: port 80 answers ACME challenges and redirects the rest to HTTPS; HTTPS with Mozilla
-    intermediate settings, HTTP/2 and HSTS serves the streams.
-    Reads: tls, domain, alt_domains, http_port, https_port, hls_root, cors_origin."""
+    """Guarantees: nginx and its njs module installed, enabled and running; the distribution's
+    default site gone; the site, the manifest module and the app users' password hashes live only
+    after `nginx -t` accepted them together (a rejected set is rolled back and fails the deploy);
+    nginx reloaded only when one of them (or its access to the HLS files) changed.
+    Streams: only /s/<token>/<expires>/<camera>/<file> with a valid, unexpired signature; the
+    signing secret in /etc/nginx/camgate/link-secret.conf (0600 root), from url_secret_ref or made
+    on the gateway once. App: /api/cameras and /api/cameras/<id> behind HTTP basic auth.
+    With TLS: port 80 answers ACME challenges and redirects the rest to HTTPS.
+    Reads: tls, domain, alt_domains, http_port, https_port, hls_root, cors_origin, url_ttl,
+    url_secret_ref, app_users, cameras (ids, names, encrypt)."""
     gateway = gateway_from_host(host)
-    apt.packages(name="Install nginx", packages=["nginx"], no_recommends=True)
+    apt.packages(name="Install nginx and njs", packages=["nginx", "libnginx-mod-http-js"], no_recommends=True)
     hls_group = server.user(name="nginx may read HLS (group camgate)", user="www-data", groups=["camgate"], append=True)
     default_site = files.link(name="Drop the default site", path="/etc/nginx/sites-enabled/default", present=False)
-    files.put(
-        name="nginx apply script",
-        src=StringIO(render("bin/camgate-nginx-apply.j2")),
-        dest=APPLY,
-        user="root",
-        group="root",
-        mode="0755",
-    )
-    site = render_nginx_site(gateway, nginx_version(*installed_version_and_distro("nginx")))
-    files.put(name="Stage the camgate site", src=StringIO(site), dest=SITE_STAGED, user="root", group="root", mode="0644")
-    # Compared with what is live (not with the staged copy), so an interrupted deploy still converges.
-    site_differs = host.get_fact(Sha1File, path=SITE_LIVE) != sha1(site)
+    for script, template in ((APPLY, "bin/camgate-nginx-apply.j2"), (LINK_SECRET_SCRIPT, "bin/camgate-link-secret.j2")):
+        files.put(
+            name=f"Script {script.rsplit('/', 1)[-1]}",
+            src=StringIO(render(template, conf=LINK_SECRET_CONF)),
+            dest=script,
+            user="root",
+            group="root",
+            mode="0755",
+        )
+    files.directory(name=NGINX_CAMGATE_DIR, path=NGINX_CAMGATE_DIR, user="root", group="www-data", mode="0750")
+    files.directory(name=STAGING_DIR, path=STAGING_DIR, user="root", group="root", mode="0700")
+    link_secret = ensure_link_secret(gateway)
+
+    users = [(u.name, resolve_secret(u.password_ref, gateway.secrets_file)) for u in gateway.app_users]
+    version = nginx_version(*installed_version_and_distro("nginx"))
+    # (staged name, live path, content, group, mode): applied together, so they never disagree.
+    bundle = [
+        ("camgate.conf", SITE_LIVE, render_nginx_site(gateway, version), "root", "0644"),
+        ("camgate.js", NJS_MODULE, render_manifest_module(gateway), "root", "0644"),
+        ("app-users.htpasswd", HTPASSWD, render_htpasswd(users), "www-data", "0640"),
+    ]
+    differs = False
+    for name, live, content, group, mode in bundle:
+        files.put(
+            name=f"Stage {live}",  # never the content: the htpasswd holds password hashes
+            src=StringIO(content),
+            dest=f"{STAGING_DIR}/{name}",
+            user="root",
+            group=group,
+            mode=mode,
+        )
+        # Compared with what is live (not with the staged copy), so an interrupted deploy still converges.
+        differs = differs or host.get_fact(Sha1File, path=live) != sha1(content)
+    pairs = " ".join(f"{STAGING_DIR}/{name}:{live}" for name, live, *_ in bundle)
     server.shell(
         name="Test and apply the camgate site (nginx -t, reload)",
-        commands=[f"{APPLY} {SITE_STAGED} {SITE_LIVE}"],
-        _if=lambda: site_differs or default_site.did_change() or hls_group.did_change(),
+        commands=[f"{APPLY} {pairs}"],
+        _if=lambda: differs or default_site.did_change() or hls_group.did_change() or bool(link_secret and link_secret.did_change()),
     )
     systemd.service(name="nginx enabled and running", service="nginx", running=True, enabled=True)
+
+
+def ensure_link_secret(gateway):
+    """The URL signing secret: the inventory's (url_secret_ref), else one made on the gateway once."""
+    if gateway.url_secret_ref:
+        secret = resolve_secret(gateway.url_secret_ref, gateway.secrets_file)
+        return files.put(
+            name="URL signing secret (from the secrets store)",
+            src=StringIO(render("nginx/camgate/link-secret.conf.j2", secret=secret)),
+            dest=LINK_SECRET_CONF,
+            user="root",
+            group="root",
+            mode="0600",
+        )
+    if host.get_fact(File, path=LINK_SECRET_CONF):
+        return None
+    # Made on the host, never read back by the deploy: it cannot show up in pyinfra's output.
+    return server.shell(name="URL signing secret (made on the gateway once)", commands=[LINK_SECRET_SCRIPT])

@@ -12,7 +12,10 @@ inventory/testbed.py reads (camgate.testbed_inventory). See docs/testbed.md.
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
+
+from camgate.passwords import hash_password
 
 from . import cameras as camera_procs
 from . import container, network, pebble, rootfs, ssh
@@ -21,6 +24,20 @@ from .layout import Layout
 from .proc import log, phase
 
 __all__ = ["Testbed", "TestbedError"]
+
+
+APP_USERS = ("alice", "bob")
+
+
+def make_app_users() -> tuple[dict, str]:
+    """Random passwords for the testbed's app users: plaintext in the state (for tests and demos),
+    only the hash in the secrets file the inventory reads (key app-<name>)."""
+    users, lines = {}, []
+    for name in APP_USERS:
+        password = secrets.token_urlsafe(12)
+        users[name] = {"password": password}
+        lines.append(f"app-{name} = {json.dumps(hash_password(password))}\n")
+    return users, "".join(lines)
 
 
 class Testbed:
@@ -65,7 +82,9 @@ class Testbed:
                 container.wait_for_ssh(layout, supervisor)
                 container.wait_for_system_running(layout)
             with phase("cameras", self.timings):
-                entries = self.start_cameras()
+                entries, camera_secrets = self.start_cameras()
+                app_users, app_secrets = make_app_users()
+                camera_procs.write_private(layout.secrets_file, camera_secrets + app_secrets)
             acme = None
             if self.acme:
                 with phase("acme", self.timings):
@@ -82,6 +101,7 @@ class Testbed:
                 "ssh_config": str(layout.ssh_config),
                 "ssh_alias": layout.name,
                 "cameras": entries,
+                "app_users": app_users,
                 "domain": layout.domain,
                 "timings": self.timings,
             }
@@ -143,7 +163,8 @@ class Testbed:
             or layout.state_file.exists()
         )
 
-    def start_cameras(self) -> list[dict]:
+    def start_cameras(self) -> tuple[list[dict], str]:
+        """Start the cameras; return their state entries and the secrets-file lines of their passwords."""
         layout = self.layout
         layout.run_dir.mkdir(parents=True, exist_ok=True)
         entries = []
@@ -153,8 +174,7 @@ class Testbed:
             entries.append(camera_procs.start_camera(layout, number, password))
             if password is not None:
                 secrets_lines.append(f"{camera_id} = {json.dumps(password)}\n")
-        camera_procs.write_private(layout.secrets_file, "".join(secrets_lines))
-        return entries
+        return entries, "".join(secrets_lines)
 
     def write_state(self, state: dict) -> None:
         tmp = self.layout.state_file.with_suffix(".tmp")

@@ -7,6 +7,8 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ import testinfra
 
 from camgate.inventory import load_gateways
 from camgate.hls import Client
+from camgate.signing import LINK_SECRET_CONF, PLAYLIST, parse_link_secret_conf, signed_path
 from camgate.testbed import Testbed, pebble
 from tests.conftest import phase
 
@@ -42,18 +45,23 @@ class Deployer:
     `run(cameras=[...], tls="selfsigned", alt_domains=[...])` changes the inventory the way a user
     edits it; a change stays in force for later runs, like an edited file."""
 
-    SETTINGS = {"cameras": "CAMGATE_TESTBED_CAMERAS", "tls": "CAMGATE_TESTBED_TLS", "alt_domains": "CAMGATE_TESTBED_ALT_DOMAINS"}
+    SETTINGS = {
+        "cameras": "CAMGATE_TESTBED_CAMERAS",
+        "tls": "CAMGATE_TESTBED_TLS",
+        "alt_domains": "CAMGATE_TESTBED_ALT_DOMAINS",
+        "ssh_allow_from": "CAMGATE_TESTBED_SSH_ALLOW_FROM",
+    }
 
     def __init__(self, state_dir: Path):
         self.env = {k: v for k, v in os.environ.items() if k not in self.SETTINGS.values()}
         self.env["CAMGATE_TESTBED_DIR"] = str(state_dir)
 
-    def run(self, check: bool = True, **changes) -> subprocess.CompletedProcess:
+    def run(self, check: bool = True, verbose: bool = False, **changes) -> subprocess.CompletedProcess:
         for key, value in changes.items():
             self.env[self.SETTINGS[key]] = ",".join(value) if isinstance(value, list) else value
         env = self.env
         result = subprocess.run(
-            [sys.executable, "-m", "pyinfra", "-y", INVENTORY, "deploy.py"],
+            [sys.executable, "-m", "pyinfra", "-y", *(["-vvv"] if verbose else []), INVENTORY, "deploy.py"],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -123,6 +131,44 @@ def acme_root(testbed, state, tmp_path_factory) -> Path:
 def client(state, acme_root) -> Client:
     """An HTTPS client that reaches the testbed's DNS name at its address and trusts pebble's root."""
     return Client(connect_to=state["target_address"], cafile=str(acme_root))
+
+
+@pytest.fixture
+def link_secret(host) -> str:
+    """The gateway's URL signing secret, read as root (fresh each time: a test may rotate it)."""
+    secret = parse_link_secret_conf(host.file(LINK_SECRET_CONF).content_string)
+    assert secret, f"no signing secret in {LINK_SECRET_CONF}"
+    return secret
+
+
+@pytest.fixture
+def signed(gateway, link_secret):
+    """signed(camera_id, file="stream.m3u8", ttl=600) -> URL, as the app gets it from the manifest."""
+
+    def url_for(camera_id: str, file: str = PLAYLIST, ttl: int = 600, secret: str | None = None) -> str:
+        expires = int(time.time()) + ttl
+        return gateway.base_url + signed_path(secret or link_secret, camera_id, expires, file)
+
+    return url_for
+
+
+def probe_stream(url: str, state: dict, timeout: float = 60) -> dict:
+    """ffprobe (a real HLS client: playlist, segments, AES keys) reading `url`, with the testbed's
+    DNS name resolving to the testbed host for this one process (a private mount namespace with its
+    own /etc/hosts). Returns the first video stream, or {} when ffprobe cannot read it."""
+    with tempfile.NamedTemporaryFile("w", suffix=".hosts") as hosts:
+        hosts.write(f"127.0.0.1 localhost\n{state['target_address']} {state['domain']}\n")
+        hosts.flush()
+        result = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+             'mount --bind "$0" /etc/hosts && exec "$@"', hosts.name,
+             "ffprobe", "-v", "error", "-select_streams", "v:0",
+             "-show_entries", "stream=codec_name,width,height", "-of", "json", url],
+            capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+    if result.returncode != 0:
+        return {}
+    return (json.loads(result.stdout).get("streams") or [{}])[0]
 
 
 @pytest.fixture(scope="session")

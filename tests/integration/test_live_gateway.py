@@ -3,6 +3,7 @@
 import pytest
 
 from camgate.hls import PLAYLIST_TYPE, parse_playlist, probe_video, segment_url
+from tests.integration.conftest import probe_stream
 
 CAMERAS = ["cam1", "cam2", "cam3"]
 
@@ -51,9 +52,9 @@ def test_hls_lives_in_tmpfs_readable_but_not_writable_by_nginx(host, gateway):
 
 
 @pytest.mark.parametrize("camera_id", CAMERAS)
-def test_playlist_is_live_over_verified_https_and_its_segment_decodes_as_h264(gateway, client, camera_id, tmp_path):
+def test_signed_playlist_is_live_over_verified_https_and_plays(gateway, client, signed, state, camera_id, tmp_path):
     camera = gateway.camera(camera_id)
-    url = gateway.hls_url(camera)
+    url = signed(camera_id)
     assert url.startswith("https://")
     resp, playlist = client.wait_for_playlist(url, timeout=30)
     assert resp.headers["content-type"] == PLAYLIST_TYPE
@@ -69,19 +70,27 @@ def test_playlist_is_live_over_verified_https_and_its_segment_decodes_as_h264(ga
     assert segment.status == 200 and segment.headers["content-type"] == "video/mp2t"
     path = tmp_path / "segment.ts"
     path.write_bytes(segment.body)
-    assert probe_video(str(path)) == {"codec_name": "h264", "width": 640, "height": 360}
+    expected = {"codec_name": "h264", "width": 640, "height": 360}
+    if camera.encrypt:
+        assert probe_video(str(path)) != expected  # ciphertext on its own
+    else:
+        assert probe_video(str(path)) == expected
+    assert probe_stream(url, state) == expected  # a real player: playlist, segments, keys
 
 
-def test_only_playlists_and_segments_are_served(gateway, client):
+def test_nothing_but_signed_streams_and_the_api_is_served(gateway, client, signed):
     base = gateway.base_url
     fetch = client.fetch
     assert fetch(f"{base}/").status == 404
-    assert fetch(f"{base}/hls/").status == 404
-    assert fetch(f"{base}/hls/cam1/").status == 404
-    assert fetch(f"{base}/hls/nosuchcam/stream.m3u8").status == 404
-    for traversal in ("/hls/cam1/../../../etc/passwd", "/hls/cam1/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
-                      "/hls/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/hls/cam1/..%2f..%2f..%2fetc%2fpasswd"):
+    assert fetch(f"{base}/hls/").status == 403
+    assert fetch(f"{base}/hls/cam1/stream.m3u8").status == 403
+    assert fetch(signed("cam1").rsplit("/", 1)[0] + "/").status == 403  # no listing
+    assert fetch(signed("nosuchcam")).status == 404
+    prefix = signed("cam1").rsplit("/", 1)[0][len(base):]
+    for traversal in (f"{prefix}/../../../etc/passwd", f"{prefix}/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+                      f"{prefix}/..%2f..%2f..%2fetc%2fpasswd", "/s/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+                      f"{prefix}/keyinfo.txt", f"{prefix}/.stream.m3u8.tmp"):
         resp = fetch(base + traversal)
-        assert resp.status in (400, 404) and b"root:" not in resp.body, traversal
+        assert resp.status in (400, 403, 404) and b"root:" not in resp.body, traversal
     resp = fetch(f"{base}/nosuch")
     assert "nginx/" not in resp.headers.get("server", "") and b"nginx/" not in resp.body

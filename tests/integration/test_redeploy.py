@@ -14,8 +14,8 @@ def test_second_deploy_changes_nothing_and_keeps_the_certificate(first_deploy, d
     assert client.peer_certificate(gateway.base_url)["serialNumber"] == serial
 
 
-def test_removed_camera_is_stopped_deleted_and_its_url_404s(gateway, deployer, host, client):
-    url = gateway.hls_url(gateway.camera("cam3"))
+def test_removed_camera_is_stopped_deleted_and_its_url_404s(gateway, deployer, host, client, signed):
+    url = signed("cam3")
     client.wait_for_playlist(url, timeout=30)
     with phase("deploy without cam3"):
         deployer.run(cameras=["cam1", "cam2"])
@@ -25,4 +25,4 @@ def test_removed_camera_is_stopped_deleted_and_its_url_404s(gateway, deployer, h
     assert not host.file("/run/camgate/hls/cam3").exists
     assert client.fetch(url).status == 404
     assert host.service("camgate-camera-cam1").is_running
-    client.wait_for_playlist(gateway.hls_url(gateway.camera("cam1")), timeout=10)
+    client.wait_for_playlist(signed("cam1"), timeout=10)

@@ -73,15 +73,15 @@ def test_tls_1_2_and_1_3_handshakes_succeed(state, gateway, acme_root, version):
         assert sock.version() == {ssl.TLSVersion.TLSv1_2: "TLSv1.2", ssl.TLSVersion.TLSv1_3: "TLSv1.3"}[version]
 
 
-def test_streams_carry_hsts_and_speak_http2(state, gateway, client, acme_root):
-    resp = client.fetch(gateway.hls_url(gateway.camera("cam1")))
+def test_streams_carry_hsts_and_speak_http2(state, gateway, client, acme_root, signed):
+    resp = client.fetch(signed("cam1"))
     assert resp.status == 200
     assert resp.headers["strict-transport-security"] == "max-age=63072000"
     with handshake(state, gateway, acme_root, ssl.TLSVersion.TLSv1_3, alpn=["h2", "http/1.1"]) as sock:
         assert sock.selected_alpn_protocol() == "h2"
 
 
-def test_renewal_is_timer_driven_and_served_without_restarting_nginx(gateway, client, host):
+def test_renewal_is_timer_driven_and_served_without_restarting_nginx(gateway, client, host, signed):
     assert host.service("certbot.timer").is_enabled and host.service("certbot.timer").is_running
     serial = client.peer_certificate(gateway.base_url)["serialNumber"]
     nginx_pid = host.check_output("systemctl show -p MainPID --value nginx")
@@ -93,7 +93,7 @@ def test_renewal_is_timer_driven_and_served_without_restarting_nginx(gateway, cl
     # A reload is asynchronous: new workers take over within moments.
     assert wait_until(lambda: client.peer_certificate(gateway.base_url)["serialNumber"] != serial, timeout=10)
     assert host.check_output("systemctl show -p MainPID --value nginx") == nginx_pid
-    assert client.fetch(gateway.hls_url(gateway.camera("cam1"))).status == 200
+    assert client.fetch(signed("cam1")).status == 200
 
 
 def test_a_changed_domain_list_is_reissued_and_then_left_alone(deployer, client, state):
@@ -109,7 +109,7 @@ def test_a_changed_domain_list_is_reissued_and_then_left_alone(deployer, client,
     assert client.peer_certificate(gateway.base_url)["serialNumber"] == cert["serialNumber"]
 
 
-def test_selfsigned_mode_serves_a_certificate_signed_by_the_ca_the_cli_exports(deployer, state, tmp_path):
+def test_selfsigned_mode_serves_a_certificate_signed_by_the_ca_the_cli_exports(deployer, state, tmp_path, signed):
     with phase("deploy in selfsigned mode"):
         deployer.run(tls="selfsigned")
     ca_file = tmp_path / "gateway-ca.pem"
@@ -122,7 +122,7 @@ def test_selfsigned_mode_serves_a_certificate_signed_by_the_ca_the_cli_exports(d
     gateway = deployer.gateway()
     own_ca = Client(connect_to=state["target_address"], cafile=str(ca_file))
     assert dns_names(own_ca.peer_certificate(gateway.base_url)) == set(gateway.certificate_names)
-    own_ca.wait_for_playlist(gateway.hls_url(gateway.camera("cam1")), timeout=10)
+    own_ca.wait_for_playlist(signed("cam1"), timeout=10)
     total = grand_total(output(deployer.run()))
     assert total["success"] == "-" and total["error"] == "-"
     assert os.path.getsize(ca_file) > 0

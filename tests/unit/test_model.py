@@ -25,7 +25,8 @@ def test_documented_camera_gets_every_default():
     assert (camera.id, camera.name, camera.transport, camera.audio) == ("front-door", "front-door", "tcp", "aac")
     assert (camera.hls_time, camera.hls_list_size, camera.rtsp_timeout, camera.enabled) == (2, 6, 5, True)
     assert camera.unit_name == "camgate-camera-front-door.service"
-    assert gw.hls_url(camera) == "https://cams.example.com/hls/front-door/stream.m3u8"
+    assert gw.base_url == "https://cams.example.com"
+    assert not camera.encrypt
 
 
 @pytest.mark.parametrize(

@@ -46,16 +46,44 @@ def test_settings_reach_the_command_line():
     assert "-an" in line and "-rtsp_transport udp" in line and "-stimeout" in line
 
 
-def test_nginx_site_serves_only_playlists_and_segments_with_headers():
+def test_nginx_site_serves_streams_only_through_signed_paths():
     site = render_nginx_site(gw(), (1, 22, 1))
     assert "server_tokens off;" in site and "autoindex off;" in site
-    assert "default_type application/vnd.apple.mpegurl;" in site
-    assert "default_type video/mp2t;" in site
-    assert 'add_header Cache-Control "no-cache" always;' in site
-    assert 'Access-Control-Allow-Origin "*"' in site
+    assert 'secure_link_md5 "$expires/$camera $camgate_link_secret";' in site
+    assert "include /etc/nginx/camgate/link-secret.conf;" in site
     assert "alias /run/camgate/hls/$camera/$file;" in site
+    assert "application/vnd.apple.mpegurl m3u8;" in site and "video/mp2t ts;" in site
+    assert 'Access-Control-Allow-Origin "*"' in site
+    # The only regex locations: the signed stream path and the per-camera API.
     locations = re.findall(r'location ~ "([^"]+)"', site)
-    assert all(pattern.startswith("^/hls/") and pattern.endswith("$") for pattern in locations)
+    assert [p.split("(")[0] for p in locations] == ["^/s/", "^/api/cameras/"]
+    assert all(p.endswith("$") for p in locations)
+    assert "location /hls/ {\n        return 403;" in site
+
+
+def test_api_requires_basic_auth_and_is_rate_limited():
+    site = render_nginx_site(gw(), (1, 22, 1))
+    api = site[site.index("location = /api/cameras"):]
+    assert "auth_basic_user_file /etc/nginx/camgate/app-users.htpasswd;" in api
+    assert "limit_req zone=camgate_api" in api and "js_content camgate.manifest;" in api
+    assert "js_import camgate from /etc/nginx/camgate/camgate.js;" in site
+
+
+def test_encrypted_camera_gets_a_key_before_ffmpeg_and_rekeys():
+    g = gw(encrypt=True)
+    unit = render_camera_unit(g, g.cameras[0], 5)
+    assert "ExecStartPre=/usr/local/lib/camgate/camgate-hls-key /run/camgate/hls/yard" in unit
+    line = exec_start(unit)
+    assert "-hls_key_info_file /run/camgate/hls/yard/keyinfo.txt" in line and "periodic_rekey" in line
+    plain = render_camera_unit(gw(), gw().cameras[0], 5)
+    assert "ExecStartPre" not in plain and "keyinfo" not in plain
+
+
+def test_camera_unit_is_hardened():
+    unit = render_camera_unit(gw(), gw().cameras[0], 5).splitlines()
+    for line in ("ProtectSystem=strict", "ProtectProc=invisible", "NoNewPrivileges=yes", "CapabilityBoundingSet=",
+                 "SystemCallFilter=@system-service", "MemoryDenyWriteExecute=yes", "PrivateDevices=yes"):
+        assert line in unit
 
 
 def test_launcher_masks_credentials():

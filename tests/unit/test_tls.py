@@ -78,8 +78,8 @@ def test_nginx_version_prefers_installed_then_distribution(installed, distro, re
 
 def test_plain_http_only_when_chosen():
     site = render_nginx_site(gw(tls="off"), (1, 22, 1))
-    assert "ssl" not in site and "listen 80 default_server;" in site and "/hls/" in site
-    assert gw(tls="off").hls_url(gw(tls="off", cameras=[{"id": "a", "url": "rtsp://h/x"}]).cameras[0]).startswith("http://")
+    assert "ssl" not in site and "listen 80 default_server;" in site and "secure_link" in site
+    assert gw(tls="off").base_url == "http://cams.example.com"
 
 
 def test_openssl_output_is_parsed():

@@ -1,0 +1,25 @@
+"""The camera manifest the app reads (GET /api/cameras), and the files on the gateway behind it.
+
+nginx's auth_basic checks the app user's password against HTPASSWD (crypt hashes only), then the njs
+module NJS_MODULE answers from the catalog built here: which cameras exist, their display names and
+which user may see which. The catalog holds no secret; the signing secret stays in nginx's config.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from camgate.model import Gateway
+
+NGINX_CAMGATE_DIR = "/etc/nginx/camgate"
+NJS_MODULE = f"{NGINX_CAMGATE_DIR}/camgate.js"
+HTPASSWD = f"{NGINX_CAMGATE_DIR}/app-users.htpasswd"
+
+
+def catalog(gateway: Gateway) -> dict[str, Any]:
+    return {
+        "base_url": gateway.base_url,
+        "ttl": gateway.url_ttl,
+        "cameras": {c.id: {"name": c.name, "encrypted": c.encrypt} for c in gateway.enabled_cameras},
+        "users": {u.name: [c.id for c in gateway.cameras_of(u)] for u in gateway.app_users},
+    }

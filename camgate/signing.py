@@ -1,0 +1,58 @@
+"""Signed, expiring stream URLs: the scheme nginx's secure_link checks, and the ways to get the secret.
+
+A stream URL is ``https://<domain>/s/<token>/<expires>/<camera>/stream.m3u8`` with
+``token = base64url(md5("<expires>/<camera> <secret>"))`` (no padding) and ``expires`` in Unix
+seconds. The token covers the camera, not the file, so the relative segment and key URLs inside the
+playlist inherit it: iOS AVPlayer drops query strings and headers on segment requests, a path token
+survives. The njs manifest on the gateway (templates/nginx/camgate/camgate.js.j2) computes the same.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import time
+from typing import Any
+
+from camgate.model import Camera, Gateway
+from camgate.secrets import resolve_secret
+
+PLAYLIST = "stream.m3u8"
+# The secret lives on the gateway in this nginx snippet (0600 root), generated once by the deploy
+# unless the inventory names one in the secrets store (url_secret_ref).
+LINK_SECRET_CONF = "/etc/nginx/camgate/link-secret.conf"
+LINK_SECRET_LINE_RE = re.compile(r'^set \$camgate_link_secret "([A-Za-z0-9_-]{24,128})";$', re.M)
+
+
+def link_token(secret: str, camera_id: str, expires: int) -> str:
+    digest = hashlib.md5(f"{expires}/{camera_id} {secret}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def signed_path(secret: str, camera_id: str, expires: int, file: str = PLAYLIST) -> str:
+    return f"/s/{link_token(secret, camera_id, expires)}/{expires}/{camera_id}/{file}"
+
+
+def signed_url(gateway: Gateway, camera: Camera, secret: str, ttl: int | None = None, now: float | None = None) -> tuple[str, int]:
+    """(URL of the camera's live playlist, valid until), for `ttl` seconds (default: url_ttl)."""
+    expires = int(now if now is not None else time.time()) + (ttl if ttl is not None else gateway.url_ttl)
+    return gateway.base_url + signed_path(secret, camera.id, expires), expires
+
+
+def parse_link_secret_conf(text: str) -> str | None:
+    match = LINK_SECRET_LINE_RE.search(text)
+    return match.group(1) if match else None
+
+
+def link_secret(gateway: Gateway, host_data: dict[str, Any]) -> str:
+    """The gateway's signing secret: from the secrets store, else read from the gateway over SSH."""
+    if gateway.url_secret_ref:
+        return resolve_secret(gateway.url_secret_ref, gateway.secrets_file)
+    from camgate import remote
+
+    with remote.connect(remote.SshTarget.from_host_data(gateway.host, host_data)) as client:
+        secret = parse_link_secret_conf(remote.read_file(client, LINK_SECRET_CONF, gateway.host))
+    if secret is None:
+        raise remote.RemoteError(f"{gateway.host}: {LINK_SECRET_CONF} holds no signing secret; fix: re-run the deploy")
+    return secret
