@@ -320,6 +320,14 @@ GATEWAY_SPECS: tuple[Spec, ...] = (
         None,
     ),
     Spec(
+        "hide_processes",
+        (bool,),
+        True,
+        "Mount /proc with hidepid=invisible: other users cannot read ffmpeg's argument list, which holds "
+        "the camera URL with its credentials (root still sees all).",
+        None,
+    ),
+    Spec(
         "ssh_allow_from",
         (list, tuple),
         (),
@@ -429,6 +437,7 @@ class Gateway:
     cors_origin: str = "*"
     secrets_file: str | None = None
     firewall: bool = True
+    hide_processes: bool = True
     ssh_allow_from: tuple[str, ...] = ()
     url_ttl: int = 3600
     url_secret_ref: str | None = None

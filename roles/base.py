@@ -1,16 +1,25 @@
 """Base: apt lists, the dedicated `camgate` system user and group, and camgate's directories."""
 
+from io import StringIO
+
+from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import apt, files, server
+from pyinfra.facts.files import File
+from pyinfra.operations import apt, files, server, systemd
+
+from camgate.inventory import gateway_from_host
+from camgate.render import render
 
 APT_CACHE_SECONDS = 3600
+HIDEPID_UNIT = "camgate-hidepid.service"
 
 
 @deploy("camgate base")
 def base() -> None:
     """Guarantees: apt lists at most an hour old; system user/group `camgate` (no login, no home);
-    /etc/camgate (0755) and /etc/camgate/credentials (0700, root only); /usr/local/lib/camgate.
-    Reads no inventory fields."""
+    /etc/camgate (0755) and /etc/camgate/credentials (0700, root only); /usr/local/lib/camgate;
+    with hide_processes (default), /proc mounted hidepid=invisible now and at every boot, so no
+    other user can read a camera URL from ffmpeg's argument list. Reads: hide_processes."""
     apt.update(name="Refresh apt lists (at most hourly)", cache_time=APT_CACHE_SECONDS)
     server.group(name="Group camgate", group="camgate", system=True)
     server.user(
@@ -27,3 +36,22 @@ def base() -> None:
         name="/etc/camgate/credentials", path="/etc/camgate/credentials", user="root", group="root", mode="0700"
     )
     files.directory(name="/usr/local/lib/camgate", path="/usr/local/lib/camgate", user="root", group="root", mode="0755")
+    hide_processes(gateway_from_host(host).hide_processes)
+
+
+def hide_processes(wanted: bool) -> None:
+    unit_path = f"/etc/systemd/system/{HIDEPID_UNIT}"
+    if wanted:
+        unit = files.put(
+            name=f"Unit {HIDEPID_UNIT}",
+            src=StringIO(render(f"systemd/{HIDEPID_UNIT}.j2")),
+            dest=unit_path,
+            user="root",
+            group="root",
+            mode="0644",
+        )
+        systemd.daemon_reload(name="Reload systemd (hidepid unit)", _if=unit.did_change)
+        systemd.service(name="Hide other users' processes", service=HIDEPID_UNIT, running=True, enabled=True)
+    elif host.get_fact(File, path=unit_path):
+        systemd.service(name="Show processes again", service=HIDEPID_UNIT, running=False, enabled=False)
+        files.file(name=f"Remove {HIDEPID_UNIT}", path=unit_path, present=False)
