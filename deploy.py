@@ -6,6 +6,7 @@ from camgate.inventory import gateway_from_host
 from roles.base import base
 from roles.cameras import cameras
 from roles.ffmpeg import ffmpeg
+from roles.firewall import firewall
 from roles.letsencrypt import letsencrypt
 from roles.nginx import nginx
 from roles.tls import tls
@@ -13,6 +14,7 @@ from roles.tls import tls
 gateway_from_host(host)  # validate before the first operation; a bad value stops here
 
 base()
+firewall()
 ffmpeg()
 cameras()
 tls()  # before nginx: the certificate nginx refers to exists from the first run on

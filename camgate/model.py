@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from pyinfra.api.exceptions import InventoryError as _PyinfraInventoryError
 
-from camgate.secrets import SECRET_REF_HELP, parse_secret_ref
+from camgate.secrets import parse_secret_ref
 
 
 class InventoryError(_PyinfraInventoryError, ValueError):

@@ -79,6 +79,7 @@ def testbed_gateway(state_dir: str | Path | None = None, only: list[str] | None 
         app_users=app_users,
         hls_key_rotation=60,
         ssh_allow_from=allow_from,
+        firewall=os.environ.get("CAMGATE_TESTBED_FIREWALL", "on") != "off",
         secrets_file=str(state_dir / "secrets.toml"),
         ssh_user=state["ssh_user"],
         ssh_port=state.get("ssh_port", 22),

@@ -124,6 +124,8 @@ def nspawn_argv(layout: Layout) -> list[str]:
         f"--console={CONSOLE_MODE}",
         "--resolv-conf=copy-host", "--timezone=off", "--link-journal=no",
         f"--network-namespace-path=/run/netns/{layout.netns}",
+        # nspawn drops CAP_NET_ADMIN with a joined namespace; the host manages its own firewall like a VM.
+        "--capability=CAP_NET_ADMIN",
     ]
 
 

@@ -50,6 +50,7 @@ class Deployer:
         "tls": "CAMGATE_TESTBED_TLS",
         "alt_domains": "CAMGATE_TESTBED_ALT_DOMAINS",
         "ssh_allow_from": "CAMGATE_TESTBED_SSH_ALLOW_FROM",
+        "firewall": "CAMGATE_TESTBED_FIREWALL",
     }
 
     def __init__(self, state_dir: Path):

@@ -1,0 +1,123 @@
+"""Firewall: an nftables table of camgate's own lets in SSH, HTTP and HTTPS and drops everything else."""
+
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.api import FactBase, deploy
+from pyinfra.facts.files import File, Sha1File
+from pyinfra.facts.systemd import SystemdStatus
+from pyinfra.operations import apt, files, server, systemd
+
+from camgate.firewall import (
+    APPLY,
+    RULESET,
+    STAGED,
+    TABLE,
+    UNIT,
+    UNIT_PATH,
+    deployer_address,
+    render_apply_script,
+    render_ruleset,
+    render_unit,
+    ruleset_for,
+)
+from camgate.inventory import gateway_from_host
+from camgate.render import sha1
+
+
+class SshConnection(FactBase):
+    """``$SSH_CONNECTION`` of the SSH session pyinfra runs in ("client port server port"), or ``None``.
+
+    With sudo (which resets the environment) it is read from the nearest ancestor process that has
+    it, i.e. the session's shell."""
+
+    def command(self):
+        return (
+            'c="${SSH_CONNECTION:-${SSH_CLIENT:-}}"; p=$$; '
+            'while [ -z "$c" ] && [ "${p:-1}" -gt 1 ]; do '
+            "c=$(tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | sed -n 's/^SSH_CONNECTION=//p' | head -n 1); "
+            "p=$(sed -n 's/^PPid:[[:space:]]*//p' /proc/$p/status 2>/dev/null); "
+            'done; echo "$c"'
+        )
+
+    def process(self, output):
+        text = "\n".join(output).strip()
+        return text or None
+
+
+class NftTableLoaded(FactBase):
+    """Whether ``table inet <name>`` is in the kernel now (False when nft is missing or not allowed)."""
+
+    def command(self, table):
+        return f"if nft list table inet {table} >/dev/null 2>&1; then echo yes; else echo no; fi"
+
+    def process(self, output):
+        return "yes" in output
+
+
+@deploy("camgate firewall")
+def firewall() -> None:
+    """Guarantees, with firewall=True: nftables installed; `table inet camgate` loaded with an input
+    chain of policy drop that accepts loopback, established/related traffic, the ICMP/ICMPv6 that IPv4
+    and IPv6 need (errors, path MTU, neighbour discovery, rate-limited ping), DHCPv6 replies, TCP to
+    the SSH port pyinfra uses (only from ssh_allow_from plus this deploy's own address when that is
+    set) and TCP 80, http_port and https_port; every other inbound packet is dropped. Other tables,
+    forward and output are never touched. A new ruleset is checked with `nft -c` and replaces the old
+    one in one transaction (established connections survive); it is reloaded only when it changed
+    or is not loaded. camgate-firewall.service loads it at boot, before the network comes up.
+    With firewall=False: the unit stopped, disabled and deleted, our table and files gone.
+    Reads: firewall, ssh_allow_from, http_port, https_port, tls; host data ssh_port."""
+    gateway = gateway_from_host(host)
+    if not gateway.firewall:
+        remove_firewall()
+        return
+
+    ruleset = ruleset_for(gateway, host.data.get("ssh_port"), deployer_address(host.get_fact(SshConnection)))
+    text = render_ruleset(ruleset)
+
+    apt.packages(name="Install nftables", packages=["nftables"], no_recommends=True)
+    files.put(
+        name="Firewall apply script",
+        src=StringIO(render_apply_script()),
+        dest=APPLY,
+        user="root",
+        group="root",
+        mode="0755",
+    )
+    unit = files.put(
+        name=f"Unit {UNIT}",
+        src=StringIO(render_unit()),
+        dest=UNIT_PATH,
+        user="root",
+        group="root",
+        mode="0644",
+    )
+    systemd.daemon_reload(name="Reload systemd units", _if=unit.did_change)
+    files.put(name="Stage the firewall ruleset", src=StringIO(text), dest=STAGED, user="root", group="root", mode="0644")
+    # Compared with what is live and loaded (not with the staged copy), so an interrupted deploy, or a
+    # table someone deleted by hand, still converges.
+    stale = host.get_fact(Sha1File, path=RULESET) != sha1(text) or not host.get_fact(NftTableLoaded, table=TABLE)
+    server.shell(
+        name="Check and load the firewall ruleset (nft -c, then one transaction)",
+        commands=[f"{APPLY} {STAGED} {RULESET}"],
+        _if=lambda: stale,
+    )
+    systemd.service(name=f"{UNIT} enabled (loads the rules at boot)", service=UNIT, running=True, enabled=True)
+
+
+def remove_firewall() -> None:
+    """firewall=False: stop and delete our unit, unload our table, delete our files; nothing else."""
+    unit_exists = bool(host.get_fact(File, path=UNIT_PATH))
+    unit_active = bool(host.get_fact(SystemdStatus, services=[UNIT]).get(UNIT))
+    if unit_exists:
+        # Stopping an active unit runs ExecStop, which deletes only our table.
+        systemd.service(name=f"Stop and disable {UNIT}", service=UNIT, running=False, enabled=False)
+        removed = files.file(name=f"Delete {UNIT}", path=UNIT_PATH, present=False)
+        systemd.daemon_reload(name="Reload systemd units", _if=removed.did_change)
+    if host.get_fact(NftTableLoaded, table=TABLE) and not (unit_exists and unit_active):
+        server.shell(
+            name=f"Unload table inet {TABLE}",
+            commands=[f"nft 'table inet {TABLE}; delete table inet {TABLE}'"],
+        )
+    for path in (RULESET, STAGED, APPLY):
+        files.file(name=f"Delete {path}", path=path, present=False)
