@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from pyinfra.api.exceptions import InventoryError as _PyinfraInventoryError
 
 from camgate.secrets import parse_secret_ref
+from camgate.units import parse_duration, parse_min_free, parse_size
 
 
 class InventoryError(_PyinfraInventoryError, ValueError):
@@ -212,6 +213,21 @@ def check_host_path(value: str) -> str | None:
     return None
 
 
+def check_duration(value: str, low: int, high: int) -> str | None:
+    seconds = parse_duration(value)
+    if seconds is None or not low <= seconds <= high:
+        return f"{value!r} is not a duration from {low // 60} minutes to {high // 86400} days; fix: use e.g. '30m', '12h' or '7d'"
+    return None
+
+
+def check_recordings_root(value: str) -> str | None:
+    if not ABS_PATH_RE.match(value) or "/../" in f"{value}/" or "/./" in f"{value}/":
+        return f"{value!r} is not a clean absolute path; fix: use e.g. '/var/lib/camgate/recordings'"
+    if value.count("/") < 2 or value.startswith(("/run/", "/tmp/", "/proc/", "/sys/", "/dev/", "/etc/")):
+        return f"{value!r} is not a dedicated folder on persistent disk; fix: use e.g. '/srv/camgate/recordings'"
+    return None
+
+
 def check_networks(value: list | tuple) -> str | None:
     for item in value:
         try:
@@ -255,6 +271,21 @@ CAMERA_SPECS: tuple[Spec, ...] = (
         5,
         "Seconds without data before ffmpeg gives up and systemd restarts it.",
         _int_range(2, 60, " seconds"),
+    ),
+    Spec("record", (bool,), False, "Keep recordings (from the same RTSP pull as live) on persistent disk.", None),
+    Spec(
+        "retention",
+        (str,),
+        "7d",
+        "How long recordings are kept: `30m`, `12h`, `7d` (the gateway's disk budget may delete sooner).",
+        lambda v: check_duration(v, 60, 10 * 365 * 86400),
+    ),
+    Spec(
+        "record_segment",
+        (int,),
+        60,
+        "Seconds per recording file (cut at keyframes); a crash loses at most the file being written.",
+        _int_range(10, 3600, " seconds"),
     ),
     Spec(
         "encrypt",
@@ -356,6 +387,27 @@ GATEWAY_SPECS: tuple[Spec, ...] = (
         "Seconds between AES-128 key changes for cameras with `encrypt=True`.",
         _int_range(60, 86400, " seconds"),
     ),
+    Spec(
+        "recordings_root",
+        (str,),
+        "/var/lib/camgate/recordings",
+        "Where recordings live (persistent disk, one folder per camera).",
+        check_recordings_root,
+    ),
+    Spec(
+        "recordings_max_size",
+        (str, type(None)),
+        None,
+        "Most disk the recordings may use, e.g. `500G`; the oldest files go first, across cameras.",
+        lambda v: None if parse_size(v) else f"{v!r} is not a size; fix: use e.g. '500G', '2T' or '800M'",
+    ),
+    Spec(
+        "recordings_min_free",
+        (str,),
+        "5%",
+        "Free space to keep on the recordings disk (`5%` or `20G`); the oldest recordings go first below it.",
+        lambda v: None if parse_min_free(v) else f"{v!r} is not a size or percentage; fix: use e.g. '5%' or '20G'",
+    ),
     Spec("app_users", (list, tuple), (), "Who may use the app and see which cameras (see the app user fields).", None),
     Spec("cameras", (list, tuple), (), "The gateway's cameras (see the camera fields).", None),
 )
@@ -373,6 +425,9 @@ class Camera:
     hls_time: int = 2
     hls_list_size: int = 6
     rtsp_timeout: int = 5
+    record: bool = False
+    retention: str = "7d"
+    record_segment: int = 60
     encrypt: bool = False
     enabled: bool = True
 
@@ -442,6 +497,9 @@ class Gateway:
     url_ttl: int = 3600
     url_secret_ref: str | None = None
     hls_key_rotation: int = 600
+    recordings_root: str = "/var/lib/camgate/recordings"
+    recordings_max_size: str | None = None
+    recordings_min_free: str = "5%"
     app_users: tuple[AppUser, ...] = ()
     cameras: tuple[Camera, ...] = field(default_factory=tuple)
 
@@ -470,6 +528,10 @@ class Gateway:
             return f"https://{self.domain}{port}"
         port = "" if self.http_port == 80 else f":{self.http_port}"
         return f"http://{self.domain}{port}"
+
+    @property
+    def recording_cameras(self) -> tuple[Camera, ...]:
+        return tuple(c for c in self.enabled_cameras if c.record)
 
     @property
     def encrypted_cameras(self) -> tuple[Camera, ...]:
