@@ -9,6 +9,7 @@ from roles.ffmpeg import ffmpeg
 from roles.firewall import firewall
 from roles.letsencrypt import letsencrypt
 from roles.nginx import nginx
+from roles.recordings import recordings
 from roles.tls import tls
 
 gateway_from_host(host)  # validate before the first operation; a bad value stops here
@@ -16,6 +17,7 @@ gateway_from_host(host)  # validate before the first operation; a bad value stop
 base()
 firewall()
 ffmpeg()
+recordings()  # before cameras: a recording camera's unit needs its folder
 cameras()
 tls()  # before nginx: the certificate nginx refers to exists from the first run on
 nginx()

@@ -17,6 +17,8 @@ SEGMENT_PATTERN = "seg-%d.ts"
 # With encrypt=True: camgate-hls-key keeps this file pointing at the newest key (URI, path); ffmpeg
 # re-reads it at every segment (periodic_rekey), so a new key applies from the next segment on.
 KEY_INFO_NAME = "keyinfo.txt"
+# Recording files: UTC start time in the name (strftime), e.g. 20261125T124500Z.ts.
+RECORDING_PATTERN = "%Y%m%dT%H%M%SZ.ts"
 
 # ffmpeg shipped by each release we support, for a first deploy where ffmpeg is not installed yet.
 DISTRO_FFMPEG_MAJOR = {
@@ -72,16 +74,48 @@ def audio_args(audio: str) -> list[str]:
     return ["-an"]
 
 
-def camera_args(camera: Camera, hls_dir: str, major: int) -> list[str]:
-    """Full argv (ffmpeg first) that turns the camera's RTSP stream into live HLS in hls_dir.
+def hls_options(camera: Camera, hls_dir: str) -> list[tuple[str, str]]:
+    flags = HLS_FLAGS + (("periodic_rekey",) if camera.encrypt else ())
+    options = [
+        ("hls_time", str(camera.hls_time)),
+        ("hls_list_size", str(camera.hls_list_size)),
+        ("hls_flags", "+".join(flags)),
+    ]
+    if camera.encrypt:
+        options.append(("hls_key_info_file", f"{hls_dir}/{KEY_INFO_NAME}"))
+    options.append(("hls_segment_filename", f"{hls_dir}/{SEGMENT_PATTERN}"))
+    return options
 
+
+def recording_options(camera: Camera) -> list[tuple[str, str]]:
+    """The segment muxer writing recording files named by their UTC start (the unit sets TZ=UTC),
+    cut at keyframes on wall-clock multiples of record_segment. MPEG-TS: a file cut short by a
+    crash stays playable up to its last packet."""
+    return [
+        ("segment_time", str(camera.record_segment)),
+        ("segment_atclocktime", "1"),
+        ("strftime", "1"),
+        ("segment_format", "mpegts"),
+    ]
+
+
+def tee_slave(format_name: str, options: list[tuple[str, str]], target: str, extra: str = "") -> str:
+    # Inside a tee slave spec, ':' separates options and '\\' escapes; camgate paths never hold either.
+    spec = ":".join([f"f={format_name}", *(f"{k}={v}" for k, v in options), *([extra] if extra else [])])
+    return f"[{spec}]{target}"
+
+
+def camera_args(camera: Camera, hls_dir: str, major: int, recordings_dir: str | None = None) -> list[str]:
+    """Full argv (ffmpeg first) that turns the camera's RTSP stream into live HLS in hls_dir and, with
+    record=True, into recording files in recordings_dir from the same pull (one camera connection).
+
+    Recording goes through the tee muxer: audio is encoded once for both outputs, and the recording
+    output runs behind its own FIFO with onfail=ignore, so a full or failing disk never stalls live.
     The input URL is the placeholder RTSP_URL_PLACEHOLDER; the launcher on the host replaces it with
     the URL carrying the credentials, so they never appear in the unit file.
     """
     maps = ["-map", "0:v:0"] + ([] if camera.audio == "none" else ["-map", "0:a:0?"])
-    flags = HLS_FLAGS + (("periodic_rekey",) if camera.encrypt else ())
-    encryption = ["-hls_key_info_file", f"{hls_dir}/{KEY_INFO_NAME}"] if camera.encrypt else []
-    return [
+    head = [
         "/usr/bin/ffmpeg",
         "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning",
         "-rtsp_transport", camera.transport,
@@ -90,14 +124,17 @@ def camera_args(camera: Camera, hls_dir: str, major: int) -> list[str]:
         *maps,
         "-c:v", "copy",
         *audio_args(camera.audio),
-        "-f", "hls",
-        "-hls_time", str(camera.hls_time),
-        "-hls_list_size", str(camera.hls_list_size),
-        "-hls_flags", "+".join(flags),
-        *encryption,
-        "-hls_segment_filename", f"{hls_dir}/{SEGMENT_PATTERN}",
-        f"{hls_dir}/{PLAYLIST_NAME}",
     ]  # fmt: skip
+    playlist = f"{hls_dir}/{PLAYLIST_NAME}"
+    if not camera.record or recordings_dir is None:
+        live = [arg for key, value in hls_options(camera, hls_dir) for arg in (f"-{key}", value)]
+        return [*head, "-f", "hls", *live, playlist]
+    tee = "|".join([
+        tee_slave("hls", hls_options(camera, hls_dir), playlist),
+        tee_slave("segment", recording_options(camera), f"{recordings_dir}/{RECORDING_PATTERN}",
+                  extra="onfail=ignore:use_fifo=1"),
+    ])  # fmt: skip
+    return [*head, "-f", "tee", tee]
 
 
 def input_url(camera: Camera, password: str | None) -> str:

@@ -16,10 +16,16 @@ NJS_MODULE = f"{NGINX_CAMGATE_DIR}/camgate.js"
 HTPASSWD = f"{NGINX_CAMGATE_DIR}/app-users.htpasswd"
 
 
+# The longest time range one playback playlist may cover.
+MAX_PLAYBACK_SECONDS = 24 * 3600
+
+
 def catalog(gateway: Gateway) -> dict[str, Any]:
     return {
         "base_url": gateway.base_url,
         "ttl": gateway.url_ttl,
-        "cameras": {c.id: {"name": c.name, "encrypted": c.encrypt} for c in gateway.enabled_cameras},
+        "recordings_root": gateway.recordings_root,
+        "max_playback": MAX_PLAYBACK_SECONDS,
+        "cameras": {c.id: {"name": c.name, "encrypted": c.encrypt, "record": c.record} for c in gateway.enabled_cameras},
         "users": {u.name: [c.id for c in gateway.cameras_of(u)] for u in gateway.app_users},
     }

@@ -72,15 +72,21 @@ def credentials_path(camera_id: str) -> str:
     return f"{CREDENTIALS_DIR}/{camera_id}.url"
 
 
+def camera_recordings_dir(gateway: Gateway, camera: Camera) -> str:
+    return f"{gateway.recordings_root}/{camera.id}"
+
+
 def render_camera_unit(gateway: Gateway, camera: Camera, ffmpeg_major: int) -> str:
     hls_dir = camera_hls_dir(gateway, camera)
+    recordings_dir = camera_recordings_dir(gateway, camera) if camera.record else None
     return render(
         "systemd/camgate-camera.service.j2",
         camera=camera,
         hls_dir=hls_dir,
         runtime_directory=hls_dir.removeprefix("/run/"),
         credentials_path=credentials_path(camera.id),
-        argv=camera_args(camera, hls_dir, ffmpeg_major),
+        recordings_dir=recordings_dir,
+        argv=camera_args(camera, hls_dir, ffmpeg_major, recordings_dir),
     )
 
 

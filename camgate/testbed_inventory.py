@@ -17,8 +17,8 @@ PROVIDED_CERTIFICATE = "/etc/ssl/camgate-site/fullchain.pem"
 PROVIDED_KEY = "/etc/ssl/camgate-site/privkey.pem"
 # A spread of settings across the simulated cameras, so the deploy exercises each code path.
 CAMERA_SETTINGS = (
-    {"audio": "copy", "hls_time": 1},
-    {"audio": "aac", "hls_time": 2, "encrypt": True},
+    {"audio": "copy", "hls_time": 1, "record": True, "record_segment": 10, "retention": "1m"},
+    {"audio": "aac", "hls_time": 2, "encrypt": True, "record": True, "record_segment": 10, "retention": "1d"},
     {"audio": "none", "hls_time": 1, "hls_list_size": 5},
 )
 # Which testbed cameras each app user may see (the testbed makes their passwords).
@@ -80,6 +80,7 @@ def testbed_gateway(state_dir: str | Path | None = None, only: list[str] | None 
         hls_key_rotation=60,
         ssh_allow_from=allow_from,
         firewall=os.environ.get("CAMGATE_TESTBED_FIREWALL", "on") != "off",
+        recordings_max_size=os.environ.get("CAMGATE_TESTBED_RECORDINGS_MAX_SIZE") or None,
         secrets_file=str(state_dir / "secrets.toml"),
         ssh_user=state["ssh_user"],
         ssh_port=state.get("ssh_port", 22),

@@ -5,6 +5,7 @@ from io import StringIO
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.files import File, FindFiles
+from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
@@ -70,15 +71,19 @@ def cameras() -> None:
             group="root",
             mode="0644",
         )
-        changes[unit_name] = (unit, credentials)
+        changes[unit_name] = (camera, unit, credentials)
 
     removed = remove_stale_cameras(set(wanted))
-    units = [unit for unit, _ in changes.values()]
+    units = [unit for _, unit, _ in changes.values()]
     key_units = key_rotation_units(gateway)
     systemd.daemon_reload(name="Reload systemd units", _if=any_changed(*units, *removed, *key_units))
+    # A unit that was not running before this deploy starts with its new files: no restart needed.
+    was_running = host.get_fact(SystemdStatus)
     for unit_name in wanted:
         systemd.service(name=f"Run {unit_name}", service=unit_name, running=True, enabled=True)
-    for unit_name, (unit, credentials) in changes.items():
+    for unit_name, (camera, unit, credentials) in changes.items():
+        if not was_running.get(unit_name):
+            continue
         systemd.service(
             name=f"Restart {unit_name} (changed)",
             service=unit_name,

@@ -51,6 +51,7 @@ class Deployer:
         "alt_domains": "CAMGATE_TESTBED_ALT_DOMAINS",
         "ssh_allow_from": "CAMGATE_TESTBED_SSH_ALLOW_FROM",
         "firewall": "CAMGATE_TESTBED_FIREWALL",
+        "recordings_max_size": "CAMGATE_TESTBED_RECORDINGS_MAX_SIZE",
     }
 
     def __init__(self, state_dir: Path):
@@ -153,23 +154,27 @@ def signed(gateway, link_secret):
     return url_for
 
 
-def probe_stream(url: str, state: dict, timeout: float = 60) -> dict:
+def ffprobe_url(url: str, state: dict, entries: str, timeout: float = 90) -> dict:
     """ffprobe (a real HLS client: playlist, segments, AES keys) reading `url`, with the testbed's
     DNS name resolving to the testbed host for this one process (a private mount namespace with its
-    own /etc/hosts). Returns the first video stream, or {} when ffprobe cannot read it."""
+    own /etc/hosts). Returns ffprobe's JSON, or {} when it cannot read the stream."""
     with tempfile.NamedTemporaryFile("w", suffix=".hosts") as hosts:
         hosts.write(f"127.0.0.1 localhost\n{state['target_address']} {state['domain']}\n")
         hosts.flush()
         result = subprocess.run(
             ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
              'mount --bind "$0" /etc/hosts && exec "$@"', hosts.name,
-             "ffprobe", "-v", "error", "-select_streams", "v:0",
-             "-show_entries", "stream=codec_name,width,height", "-of", "json", url],
+             "ffprobe", "-v", "error", "-show_entries", entries, "-of", "json", url],
             capture_output=True, text=True, timeout=timeout,
         )  # fmt: skip
-    if result.returncode != 0:
-        return {}
-    return (json.loads(result.stdout).get("streams") or [{}])[0]
+    return json.loads(result.stdout) if result.returncode == 0 else {}
+
+
+def probe_stream(url: str, state: dict) -> dict:
+    """The first video stream of an HLS URL as a player sees it ({} when unreadable)."""
+    streams = ffprobe_url(url, state, "stream=codec_type,codec_name,width,height").get("streams", [])
+    video = [s for s in streams if s.get("codec_type") == "video"]
+    return {k: v for k, v in video[0].items() if k != "codec_type"} if video else {}
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,10 @@ def test_manifest_catalog_lists_enabled_cameras_and_each_users_cameras():
     g = gw(users=[{"name": "alice", "password_ref": "secret:a", "cameras": ["front"]},
                   {"name": "admin", "password_ref": "secret:b", "cameras": ["*"]}])  # fmt: skip
     data = catalog(g)
-    assert data["cameras"] == {"front": {"name": "Front door", "encrypted": False}, "yard": {"name": "yard", "encrypted": True}}
+    assert data["cameras"] == {
+        "front": {"name": "Front door", "encrypted": False, "record": False},
+        "yard": {"name": "yard", "encrypted": True, "record": False},
+    }
     assert data["users"] == {"alice": ["front"], "admin": ["front", "yard"]}
     assert data["base_url"] == "https://cams.example.com" and data["ttl"] == 3600
 

@@ -1,0 +1,151 @@
+"""Recording retention, run on the gateway (camgate-retention.timer and after a deploy that changes it).
+
+Standard library only: this very file is uploaded to /usr/local/lib/camgate/camgate-retention and
+run by the host's python3 with the JSON config the deploy writes (/etc/camgate/retention.json):
+
+    {"root": "/var/lib/camgate/recordings", "max_size": 536870912000 | null,
+     "min_free": ["percent", 5] | ["bytes", 21474836480],
+     "cameras": {"front": {"retention": 604800, "segment": 60}}}
+
+Two rules, in this order:
+1. age: a camera's file whose end (mtime) is older than its retention is deleted;
+2. disk budget: while the store is larger than max_size, or the disk has less free space than
+   min_free, the oldest file across all cameras is deleted. The budget wins over retention days.
+A file still being written (the newest of its camera, or modified within two segment lengths) is
+never deleted. Only files named like recordings, directly in a camera folder of the store, are
+ever considered: nothing else on the disk is touched. Every deletion is logged with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+RECORDING_NAME_RE = re.compile(r"^(\d{8}T\d{6}Z)\.ts$")
+CAMERA_DIR_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+DEFAULT_SEGMENT = 60
+
+
+@dataclass(frozen=True)
+class Recording:
+    camera: str
+    path: str
+    start: float  # UTC seconds, from the name
+    end: float  # mtime: when the file was last written
+    size: int
+
+
+def start_of(name: str) -> float | None:
+    match = RECORDING_NAME_RE.match(name)
+    if not match:
+        return None
+    return datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+def scan(root: str) -> list[Recording]:
+    """Every recording file in the store, oldest first."""
+    found = []
+    try:
+        cameras = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return []
+    for camera in cameras:
+        folder = os.path.join(root, camera)
+        if not CAMERA_DIR_RE.match(camera) or not os.path.isdir(folder) or os.path.islink(folder):
+            continue
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                start = start_of(entry.name)
+                if start is None or not entry.is_file(follow_symlinks=False):
+                    continue
+                info = entry.stat(follow_symlinks=False)
+                found.append(Recording(camera, entry.path, start, info.st_mtime, info.st_size))
+    return sorted(found, key=lambda r: (r.start, r.camera))
+
+
+def being_written(recordings: list[Recording], now: float, cameras: dict) -> set[str]:
+    """Paths that may still be open for writing: the newest file of each camera, and any file
+    modified within two of its camera's segment lengths."""
+    newest: dict[str, Recording] = {}
+    busy = set()
+    for rec in recordings:
+        if rec.camera not in newest or rec.start > newest[rec.camera].start:
+            newest[rec.camera] = rec
+        segment = cameras.get(rec.camera, {}).get("segment", DEFAULT_SEGMENT)
+        if now - rec.end < 2 * segment:
+            busy.add(rec.path)
+    return busy | {rec.path for rec in newest.values()}
+
+
+def min_free_bytes(min_free: list | None, disk_total: int) -> int:
+    if not min_free:
+        return 0
+    kind, value = min_free
+    return disk_total * value // 100 if kind == "percent" else value
+
+
+def plan(recordings: list[Recording], config: dict, now: float, disk_total: int, disk_free: int) -> list[tuple[Recording, str]]:
+    """(recording, reason) to delete, oldest first within each rule."""
+    cameras = config.get("cameras", {})
+    busy = being_written(recordings, now, cameras)
+    doomed: list[tuple[Recording, str]] = []
+    kept: list[Recording] = []
+    for rec in recordings:
+        retention = cameras.get(rec.camera, {}).get("retention")
+        if retention and now - rec.end > retention and rec.path not in busy:
+            doomed.append((rec, f"older than {retention} s"))
+        else:
+            kept.append(rec)
+    used = sum(r.size for r in kept)
+    free = disk_free + sum(r.size for r, _ in doomed)
+    max_size = config.get("max_size")
+    floor = min_free_bytes(config.get("min_free"), disk_total)
+    for rec in list(kept):  # oldest first, across cameras
+        over_size = max_size is not None and used > max_size
+        under_free = free < floor
+        if not (over_size or under_free):
+            break
+        if rec.path in busy:
+            continue
+        reason = f"store {used} B > max {max_size} B" if over_size else f"free {free} B < min {floor} B"
+        doomed.append((rec, reason))
+        used -= rec.size
+        free += rec.size
+    return doomed
+
+
+def enforce(config: dict, now: float | None = None, log=print) -> list[tuple[Recording, str]]:
+    root = config["root"]
+    now = time.time() if now is None else now
+    recordings = scan(root)
+    stats = os.statvfs(root)
+    doomed = plan(recordings, config, now, stats.f_blocks * stats.f_frsize, stats.f_bavail * stats.f_frsize)
+    for rec, reason in doomed:
+        try:
+            os.unlink(rec.path)
+            log(f"deleted {rec.path} ({rec.size} B): {reason}")
+        except FileNotFoundError:
+            pass
+    kept = len(recordings) - len(doomed)
+    log(f"retention: {len(doomed)} deleted, {kept} kept, {sum(r.size for r in recordings) - sum(r.size for r, _ in doomed)} B in store")
+    return doomed
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: camgate-retention CONFIG.json", file=sys.stderr)
+        return 2
+    with open(args[0]) as handle:
+        config = json.load(handle)
+    enforce(config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

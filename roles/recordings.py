@@ -1,0 +1,103 @@
+"""Recordings: the persistent store the camera units write into, and retention on a timer."""
+
+from io import StringIO
+from pathlib import Path
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.facts.files import File
+from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations.util import any_changed
+
+from camgate import retention
+from camgate.inventory import gateway_from_host
+from camgate.render import camera_recordings_dir, render
+from camgate.units import parse_duration, parse_min_free, parse_size
+
+UNIT_DIR = "/etc/systemd/system"
+SCRIPT = "/usr/local/lib/camgate/camgate-retention"
+CONFIG = "/etc/camgate/retention.json"
+SERVICE = "camgate-retention.service"
+TIMER = "camgate-retention.timer"
+INTERVAL_SECONDS = 60
+
+
+@deploy("camgate recordings")
+def recordings() -> None:
+    """Guarantees while some camera has record=True: recordings_root and a folder per recording
+    camera (0750 camgate:camgate, nginx reads through the group); camgate-retention.timer runs
+    every minute and deletes, logging each file, what is past its camera's retention, then the
+    oldest files across cameras while the store exceeds recordings_max_size or the disk has less
+    free space than recordings_min_free. It also runs once when the retention settings change.
+    Without recording cameras the timer and its files go; recordings already made stay on disk.
+    Reads: cameras (record, retention, record_segment), recordings_root, recordings_max_size,
+    recordings_min_free."""
+    gateway = gateway_from_host(host)
+    cameras = gateway.recording_cameras
+    if not cameras:
+        remove_retention()
+        return
+    apt.packages(name="Install python3 (retention)", packages=["python3"], no_recommends=True)
+    files.directory(
+        name=gateway.recordings_root, path=gateway.recordings_root, user="camgate", group="camgate", mode="0750"
+    )
+    for camera in cameras:
+        path = camera_recordings_dir(gateway, camera)
+        files.directory(name=f"Recordings of {camera.id}", path=path, user="camgate", group="camgate", mode="0750")
+
+    script = files.put(
+        name="Retention script",
+        src=str(Path(retention.__file__)),
+        dest=SCRIPT,
+        user="root",
+        group="root",
+        mode="0755",
+    )
+    config = files.put(
+        name="Retention settings",
+        src=StringIO(render("camgate/retention.json.j2", config=retention_config(gateway))),
+        dest=CONFIG,
+        user="root",
+        group="root",
+        mode="0644",
+    )
+    units = [
+        files.put(
+            name=f"Unit {unit}",
+            src=StringIO(render(f"systemd/{unit}.j2", root=gateway.recordings_root, interval=INTERVAL_SECONDS)),
+            dest=f"{UNIT_DIR}/{unit}",
+            user="root",
+            group="root",
+            mode="0644",
+        )
+        for unit in (SERVICE, TIMER)
+    ]
+    systemd.daemon_reload(name="Reload systemd (retention units)", _if=any_changed(*units))
+    systemd.service(name="Retention timer", service=TIMER, running=True, enabled=True)
+    server.shell(
+        name="Apply the new retention settings now",
+        commands=[f"systemctl start {SERVICE}"],
+        _if=any_changed(script, config, *units),
+    )
+
+
+def retention_config(gateway) -> dict:
+    max_size = parse_size(gateway.recordings_max_size) if gateway.recordings_max_size else None
+    return {
+        "root": gateway.recordings_root,
+        "max_size": max_size,
+        "min_free": list(parse_min_free(gateway.recordings_min_free)),
+        "cameras": {
+            c.id: {"retention": parse_duration(c.retention), "segment": c.record_segment}
+            for c in gateway.recording_cameras
+        },
+    }
+
+
+def remove_retention() -> None:
+    if not host.get_fact(File, path=f"{UNIT_DIR}/{TIMER}"):
+        return
+    systemd.service(name="Stop the retention timer", service=TIMER, running=False, enabled=False)
+    for path in (f"{UNIT_DIR}/{TIMER}", f"{UNIT_DIR}/{SERVICE}", CONFIG, SCRIPT):
+        files.file(name=f"Remove {path}", path=path, present=False)
+    systemd.daemon_reload(name="Reload systemd (retention removed)")

@@ -1,0 +1,166 @@
+"""Recordings: from the same RTSP pull as live, decodable, adding up to the wall time; playback of a
+past range as a signed VOD playlist; retention by age and by disk budget (oldest first, live never
+starved, nothing outside the store touched); a restart loses nothing already written; API access."""
+
+import base64
+import json
+import time
+
+import pytest
+
+from camgate.hls import parse_playlist
+from camgate.retention import start_of
+from tests.conftest import phase
+from tests.integration.conftest import ffprobe_url
+
+ROOT = "/var/lib/camgate/recordings"
+SEGMENT = 10  # record_segment of the testbed's recording cameras
+SHORT = "cam1"  # retention 1m
+LONG = "cam2"  # retention 1d
+
+
+def auth(state, user: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{state['app_users'][user]['password']}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def recordings(host, camera: str) -> list[dict]:
+    """Recording files of a camera on the host, oldest first: name, start, end (mtime), size."""
+    out = host.check_output(f"find {ROOT}/{camera} -maxdepth 1 -name '*Z.ts' -printf '%f %s %T@\\n' | sort")
+    files = []
+    for line in out.splitlines():
+        name, size, mtime = line.split()
+        files.append({"name": name, "start": start_of(name), "end": float(mtime), "size": int(size)})
+    return files
+
+
+def duration_on_host(host, camera: str, name: str) -> float:
+    result = host.run(f"ffprobe -v error -show_entries format=duration -of csv=p=0 {ROOT}/{camera}/{name}")
+    return float(result.stdout.strip()) if result.rc == 0 and result.stdout.strip() else 0.0
+
+
+def decodes_on_host(host, camera: str, name: str) -> bool:
+    return host.run(f"ffmpeg -v error -xerror -i {ROOT}/{camera}/{name} -f null -").rc == 0
+
+
+@pytest.fixture(scope="module")
+def recorded(host):
+    """Wait (bounded) until the cameras have recorded for 90 s: several finished files, and files
+    old enough for the one-minute retention to act on. In a full run this has long happened."""
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        now = float(host.check_output("date +%s"))
+        files = recordings(host, LONG)
+        if len(files) >= 5 and now - files[0]["start"] >= 90:
+            return
+        time.sleep(2)
+    pytest.fail(f"cameras did not record for 90 s within 150 s: {recordings(host, LONG)}")
+
+
+def test_each_camera_is_pulled_once_for_live_and_recording(host, state):
+    peers = host.check_output(f"ss -Htn state established dst {state['host_address']}").split()
+    camera_ports = [p.rsplit(":", 1)[1] for p in peers if p.startswith(state["host_address"] + ":")]
+    for camera in state["cameras"]:
+        port = camera["url"].split(":")[2].split("/")[0]
+        assert camera_ports.count(port) == 1, f"{camera['id']}: {camera_ports.count(port)} RTSP connections"
+
+
+def test_recorded_files_decode_and_add_up_to_the_wall_time(host, recorded):
+    files = [f for f in recordings(host, LONG)[:-1] if f["size"]]  # the newest is still being written
+    assert len(files) >= 3, files
+    durations = [duration_on_host(host, LONG, f["name"]) for f in files]
+    wall = files[-1]["end"] - files[0]["start"]
+    assert abs(sum(durations) - wall) <= SEGMENT, (sum(durations), wall)
+    assert all(decodes_on_host(host, LONG, f["name"]) for f in files)
+    assert host.file(f"{ROOT}/{LONG}").user == "camgate"
+    assert host.run(f"findmnt -n -o FSTYPE --target {ROOT}").stdout.strip() != "tmpfs"
+
+
+def test_a_past_range_plays_back_end_to_end_as_a_signed_vod_playlist(gateway, client, state, recorded):
+    listing = client.fetch(f"{gateway.base_url}/api/recordings/{LONG}", headers=auth(state, "alice"))
+    assert listing.status == 200
+    longest = max(json.loads(listing.body)["ranges"], key=lambda r: r["end"] - r["start"])
+    start = longest["start"] + 3
+    end = min(longest["end"] - 3, start + 25)
+    assert end - start >= 10, longest
+    answer = client.fetch(
+        f"{gateway.base_url}/api/recordings/{LONG}/playback?from={start}&to={end}", headers=auth(state, "alice")
+    )
+    assert answer.status == 200
+    url = json.loads(answer.body)["url"]
+    playlist = client.fetch(url)
+    assert playlist.status == 200 and playlist.headers["content-type"] == "application/vnd.apple.mpegurl"
+    text = playlist.body.decode()
+    assert "#EXT-X-PLAYLIST-TYPE:VOD" in text and text.rstrip().endswith("#EXT-X-ENDLIST")
+    segments = parse_playlist(text).segments
+    first, last = start_of(segments[0].uri), start_of(segments[-1].uri)
+    assert first <= start and last + segments[-1].duration >= end  # covers the requested range
+    probed = ffprobe_url(url, state, "format=duration:stream=codec_type,codec_name")
+    assert float(probed["format"]["duration"]) >= end - start
+    assert "h264" in {s["codec_name"] for s in probed["streams"]}
+
+
+def test_retention_by_age_keeps_one_minute_for_that_camera_and_logs_deletions(host, recorded):
+    host.run_expect([0], "systemctl start camgate-retention.service")
+    now = float(host.check_output("date +%s.%N"))
+    short = recordings(host, SHORT)
+    assert short and all(now - f["end"] <= 60 + 2 * SEGMENT for f in short[:-1])
+    assert min(f["start"] for f in short) > now - 60 - 3 * SEGMENT
+    deleted = host.check_output("journalctl -u camgate-retention --no-pager -o cat | grep -c '^deleted .*/cam1/' || true")
+    assert int(deleted) > 0
+    long = recordings(host, LONG)
+    assert now - long[0]["start"] > 90  # the other camera keeps its day
+
+
+def test_a_disk_budget_deletes_the_oldest_across_cameras_and_never_starves_live(host, deployer, client, signed, recorded):
+    sentinels = [f"{ROOT}/../20000101T000000Z.ts", f"{ROOT}/README", f"{ROOT}/{LONG}/notes.txt"]
+    host.run_expect([0], " && ".join(f"echo keep > {path}" for path in sentinels))
+    before = {cam: recordings(host, cam) for cam in (SHORT, LONG)}
+    live = signed(SHORT)
+    sequence = parse_playlist(client.fetch(live).body.decode()).media_sequence
+    try:
+        with phase("deploy with a 2M recordings budget"):
+            deployer.run(recordings_max_size="2M")
+        after = {cam: recordings(host, cam) for cam in (SHORT, LONG)}
+        kept = {f["name"] + cam for cam in after for f in after[cam]}
+        deleted = [(f["start"], cam) for cam in before for f in before[cam] if f["name"] + cam not in kept]
+        remaining = [(f["start"], cam) for cam in after for f in after[cam]]
+        assert deleted, "the budget deleted nothing"
+        assert max(deleted) <= min(remaining)  # oldest first, across cameras
+        for cam in (SHORT, LONG):
+            assert after[cam] and after[cam][-1]["name"] >= before[cam][-1]["name"]  # newest kept
+        busy = sum(f["size"] for cam in after for f in after[cam] if f["end"] > time.time() - 2 * SEGMENT - 5)
+        assert sum(f["size"] for cam in after for f in after[cam]) <= 2 * 1024**2 + busy
+        assert all(host.file(path).exists for path in sentinels)
+        assert client.wait_for_sequence_advance(live, sequence, timeout=10) > sequence
+    finally:
+        deployer.run(recordings_max_size="")
+        host.run("rm -f " + " ".join(sentinels))
+
+
+def test_a_camera_restart_mid_recording_resumes_and_keeps_earlier_files_playable(host, recorded):
+    before = recordings(host, LONG)
+    host.run_expect([0], f"systemctl restart camgate-camera-{LONG}")
+    deadline = time.monotonic() + 3 * SEGMENT
+    while time.monotonic() < deadline and len(recordings(host, LONG)) <= len(before):
+        time.sleep(1)
+    after = recordings(host, LONG)
+    assert len(after) > len(before), "recording did not resume"
+    interrupted = before[-1]["name"]
+    assert decodes_on_host(host, LONG, interrupted) and duration_on_host(host, LONG, interrupted) > 0
+    assert all(decodes_on_host(host, LONG, f["name"]) for f in before[-3:])
+
+
+@pytest.mark.parametrize("path", [f"/api/recordings/{SHORT}", f"/api/recordings/{SHORT}/playback?from=1&to=2"])
+def test_recordings_api_needs_app_credentials_and_the_users_camera(gateway, client, state, path):
+    url = gateway.base_url + path
+    assert client.fetch(url).status == 401
+    assert client.fetch(url, headers=auth(state, "bob")).status == 403  # bob sees cam3 only
+    assert client.fetch(url, headers=auth(state, "alice")).status == 200
+
+
+def test_a_live_url_never_opens_recordings(gateway, client, signed, host):
+    name = recordings(host, LONG)[0]["name"]
+    live_prefix = signed(LONG).rsplit("/", 1)[0]  # .../s/<token>/<expires>/cam2
+    assert client.fetch(live_prefix.replace("/s/", "/r/", 1) + "/" + name).status == 403
+    assert client.fetch(f"{gateway.base_url}/r/{name}").status == 403

@@ -1,0 +1,95 @@
+"""Retention policy: age first, then the disk budget across cameras, never a file being written,
+nothing outside the store."""
+
+import os
+
+import pytest
+
+from camgate.ffmpeg import camera_args
+from camgate.model import parse_gateway
+from camgate.retention import Recording, enforce, plan, scan, start_of
+from camgate.units import parse_duration, parse_min_free, parse_size
+
+NOW = 1_800_000_000.0
+MB = 1024 * 1024
+
+
+def rec(camera: str, age_end: float, size: int = MB, length: float = 60) -> Recording:
+    end = NOW - age_end
+    return Recording(camera, f"/r/{camera}/{end - length:.0f}.ts", end - length, end, size)
+
+
+def config(**fields):
+    return {"root": "/r", "max_size": None, "min_free": None,
+            "cameras": {"a": {"retention": 3600, "segment": 60}, "b": {"retention": 86400, "segment": 60}}, **fields}  # fmt: skip
+
+
+def test_files_past_their_cameras_retention_go():
+    old_a, new_a, old_b = rec("a", 7200), rec("a", 0), rec("b", 7200)
+    doomed = [r for r, _ in plan([old_a, old_b, new_a], config(), NOW, 10**12, 10**12)]
+    assert doomed == [old_a]  # b keeps a day
+
+
+def test_disk_budget_wins_over_retention_and_deletes_the_oldest_across_cameras():
+    files = sorted([rec("a", 500), rec("b", 400), rec("a", 300), rec("b", 200), rec("a", 0), rec("b", 0)], key=lambda r: r.start)
+    doomed = [r for r, _ in plan(files, config(max_size=3 * MB), NOW, 10**12, 10**12)]
+    assert doomed == files[:3]
+
+
+def test_min_free_percentage_is_kept():
+    files = sorted([rec("a", 500), rec("a", 300), rec("a", 0)], key=lambda r: r.start)
+    # 10 % of 100 MB must stay free; 9 MB are free: deleting the oldest (1 MB) suffices.
+    doomed = plan(files, config(min_free=["percent", 10]), NOW, 100 * MB, 9 * MB)
+    assert [r for r, _ in doomed] == files[:1] and "free" in doomed[0][1]
+
+
+def test_a_file_being_written_is_never_deleted():
+    busy = rec("a", 10)  # written to 10 s ago: within two segment lengths
+    newest = rec("b", 9000)  # b's newest file, even if old and over budget
+    doomed = [r for r, _ in plan([newest, busy], config(max_size=0, cameras={"a": {"retention": 1, "segment": 60}}), NOW, 1, 0)]
+    assert doomed == []
+
+
+def test_enforce_deletes_only_recordings_in_camera_folders(tmp_path):
+    root = tmp_path / "recordings"
+    (root / "cam1").mkdir(parents=True)
+    old = root / "cam1" / "20000101T000000Z.ts"
+    new = root / "cam1" / "20000101T000100Z.ts"
+    stranger = root / "cam1" / "notes.txt"
+    outside = tmp_path / "20000101T000000Z.ts"
+    for path in (old, new, stranger, outside):
+        path.write_bytes(b"x" * 10)
+        os.utime(path, (0, 946684800 + 60))
+    lines = []
+    doomed = enforce({"root": str(root), "max_size": None, "min_free": None,
+                      "cameras": {"cam1": {"retention": 60, "segment": 10}}}, now=NOW, log=lines.append)  # fmt: skip
+    assert [r.path for r, _ in doomed] == [str(old)]
+    assert not old.exists() and new.exists() and stranger.exists() and outside.exists()
+    assert lines[0].startswith(f"deleted {old}") and "retention: 1 deleted, 1 kept" in lines[-1]
+    assert [r.path for r in scan(str(root))] == [str(new)]
+
+
+def test_recording_names_are_utc_start_times():
+    assert start_of("20261125T124500Z.ts") == 1795610700.0
+    assert start_of("seg-1.ts") is None and start_of("20261125T124500Z.ts.tmp") is None
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("30m", 1800), ("12h", 43200), ("7d", 604800), ("0d", None), ("-1d", None), ("1w", None)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+def test_sizes_and_free_space():
+    assert parse_size("500G") == 500 * 1024**3 and parse_size("0G") is None and parse_size("5%") is None
+    assert parse_min_free("5%") == ("percent", 5) and parse_min_free("20G") == ("bytes", 20 * 1024**3)
+
+
+def test_recording_comes_from_the_same_pull_through_tee():
+    g = parse_gateway("gw", {"domain": "c.example.com", "tls": "off", "cameras": [
+        {"id": "cam1", "url": "rtsp://10.0.0.2/a", "record": True, "record_segment": 30}]})  # fmt: skip
+    args = camera_args(g.cameras[0], "/run/camgate/hls/cam1", 5, "/var/lib/camgate/recordings/cam1")
+    assert args.count("-i") == 1 and args[args.index("-f") + 1] == "tee"
+    live, recording = args[-1].split("|")
+    assert live.startswith("[f=hls:") and live.endswith("]/run/camgate/hls/cam1/stream.m3u8")
+    assert "segment_time=30" in recording and "onfail=ignore" in recording and "use_fifo=1" in recording
+    assert recording.endswith("]/var/lib/camgate/recordings/cam1/%Y%m%dT%H%M%SZ.ts")
