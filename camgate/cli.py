@@ -13,9 +13,11 @@ from camgate import remote
 from camgate.inventory import load_inventory
 from camgate.model import InventoryError
 from camgate.passwords import hash_password
+from camgate.plan import plan_site, probed_bitrates
 from camgate.secrets import SecretError
 from camgate.signing import link_secret, signed_url
 from camgate.tls import SELFSIGNED_CA_DIR, certificate_fingerprint
+from camgate.units import format_bytes, parse_size
 
 class Duration(click.ParamType):
     """90, 90s, 30m, 1h, 2d -> seconds."""
@@ -181,6 +183,45 @@ def hash_password_cmd(password: str) -> None:
     except ValueError as exc:
         click.echo(f"error: password: {exc}", err=True)
         sys.exit(EXIT_INVALID)
+
+
+@main.command()
+@click.argument("inventory", type=click.Path(dir_okay=False))
+@click.option("--viewers", default=5, show_default=True, type=click.IntRange(0, 100_000),
+              help="How many people watch at once (each watching every camera: the worst case).")
+@click.option("--disk", help="Disk for recordings, e.g. 2T (default: recordings_max_size of the gateways).")
+def plan(inventory: str, viewers: int, disk: str | None) -> None:
+    """Bandwidth in from the cameras and out to viewers, recording storage per day and week, and
+    how many days the disk holds. Uses bitrates measured by `camgate probe` where there are any,
+    else each camera's bitrate_kbps. Exits 1 when the disk cannot hold the retention asked for.
+
+    \b
+    Example:
+      camgate plan inventory/site.py --viewers 20 --disk 4T
+    """
+    if disk is not None and parse_size(disk) is None:
+        click.echo(f"error: --disk: {disk!r} is not a size; fix: use e.g. 500G or 2T", err=True)
+        sys.exit(EXIT_INVALID)
+    gateways = _load_or_exit(inventory)
+    site = plan_site(gateways, probed_bitrates(inventory), viewers, disk)
+    rows = [
+        (c.gateway, c.camera, f"{c.kbps / 1000:.2f} Mbit/s", c.source,
+         format_bytes(c.bytes_per_day) if c.record else "-", format_bytes(c.bytes_per_day * 7) if c.record else "-",
+         c.retention if c.record else "-", format_bytes(c.bytes_for_retention) if c.record else "-")
+        for c in site.cameras
+    ]  # fmt: skip
+    _print_table(("GATEWAY", "CAMERA", "BITRATE", "FROM", "PER DAY", "PER WEEK", "RETENTION", "NEEDS"), rows)
+    click.echo("")
+    click.echo(f"in from cameras:   {site.in_mbps:.1f} Mbit/s")
+    click.echo(f"out to {viewers} viewers: {site.out_mbps:.1f} Mbit/s (every viewer on every camera)")
+    click.echo(f"recordings:        {format_bytes(site.bytes_per_day)}/day, {format_bytes(site.bytes_per_day * 7)}/week")
+    if site.days_held is not None:
+        click.echo(f"disk {format_bytes(site.disk_bytes)} holds {site.days_held:.1f} days of recordings")
+    elif site.bytes_per_day:
+        click.echo("disk: no recordings_max_size; pass --disk SIZE to see how many days it holds")
+    for warning in site.warnings():
+        click.echo(f"warning: {warning}", err=True)
+    sys.exit(1 if site.warnings() else 0)
 
 
 def _link_secret_or_exit(gateway, data) -> str:

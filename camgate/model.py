@@ -67,7 +67,8 @@ def _has_control_chars(text: str) -> bool:
 
 
 def check_slug(value: str) -> str | None:
-    if not SLUG_RE.match(value):
+    # fullmatch, not match: '$' also matches before a trailing newline ("front\n" is not an id).
+    if not SLUG_RE.fullmatch(value):
         return f"{value!r} is not a valid id; fix: {SLUG_HELP} (e.g. 'front-door')"
     return None
 
@@ -79,6 +80,18 @@ def check_display_name(value: str) -> str | None:
         return f"is {len(value)} characters long; fix: use at most 64 characters"
     if _has_control_chars(value):
         return "contains a control character (newline, tab, ...); fix: use a single line of printable text"
+    for ch in value:
+        code = ord(ch)
+        # Lone surrogates cannot be written as UTF-8 (the upload would fail); systemd drops a line
+        # holding a noncharacter as invalid UTF-8; bidi embeddings/overrides/isolates make a name
+        # display as something else (the app, journal and `systemctl status` show it).
+        if 0xD800 <= code <= 0xDFFF or 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE:
+            return f"contains the invalid character U+{code:04X}; fix: use a single line of printable text"
+        if 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069:
+            return (
+                f"contains the text-direction control U+{code:04X}, which makes the name display as "
+                "something else; fix: use a single line of printable text"
+            )
     return None
 
 
@@ -104,12 +117,18 @@ def check_rtsp_url(value: str) -> str | None:
     host = parts.hostname or ""
     if not host:
         return f"{value!r} has no host; fix: use rtsp://HOST[:PORT]/PATH"
-    if not _valid_host(host):
+    if not _valid_host(host) or "%" in host:
         return f"host {host!r} is not a valid hostname or IP address; fix: use e.g. 192.168.1.20"
     if port is not None and not 1 <= port <= 65535 or parts.netloc.endswith(":"):
         return "has an invalid port; fix: use a port between 1 and 65535 (RTSP default 554)"
+    # Rebuilt from what urllib understood, the authority must be what was written: anything else
+    # ("[::1]x:554", "[cam.local]", port "0554") is read differently by ffmpeg's own URL parser.
+    authority = (f"[{host}]" if ":" in host else host) + ("" if port is None else f":{port}")
+    if parts.netloc.lower() != authority:
+        return f"{value!r} has a malformed host part; fix: use rtsp://HOST[:PORT]/PATH (IPv6 as [ADDRESS])"
     tail = value[len(f"{parts.scheme}://{parts.netloc}"):]
-    if not URL_TAIL_RE.match(tail):
+    # URL_TAIL_RE lets "'" through as an RFC 3986 sub-delimiter; quotes are refused (see its comment).
+    if not URL_TAIL_RE.fullmatch(tail) or "'" in tail:
         return (
             "path contains characters that are not allowed (quotes, '$', '`', '\\', '%' without two hex "
             "digits, ...); fix: percent-encode them"
@@ -128,7 +147,11 @@ def _is_ip(host: str) -> bool:
 
 
 def _valid_host(host: str) -> bool:
-    return _is_ip(host) or bool(HOSTNAME_RE.match(host))
+    # A name whose last label is all digits ("192.168.1.300", "127.1", "0x7f.1") is no DNS name
+    # (no top-level domain is numeric): it is a mistyped or shorthand IP address.
+    if _is_ip(host):
+        return True
+    return bool(HOSTNAME_RE.fullmatch(host)) and not host.rsplit(".", 1)[-1].isdigit()
 
 
 def check_username(value: str | None) -> str | None:
@@ -169,11 +192,14 @@ def _int_range(low: int, high: int, unit: str = "") -> Callable[[Any], str | Non
 def check_hostname(value: str) -> str | None:
     if not _valid_host(value):
         return f"{value!r} is not a valid DNS name or IP address; fix: use e.g. 'cams.example.com'"
+    if ":" in value:
+        # base_url and the HTTPS redirect are built as https://<domain>: an IPv6 address would need brackets.
+        return f"{value!r} is an IPv6 address; fix: give the gateway a DNS name (or use its IPv4 address)"
     return None
 
 
 def check_hls_root(value: str) -> str | None:
-    if not ABS_PATH_RE.match(value) or "/../" in f"{value}/" or "/./" in f"{value}/":
+    if not ABS_PATH_RE.fullmatch(value) or "/../" in f"{value}/" or "/./" in f"{value}/":
         return f"{value!r} is not a clean absolute path; fix: use e.g. '/run/camgate/hls'"
     if not value.startswith("/run/") or value.count("/") < 3:
         return (
@@ -185,7 +211,7 @@ def check_hls_root(value: str) -> str | None:
 
 def check_dns_names(value: list | tuple) -> str | None:
     for name in value:
-        if not isinstance(name, str) or not HOSTNAME_RE.match(name) or _is_ip(name):
+        if not isinstance(name, str) or not _valid_host(name) or _is_ip(name):
             return f"{name!r} is not a DNS name; fix: list names such as 'cams2.example.com'"
     if len(set(value)) != len(value):
         return "lists a name twice; fix: list each name once"
@@ -195,20 +221,30 @@ def check_dns_names(value: list | tuple) -> str | None:
 
 
 def check_email(value: str) -> str | None:
-    if not EMAIL_RE.match(value):
+    if not EMAIL_RE.fullmatch(value):
         return f"{value!r} is not an email address; fix: give the address Let's Encrypt writes to about expiry"
     return None
 
 
 def check_https_url(value: str) -> str | None:
-    parts = urlsplit(value)
-    if parts.scheme != "https" or not parts.hostname or _has_control_chars(value) or " " in value:
-        return f"{value!r} is not an https:// URL; fix: use the ACME directory URL, e.g. {LETSENCRYPT_STAGING!r}"
+    problem = f"{value!r} is not an https:// URL; fix: use the ACME directory URL, e.g. {LETSENCRYPT_STAGING!r}"
+    if not value.isascii() or _has_control_chars(value) or any(ch.isspace() or ch in "\"'`$\\<>{}|^" for ch in value):
+        return problem
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises on a port that is not a number
+    except ValueError:  # e.g. "https://[abc/": an unbalanced IPv6 bracket
+        return problem
+    host = parts.hostname or ""
+    if parts.scheme != "https" or not host or "@" in parts.netloc or not _valid_host(host) or "%" in host:
+        return problem
+    if port is not None and not 1 <= port <= 65535 or parts.netloc.endswith(":"):
+        return problem
     return None
 
 
 def check_host_path(value: str) -> str | None:
-    if not ABS_PATH_RE.match(value) or "/../" in f"{value}/" or "/./" in f"{value}/":
+    if not ABS_PATH_RE.fullmatch(value) or "/../" in f"{value}/" or "/./" in f"{value}/":
         return f"{value!r} is not a clean absolute path on the gateway; fix: use e.g. '/etc/ssl/private/cams.key'"
     return None
 
@@ -221,7 +257,7 @@ def check_duration(value: str, low: int, high: int) -> str | None:
 
 
 def check_recordings_root(value: str) -> str | None:
-    if not ABS_PATH_RE.match(value) or "/../" in f"{value}/" or "/./" in f"{value}/":
+    if not ABS_PATH_RE.fullmatch(value) or "/../" in f"{value}/" or "/./" in f"{value}/":
         return f"{value!r} is not a clean absolute path; fix: use e.g. '/var/lib/camgate/recordings'"
     if value.count("/") < 2 or value.startswith(("/run/", "/tmp/", "/proc/", "/sys/", "/dev/", "/etc/")):
         return f"{value!r} is not a dedicated folder on persistent disk; fix: use e.g. '/srv/camgate/recordings'"
@@ -230,6 +266,9 @@ def check_recordings_root(value: str) -> str | None:
 
 def check_networks(value: list | tuple) -> str | None:
     for item in value:
+        if not isinstance(item, str):
+            # ipaddress also takes integers, packed bytes and (address, prefix) tuples: 0 is 0.0.0.0/32.
+            return f"{item!r} is not an address or network; fix: use CIDR text like '203.0.113.0/24' or '2001:db8::/32'"
         try:
             ipaddress.ip_network(item, strict=False)
         except (TypeError, ValueError):
@@ -238,7 +277,11 @@ def check_networks(value: list | tuple) -> str | None:
 
 
 def check_cors_origin(value: str) -> str | None:
-    if value == "*" or re.match(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$", value):
+    if value == "*":
+        return None
+    # fullmatch: "https://app.example.com\n" would put a line break into a response header.
+    origin = re.fullmatch(r"https?://([A-Za-z0-9.-]+)(?::([0-9]{1,5}))?", value)
+    if origin and _valid_host(origin[1]) and (origin[2] is None or 1 <= int(origin[2]) <= 65535):
         return None
     return f"{value!r} is not '*' or an origin like 'https://app.example.com'; fix: use one of those forms"
 
@@ -271,6 +314,13 @@ CAMERA_SPECS: tuple[Spec, ...] = (
         5,
         "Seconds without data before ffmpeg gives up and systemd restarts it.",
         _int_range(2, 60, " seconds"),
+    ),
+    Spec(
+        "bitrate_kbps",
+        (int,),
+        2000,
+        "The camera's bitrate (video + audio) in kbit/s, for `camgate plan` until `camgate probe` measures it.",
+        _int_range(32, 100_000, " kbit/s"),
     ),
     Spec("record", (bool,), False, "Keep recordings (from the same RTSP pull as live) on persistent disk.", None),
     Spec(
@@ -425,6 +475,7 @@ class Camera:
     hls_time: int = 2
     hls_list_size: int = 6
     rtsp_timeout: int = 5
+    bitrate_kbps: int = 2000
     record: bool = False
     retention: str = "7d"
     record_segment: int = 60
@@ -460,7 +511,8 @@ USER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 
 
 def check_user_name(value: str) -> str | None:
-    if not USER_NAME_RE.match(value):
+    # fullmatch: "alice\n" would add a line to the htpasswd file.
+    if not USER_NAME_RE.fullmatch(value):
         return f"{value!r} is not a valid user name; fix: use 1-32 lowercase letters, digits, '.', '_' or '-'"
     return None
 
@@ -685,6 +737,16 @@ def check_tls_fields(values: dict[str, Any], host: str, problems: list[str]) -> 
                 f"{where}: field 'domain': {values['domain']!r} is an IP address and ACME CAs only certify DNS "
                 "names; fix: set domain='cams.example.com' or tls='selfsigned'"
             )
+        elif values.get("acme_server") in (LETSENCRYPT, LETSENCRYPT_STAGING):
+            # Let's Encrypt refuses names without a dot ("localhost", "gateway"): fail here, not mid-deploy.
+            names = {"domain": [values.get("domain")], "alt_domains": list(values.get("alt_domains") or ())}
+            for name, given in names.items():
+                single = [n for n in given if isinstance(n, str) and "." not in n]
+                if single:
+                    problems.append(
+                        f"{where}: field {name!r}: {single[0]!r} has no dot and Let's Encrypt only certifies "
+                        "fully qualified names; fix: use a name such as 'cams.example.com' or tls='selfsigned'"
+                    )
         if "acme_email" in values and values["acme_email"] is None:
             problems.append(
                 f"{where}: field 'acme_email': is required with tls='letsencrypt'; fix: set acme_email='you@example.com'"

@@ -48,6 +48,28 @@ gateways = [
         hls_root="/run/camgate/hls",
         # Access-Control-Allow-Origin on stream responses: "*" or "https://app.example.com".
         cors_origin="*",
+        # Recordings: a persistent folder, and a disk budget that wins over retention (oldest first).
+        recordings_root="/var/lib/camgate/recordings",
+        recordings_max_size="400G",  # None: no size cap
+        recordings_min_free="5%",  # or "20G"
+        #
+        # Signed stream URLs: how long they live; the secret is made on the gateway unless you name
+        # one in the secrets store (url_secret_ref="secret:url-signing").
+        url_ttl=3600,
+        hls_key_rotation=600,  # seconds between AES-128 keys for cameras with encrypt=True
+        #
+        # Host firewall (nftables): SSH, 80 and 443 in; SSH only from these networks (the deploying
+        # machine is always allowed). [] allows SSH from anywhere.
+        firewall=True,
+        ssh_allow_from=["203.0.113.0/24"],
+        hide_processes=True,  # /proc hidepid: other users cannot read camera URLs from ps
+        #
+        # App users: who may sign in to the app and see which cameras. password_ref names a
+        # *hash* from `camgate hash-password` in the secrets file, never the password.
+        app_users=[
+            {"name": "alice", "password_ref": "secret:app-alice", "cameras": ["*"]},
+            {"name": "guard", "password_ref": "secret:app-guard", "cameras": ["front-door"]},
+        ],
         # Where `secret:` references are read from (on the machine running pyinfra).
         secrets_file=HERE / "prod.secrets.toml",
         cameras=[
@@ -62,6 +84,11 @@ gateways = [
                 hls_time=2,  # seconds per segment, cut at keyframes: match the camera's GOP
                 hls_list_size=6,  # segments in the live playlist
                 rtsp_timeout=5,  # seconds without data before ffmpeg gives up and restarts
+                bitrate_kbps=4000,  # estimate for `camgate plan` until `camgate probe` measures it
+                record=True,  # keep recordings, from the same RTSP connection as live
+                retention="14d",  # 30m, 12h, 7d ...; the disk budget below may delete sooner
+                record_segment=60,  # seconds per recording file
+                encrypt=False,  # AES-128 segments (keys rotate, served under the signed path)
                 enabled=True,  # False removes it from the gateway but keeps it here
             ),
             camera(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from camgate.inventory import load_gateways
+from camgate.passwords import hash_password
 from camgate.model import InventoryError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def prod_copy(tmp_path, monkeypatch):
     shutil.copy(ROOT / "inventory/prod.py", tmp_path / "prod.py")
     secrets = tmp_path / "prod.secrets.toml"
-    secrets.write_text('front-door = "s3cret"\n')
+    hashed = hash_password("app-password-1")
+    secrets.write_text(f'front-door = "s3cret"\napp-alice = "{hashed}"\napp-guard = "{hashed}"\n')
     secrets.chmod(0o600)
     monkeypatch.setenv("YARD_CAMERA_PASSWORD", "also-secret")
     return tmp_path / "prod.py"
@@ -28,6 +30,7 @@ def test_documented_example_loads(prod_copy):
     (gw,) = load_gateways(prod_copy)
     assert gw.host == "gw1.example.com" and gw.domain == "cams.example.com"
     assert [c.id for c in gw.cameras] == ["front-door", "yard"]
+    assert [u.name for u in gw.app_users] == ["alice", "guard"] and gw.recording_cameras[0].retention == "14d"
 
 
 def test_example_without_its_secrets_names_the_missing_file(prod_copy):

@@ -1,0 +1,18 @@
+"""A number written as text."""
+
+from camgate.inventory import camera, gateway
+from tests.bad_inventories._listener import reach_listener
+
+EXPECT = "host 'gw1.example.com' camera 'front': field 'hls_time': expected a whole number, got '2'"
+
+gateways = [
+    reach_listener(
+        gateway(
+            "gw1.example.com",
+            acme_email="ops@example.com",
+            cameras=[
+                camera("front", url="rtsp://192.168.10.21:554/stream1", hls_time="2"),
+            ],
+        )
+    ),
+]

@@ -1,0 +1,19 @@
+"""The secrets file is readable by every user of the machine (0644)."""
+
+from camgate.inventory import camera, gateway
+from tests.bad_inventories._listener import reach_listener, secrets_file
+
+EXPECT = "host 'gw1.example.com' camera 'front': field 'password_ref': secrets file '{secrets_dir}/world-readable.secrets.toml' is readable by others; fix: chmod 600"
+
+gateways = [
+    reach_listener(
+        gateway(
+            "gw1.example.com",
+            acme_email="ops@example.com",
+            secrets_file=secrets_file("world-readable.secrets.toml"),
+            cameras=[
+                camera("front", url="rtsp://192.168.10.21:554/stream1", username="admin", password_ref="secret:front"),
+            ],
+        )
+    ),
+]

@@ -1,0 +1,19 @@
+"""A number where CIDR text is required (ipaddress reads 0 as 0.0.0.0/32)."""
+
+from camgate.inventory import camera, gateway
+from tests.bad_inventories._listener import reach_listener
+
+EXPECT = "host 'gw1.example.com': field 'ssh_allow_from': 0 is not an address or network"
+
+gateways = [
+    reach_listener(
+        gateway(
+            "gw1.example.com",
+            acme_email="ops@example.com",
+            ssh_allow_from=[0],
+            cameras=[
+                camera("front", url="rtsp://192.168.10.21:554/stream1"),
+            ],
+        )
+    ),
+]

@@ -1,0 +1,18 @@
+"""A camera URL with port 70000."""
+
+from camgate.inventory import camera, gateway
+from tests.bad_inventories._listener import reach_listener
+
+EXPECT = "host 'gw1.example.com' camera 'front': field 'url': 'rtsp://192.168.10.21:70000/stream1' is not a valid URL (Port out of range 0-65535); fix: use rtsp://HOST[:PORT]/PATH with a port 1-65535"
+
+gateways = [
+    reach_listener(
+        gateway(
+            "gw1.example.com",
+            acme_email="ops@example.com",
+            cameras=[
+                camera("front", url="rtsp://192.168.10.21:70000/stream1"),
+            ],
+        )
+    ),
+]
