@@ -7,6 +7,7 @@ from roles.base import base
 from roles.cameras import cameras
 from roles.ffmpeg import ffmpeg
 from roles.firewall import firewall
+from roles.health import health
 from roles.letsencrypt import letsencrypt
 from roles.nginx import nginx
 from roles.recordings import recordings
@@ -19,6 +20,7 @@ firewall()
 ffmpeg()
 recordings()  # before cameras: a recording camera's unit needs its folder
 cameras()
+health()
 tls()  # before nginx: the certificate nginx refers to exists from the first run on
 nginx()
 letsencrypt()  # after nginx: the ACME challenge is served from nginx's webroot

@@ -47,7 +47,8 @@ def gateway(
     **fields: Any,
 ) -> tuple[str, dict[str, Any]]:
     """Validate one gateway and return the ``(host, data)`` pair pyinfra expects."""
-    raw = {**fields, "cameras": list(cameras)}
+    # Anything but a list goes to the model as it is, which names the field and the fix.
+    raw = {**fields, "cameras": list(cameras) if isinstance(cameras, (list, tuple)) else cameras}
     for local_file in ("secrets_file", "acme_ca_bundle"):
         if isinstance(raw.get(local_file), (str, Path)):
             raw[local_file] = str(Path(raw[local_file]).expanduser().resolve())

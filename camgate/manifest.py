@@ -14,6 +14,8 @@ from camgate.model import Gateway
 NGINX_CAMGATE_DIR = "/etc/nginx/camgate"
 NJS_MODULE = f"{NGINX_CAMGATE_DIR}/camgate.js"
 HTPASSWD = f"{NGINX_CAMGATE_DIR}/app-users.htpasswd"
+# Written every few seconds by camgate-health.timer (roles/health.py); read by GET /api/status.
+HEALTH_STATUS_FILE = "/run/camgate/health/status.json"
 
 
 # The longest time range one playback playlist may cover.
@@ -25,7 +27,12 @@ def catalog(gateway: Gateway) -> dict[str, Any]:
         "base_url": gateway.base_url,
         "ttl": gateway.url_ttl,
         "recordings_root": gateway.recordings_root,
+        "hls_root": gateway.hls_root,
+        "health_file": HEALTH_STATUS_FILE,
         "max_playback": MAX_PLAYBACK_SECONDS,
-        "cameras": {c.id: {"name": c.name, "encrypted": c.encrypt, "record": c.record} for c in gateway.enabled_cameras},
+        "cameras": {
+            c.id: {"name": c.name, "encrypted": c.encrypt, "record": c.record, "hls_time": c.hls_time}
+            for c in gateway.enabled_cameras
+        },
         "users": {u.name: [c.id for c in gateway.cameras_of(u)] for u in gateway.app_users},
     }

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jinja2
 
-from camgate import manifest, tls
+from camgate import health, manifest, tls
 from camgate.ffmpeg import camera_args
 from camgate.model import Camera, Gateway
 from camgate.signing import LINK_SECRET_CONF
@@ -30,8 +30,8 @@ def systemd_arg(value: object) -> str:
 
 
 def systemd_text(value: object) -> str:
-    """A one-line value such as Description=: only specifiers and backslashes need escaping."""
-    return str(value).replace("\\", "\\\\").replace("%", "%%")
+    """A one-line value such as Description=: systemd expands % specifiers there and nothing else."""
+    return str(value).replace("%", "%%")
 
 
 def nginx_string(value: object) -> str:
@@ -106,7 +106,12 @@ def render_nginx_site(gateway: Gateway, nginx_version: tuple[int, int, int]) -> 
 
 
 def render_manifest_module(gateway: Gateway) -> str:
-    return render("nginx/camgate/camgate.js.j2", catalog=manifest.catalog(gateway))
+    return render(
+        "nginx/camgate/camgate.js.j2",
+        catalog=manifest.catalog(gateway),
+        stale_segments=health.STALE_SEGMENTS,
+        stale_grace=health.STALE_GRACE,
+    )
 
 
 def render_htpasswd(users: list[tuple[str, str]]) -> str:

@@ -54,9 +54,15 @@ def tls_fields(state: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def testbed_dirs() -> list[Path]:
+    """$CAMGATE_TESTBED_DIR, or several comma-separated (one gateway each), or .testbed."""
+    value = os.environ.get("CAMGATE_TESTBED_DIR") or DEFAULT_STATE_DIR
+    return [Path(d).resolve() for d in value.split(",") if d]
+
+
 def testbed_gateway(state_dir: str | Path | None = None, only: list[str] | None = None) -> tuple[str, dict[str, Any]]:
     """The testbed host with its simulated cameras; `only` (or $CAMGATE_TESTBED_CAMERAS=cam1,cam2) keeps a subset."""
-    state_dir = Path(state_dir or os.environ.get("CAMGATE_TESTBED_DIR", DEFAULT_STATE_DIR)).resolve()
+    state_dir = Path(state_dir).resolve() if state_dir else testbed_dirs()[0]
     state = read_state(state_dir)
     if only is None and os.environ.get("CAMGATE_TESTBED_CAMERAS"):
         only = [c for c in os.environ["CAMGATE_TESTBED_CAMERAS"].split(",") if c]
@@ -81,6 +87,7 @@ def testbed_gateway(state_dir: str | Path | None = None, only: list[str] | None 
         ssh_allow_from=allow_from,
         firewall=os.environ.get("CAMGATE_TESTBED_FIREWALL", "on") != "off",
         recordings_max_size=os.environ.get("CAMGATE_TESTBED_RECORDINGS_MAX_SIZE") or None,
+        url_ttl=int(os.environ.get("CAMGATE_TESTBED_URL_TTL") or 3600),
         secrets_file=str(state_dir / "secrets.toml"),
         ssh_user=state["ssh_user"],
         ssh_port=state.get("ssh_port", 22),

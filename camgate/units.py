@@ -14,7 +14,7 @@ BYTES = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
 def parse_duration(text: str) -> int | None:
     """'7d' -> 604800; a bare number is seconds; None when it is not a positive duration."""
-    match = DURATION_RE.match(str(text).strip().lower())
+    match = DURATION_RE.fullmatch(str(text).strip().lower())
     if not match or int(match.group(1)) == 0:
         return None
     return int(match.group(1)) * SECONDS[match.group(2)]
@@ -22,7 +22,7 @@ def parse_duration(text: str) -> int | None:
 
 def parse_size(text: str) -> int | None:
     """'500G' -> bytes (binary units); None when it is not a positive size."""
-    match = SIZE_RE.match(str(text).strip().upper())
+    match = SIZE_RE.fullmatch(str(text).strip().upper())
     if not match or int(match.group(1)) == 0:
         return None
     return int(match.group(1)) * BYTES[match.group(2)]
@@ -30,9 +30,9 @@ def parse_size(text: str) -> int | None:
 
 def parse_min_free(text: str) -> tuple[str, int] | None:
     """'5%' -> ('percent', 5); '20G' -> ('bytes', 21474836480); None when neither."""
-    match = PERCENT_RE.match(str(text).strip())
+    match = PERCENT_RE.fullmatch(str(text).strip())
     if match:
-        return ("percent", int(match.group(1)))
+        return ("percent", int(match.group(1))) if int(match.group(1)) > 0 else None
     size = parse_size(text)
     return ("bytes", size) if size else None
 

@@ -21,6 +21,8 @@ def base() -> None:
     with hide_processes (default), /proc mounted hidepid=invisible now and at every boot, so no
     other user can read a camera URL from ffmpeg's argument list. Reads: hide_processes."""
     apt.update(name="Refresh apt lists (at most hourly)", cache_time=APT_CACHE_SECONDS)
+    # camgate's host-side helpers (retention, health) are standard-library Python.
+    apt.packages(name="Install python3", packages=["python3"], no_recommends=True)
     server.group(name="Group camgate", group="camgate", system=True)
     server.user(
         name="User camgate",

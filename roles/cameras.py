@@ -19,6 +19,8 @@ UNIT_DIR = "/etc/systemd/system"
 UNIT_GLOB = "camgate-camera-*.service"
 LAUNCHER = "/usr/local/lib/camgate/camgate-camera-run"
 KEY_SCRIPT = "/usr/local/lib/camgate/camgate-hls-key"
+# Restart pacing of a failing camera (see templates/bin/camgate-camera-run.j2).
+BACKOFF = {"fast_retries": 10, "max_delay": 30, "healthy_run": 60}
 KEY_SERVICE = "camgate-hls-keys.service"
 KEY_TIMER = "camgate-hls-keys.timer"
 
@@ -35,7 +37,7 @@ def cameras() -> None:
     major = ffmpeg_major_on_host()
     launcher = files.put(
         name="Camera launcher",
-        src=StringIO(render("bin/camgate-camera-run.j2", placeholder=RTSP_URL_PLACEHOLDER)),
+        src=StringIO(render("bin/camgate-camera-run.j2", placeholder=RTSP_URL_PLACEHOLDER, **BACKOFF)),
         dest=LAUNCHER,
         user="root",
         group="root",

@@ -6,7 +6,7 @@ from pathlib import Path
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.files import File
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import files, server, systemd
 from pyinfra.operations.util import any_changed
 
 from camgate import retention
@@ -37,7 +37,6 @@ def recordings() -> None:
     if not cameras:
         remove_retention()
         return
-    apt.packages(name="Install python3 (retention)", packages=["python3"], no_recommends=True)
     files.directory(
         name=gateway.recordings_root, path=gateway.recordings_root, user="camgate", group="camgate", mode="0750"
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import signal
 from pathlib import Path
 
 from camgate.passwords import hash_password
@@ -21,7 +22,7 @@ from . import cameras as camera_procs
 from . import container, network, pebble, rootfs, ssh
 from .errors import TestbedError
 from .layout import Layout
-from .proc import log, phase
+from .proc import log, phase, signal_pid, terminate
 
 __all__ = ["Testbed", "TestbedError"]
 
@@ -144,6 +145,34 @@ class Testbed:
         if "acme" in state or pebble.acme_processes(layout):
             info["acme"] = pebble.is_running(layout)
         return info
+
+    # camera faults (the reliability tests use these) ------------------------------------------
+    def kill_camera(self, camera_id: str) -> None:
+        """SIGKILL one camera: the RTSP connection drops at once, like a camera losing power."""
+        signal_pid(self._camera(camera_id)["pid"], signal.SIGKILL)
+
+    def freeze_camera(self, camera_id: str, frozen: bool = True) -> None:
+        """SIGSTOP (or SIGCONT) one camera: it keeps its connections open but sends nothing."""
+        signal_pid(self._camera(camera_id)["pid"], signal.SIGSTOP if frozen else signal.SIGCONT)
+
+    def start_camera(self, camera_id: str, password: str | None = None) -> dict:
+        """Start a camera again on its port (after kill_camera), with its own or another password."""
+        state = self.read_state() or {}
+        entry = self._camera(camera_id)
+        terminate(entry["pid"], grace=2.0)
+        if password is None:
+            password = entry.get("password")
+        number = int(camera_id.removeprefix("cam"))
+        fresh = camera_procs.start_camera(self.layout, number, password)
+        state["cameras"] = [fresh if c["id"] == camera_id else c for c in state["cameras"]]
+        self.write_state(state)
+        return fresh
+
+    def _camera(self, camera_id: str) -> dict:
+        for entry in (self.read_state() or {}).get("cameras", []):
+            if entry["id"] == camera_id:
+                return entry
+        raise TestbedError(f"{self.layout.name} has no camera {camera_id!r}")
 
     def read_state(self) -> dict | None:
         try:

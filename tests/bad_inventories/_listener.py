@@ -32,7 +32,11 @@ def reach_listener(entry: tuple[str, dict[str, Any]]) -> tuple[str, dict[str, An
     The host name stays what the error lines name; pyinfra connects to ssh_hostname when it is set.
     """
     host, data = entry
-    return host, {**data, "ssh_hostname": LISTENER_HOST, "ssh_port": int(os.environ.get("CAMGATE_TEST_SSH_PORT", DEFAULT_PORT))}
+    return host, {
+        **data,
+        "ssh_hostname": LISTENER_HOST,
+        "ssh_port": int(os.environ.get("CAMGATE_TEST_SSH_PORT", DEFAULT_PORT)),
+    }
 
 
 def secrets_file(name: str) -> str:

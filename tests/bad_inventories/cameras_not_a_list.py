@@ -4,7 +4,6 @@ from camgate.inventory import camera, gateway
 from tests.bad_inventories._listener import reach_listener
 
 EXPECT = "host 'gw1.example.com': field 'cameras': expected a list"
-KNOWN_BUG = "camgate.inventory.gateway() runs list(cameras): a dict becomes its keys, so the errors name cameras '#1' and '#2' instead of the field 'cameras' (and cameras=None is a traceback)"
 
 gateways = [
     reach_listener(

@@ -26,10 +26,30 @@ TESTBED_INDEX = 7  # the demo uses index 0; tests never disturb a running demo
 INVENTORY = "inventory/testbed.py"
 
 
+# The suite tells one story on one host: what a fresh deploy guarantees first, then what survives
+# faults, changes and reboots, then certificate changes (which switch TLS modes) last.
+FILE_ORDER = (
+    "test_live_gateway",
+    "test_access",
+    "test_no_secret_leaks",
+    "test_recordings",
+    "test_firewall",
+    "test_faults",
+    "test_safe_changes",
+    "test_redeploy",
+    "test_tls",
+)
+
+
 def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        stem = Path(str(item.fspath)).stem
+        return FILE_ORDER.index(stem) if stem in FILE_ORDER else len(FILE_ORDER)
+
     for item in items:
         if "integration" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+    items.sort(key=lambda item: ("integration" in str(item.fspath), rank(item) if "integration" in str(item.fspath) else 0))
 
 
 def grand_total(output: str) -> dict[str, str]:
@@ -52,6 +72,8 @@ class Deployer:
         "ssh_allow_from": "CAMGATE_TESTBED_SSH_ALLOW_FROM",
         "firewall": "CAMGATE_TESTBED_FIREWALL",
         "recordings_max_size": "CAMGATE_TESTBED_RECORDINGS_MAX_SIZE",
+        "url_ttl": "CAMGATE_TESTBED_URL_TTL",
+        "testbeds": "CAMGATE_TESTBED_DIR",
     }
 
     def __init__(self, state_dir: Path):
@@ -60,10 +82,10 @@ class Deployer:
 
     def run(self, check: bool = True, verbose: bool = False, **changes) -> subprocess.CompletedProcess:
         for key, value in changes.items():
-            self.env[self.SETTINGS[key]] = ",".join(value) if isinstance(value, list) else value
+            self.env[self.SETTINGS[key]] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
         env = self.env
         result = subprocess.run(
-            [sys.executable, "-m", "pyinfra", "-y", *(["-vvv"] if verbose else []), INVENTORY, "deploy.py"],
+            self.argv(verbose),
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -73,6 +95,9 @@ class Deployer:
         if check and result.returncode != 0:
             raise AssertionError(f"deploy failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result
+
+    def argv(self, verbose: bool = False) -> list[str]:
+        return [sys.executable, "-m", "pyinfra", "-y", *(["-vvv"] if verbose else []), INVENTORY, "deploy.py"]
 
     def gateway(self):
         """The gateway as the inventory declares it now."""

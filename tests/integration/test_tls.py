@@ -146,3 +146,4 @@ def test_provided_mode_serves_the_sites_own_certificate(deployer, host, state, t
     assert dns_names(site_client.peer_certificate(gateway.base_url)) == {state["domain"]}
     total = grand_total(output(deployer.run()))
     assert total["success"] == "-" and total["error"] == "-"
+    deployer.run(tls="letsencrypt")  # back to the suite's mode for whatever runs after

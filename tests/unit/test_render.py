@@ -26,7 +26,7 @@ def test_unit_carries_no_credentials_and_loads_them_from_a_root_only_file():
 def test_unit_restarts_forever_and_stops_fast():
     g = gw()
     unit = render_camera_unit(g, g.cameras[0], 5)
-    for line in ("Restart=always", "RestartSec=2", "TimeoutStopSec=5", "StartLimitIntervalSec=0", "User=camgate"):
+    for line in ("Restart=always", "RestartSec=1", "TimeoutStopSec=5", "StartLimitIntervalSec=0", "User=camgate"):
         assert line in unit.splitlines()
     assert "RuntimeDirectory=camgate/hls/yard" in unit
 
@@ -88,6 +88,6 @@ def test_camera_unit_is_hardened():
 
 
 def test_launcher_masks_credentials():
-    script = render("bin/camgate-camera-run.j2", placeholder="@RTSP_URL@")
+    script = render("bin/camgate-camera-run.j2", placeholder="@RTSP_URL@", fast_retries=10, max_delay=30, healthy_run=60)
     assert script.startswith("#!/bin/bash")
     assert "sed -u -E" in script and "***@" in script
