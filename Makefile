@@ -4,8 +4,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# What this machine needs to run the testbed and check streams (the gateway installs its own).
-HOST_PACKAGES := mmdebstrap systemd-container iproute2 nftables openssh-client openssl zstd ffmpeg curl pebble \
+# What this machine needs to run the testbed and check streams (the gateway installs its own);
+# ruby: the unit tests check the Vagrantfile (ruby -c) and parse the CI example's YAML.
+HOST_PACKAGES := mmdebstrap systemd-container iproute2 nftables openssh-client openssl zstd ffmpeg curl pebble ruby \
 	python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
 

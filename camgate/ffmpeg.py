@@ -46,6 +46,12 @@ def ffmpeg_major_from_deb_version(version: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def ffmpeg_major_from_version_line(line: str) -> int:
+    """'ffprobe version 5.1.6-0+deb12u1 Copyright ...' -> 5 (the newest known when unreadable)."""
+    match = re.search(r"version n?(\d+)\.", line or "")
+    return int(match.group(1)) if match else NEWEST_KNOWN_MAJOR
+
+
 def ffmpeg_major(installed_version: str | None, distro_id: str | None, distro_release: str | None) -> int:
     """The ffmpeg major version the unit will run with: the installed one, else the distribution's."""
     if installed_version:

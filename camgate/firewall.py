@@ -57,6 +57,16 @@ def deployer_address(ssh_connection: str | None) -> str | None:
     return str(address)
 
 
+def session_ssh_port(ssh_connection: str | None) -> int | None:
+    """The port sshd accepted this deploy's session on ($SSH_CONNECTION's last field): the port the
+    host's firewall must keep open, even when the deploy came through a forwarded port (Vagrant's
+    2222, NAT)."""
+    fields = (ssh_connection or "").split()
+    if len(fields) == 4 and fields[3].isdigit() and 0 < int(fields[3]) < 65536:
+        return int(fields[3])
+    return None
+
+
 def web_ports(gateway: Gateway) -> tuple[int, ...]:
     """Port 80 always (ACME HTTP-01 and the redirect), http_port, and https_port unless tls='off'."""
     ports = {80, gateway.http_port}

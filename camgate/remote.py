@@ -68,9 +68,16 @@ def connect(target: SshTarget, timeout: float = 10.0) -> paramiko.SSHClient:
     return client
 
 
-def run(client: paramiko.SSHClient, argv: list[str], timeout: float = 60.0) -> tuple[int, str, str]:
-    """Run argv (quoted) on the gateway; return (exit status, stdout, stderr)."""
-    _stdin, stdout, stderr = client.exec_command(shlex.join(argv), timeout=timeout)
+def run(
+    client: paramiko.SSHClient, argv: list[str] | str, timeout: float = 60.0, input: str | None = None
+) -> tuple[int, str, str]:
+    """Run argv (quoted; or a shell command string) on the gateway, optionally feeding `input` on
+    stdin (how secrets travel: never in a command line); return (exit status, stdout, stderr)."""
+    command = argv if isinstance(argv, str) else shlex.join(argv)
+    stdin, stdout, stderr = client.exec_command(command, timeout=timeout)
+    if input is not None:
+        stdin.write(input)
+        stdin.channel.shutdown_write()
     out = stdout.read().decode(errors="replace")
     err = stderr.read().decode(errors="replace")
     return stdout.channel.recv_exit_status(), out, err

@@ -130,9 +130,20 @@ DISTRO_NGINX_VERSION = {
     ("debian", "11"): (1, 18, 0),
     ("debian", "12"): (1, 22, 1),
     ("debian", "13"): (1, 26, 3),
+    ("ubuntu", "20.04"): (1, 17, 10),
     ("ubuntu", "22.04"): (1, 18, 0),
     ("ubuntu", "24.04"): (1, 24, 0),
 }
+# Releases whose archive has no njs module for their nginx (libnginx-mod-http-js): the app's API
+# (manifest, recordings, status) needs it, so a deploy there stops before touching anything.
+RELEASES_WITHOUT_NJS = {("debian", "11"), ("ubuntu", "20.04"), ("ubuntu", "22.04")}
+
+
+def njs_missing(distro_id: str | None, release: str | None) -> bool:
+    key = ((distro_id or "").lower(), str(release or ""))
+    if key[0] == "debian":
+        key = (key[0], key[1].split(".")[0])
+    return key in RELEASES_WITHOUT_NJS
 
 
 def nginx_version(installed: str | None, distro_id: str | None, release: str | None) -> tuple[int, int, int]:

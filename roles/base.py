@@ -4,11 +4,14 @@ from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import deploy
+from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import File
 from pyinfra.operations import apt, files, server, systemd
 
 from camgate.inventory import gateway_from_host
 from camgate.render import render
+from camgate.tls import njs_missing
+from roles.facts import installed_version_and_distro
 
 APT_CACHE_SECONDS = 3600
 HIDEPID_UNIT = "camgate-hidepid.service"
@@ -20,6 +23,7 @@ def base() -> None:
     /etc/camgate (0755) and /etc/camgate/credentials (0700, root only); /usr/local/lib/camgate;
     with hide_processes (default), /proc mounted hidepid=invisible now and at every boot, so no
     other user can read a camera URL from ffmpeg's argument list. Reads: hide_processes."""
+    require_supported_release()
     apt.update(name="Refresh apt lists (at most hourly)", cache_time=APT_CACHE_SECONDS)
     # camgate's host-side helpers (retention, health) are standard-library Python.
     apt.packages(name="Install python3", packages=["python3"], no_recommends=True)
@@ -39,6 +43,16 @@ def base() -> None:
     )
     files.directory(name="/usr/local/lib/camgate", path="/usr/local/lib/camgate", user="root", group="root", mode="0755")
     hide_processes(gateway_from_host(host).hide_processes)
+
+
+def require_supported_release() -> None:
+    """Stop before the first change on a release camgate cannot serve the app's API on."""
+    _version, distro, release = installed_version_and_distro("nginx")
+    if njs_missing(distro, release):
+        raise DeployError(
+            f"host {host.name!r}: {distro} {release} ships no njs module for its nginx (libnginx-mod-http-js), "
+            "which the app's API needs; fix: use Debian 12 or Ubuntu 24.04 (or newer) for the gateway"
+        )
 
 
 def hide_processes(wanted: bool) -> None:

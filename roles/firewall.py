@@ -20,6 +20,7 @@ from camgate.firewall import (
     render_ruleset,
     render_unit,
     ruleset_for,
+    session_ssh_port,
 )
 from camgate.inventory import gateway_from_host
 from camgate.render import sha1
@@ -72,7 +73,10 @@ def firewall() -> None:
         remove_firewall()
         return
 
-    ruleset = ruleset_for(gateway, host.data.get("ssh_port"), deployer_address(host.get_fact(SshConnection)))
+    session = host.get_fact(SshConnection)
+    # The port sshd really listens on inside the host, else the one pyinfra was told to use.
+    ssh_port = session_ssh_port(session) or host.data.get("ssh_port")
+    ruleset = ruleset_for(gateway, ssh_port, deployer_address(session))
     text = render_ruleset(ruleset)
 
     apt.packages(name="Install nftables", packages=["nftables"], no_recommends=True)

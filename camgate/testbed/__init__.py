@@ -42,6 +42,7 @@ def make_app_users() -> tuple[dict, str]:
 
 
 class Testbed:
+    __test__ = False  # not a pytest test class, despite the name
     def __init__(
         self,
         state_dir: str | Path = ".testbed",

@@ -34,6 +34,7 @@ FILE_ORDER = (
     "test_no_secret_leaks",
     "test_recordings",
     "test_firewall",
+    "test_cli",
     "test_faults",
     "test_safe_changes",
     "test_redeploy",

@@ -179,3 +179,11 @@ def test_nft_accepts_the_ruleset_twice_in_a_row(tmp_path, allow_from):
     result = subprocess.run(["unshare", "--net", "sh", "-c", script], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:-1] == ["table inet camgate"]
+
+
+def test_the_firewall_keeps_the_port_sshd_accepted_this_session_on():
+    from camgate.firewall import session_ssh_port
+
+    assert session_ssh_port("10.0.2.2 51000 10.0.2.15 22") == 22  # forwarded from 2222 outside
+    assert session_ssh_port("203.0.113.9 51000 198.51.100.7 2200") == 2200
+    assert session_ssh_port("") is None and session_ssh_port("10.0.2.2 51000 22") is None

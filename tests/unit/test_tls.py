@@ -150,3 +150,13 @@ def test_bad_tls_settings_are_rejected_with_a_fix(fields, message):
 
 def test_selfsigned_site_may_use_an_ip_address():
     assert gw(tls="selfsigned", domain="10.0.0.2").certificate_names == ("10.0.0.2",)
+
+
+@pytest.mark.parametrize(
+    ("distro", "release", "missing"),
+    [("debian", "12", False), ("debian", "12.7", False), ("ubuntu", "24.04", False), ("ubuntu", "22.04", True), ("debian", "11", True)],
+)
+def test_releases_without_njs_are_refused_before_any_change(distro, release, missing):
+    from camgate.tls import njs_missing
+
+    assert njs_missing(distro, release) is missing

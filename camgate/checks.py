@@ -1,0 +1,137 @@
+"""The checks that prove a deployed gateway works, run over SSH with testinfra: `camgate verify`
+runs them against a site, and the integration suite runs the same ones against the testbed."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import testinfra
+
+from camgate.model import Gateway
+from camgate.remote import SshTarget
+from camgate.signing import LINK_SECRET_CONF, parse_link_secret_conf, signed_path
+from camgate.tls import CURRENT_DIR, parse_certificate_text
+
+HEALTH = "python3 /usr/local/lib/camgate/camgate-health /etc/camgate/health.json"
+CERT_DAYS_LEFT = 7
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+def testinfra_host(target: SshTarget) -> Any:
+    """A testinfra host over the system's ssh, with the inventory's key and pinned host keys."""
+    user = target.user or "root"
+    extra = ["-o BatchMode=yes", "-o StrictHostKeyChecking=yes"]
+    if target.known_hosts:
+        extra += [f"-o UserKnownHostsFile={shlex.quote(target.known_hosts)}", "-o GlobalKnownHostsFile=/dev/null"]
+    return testinfra.get_host(
+        f"ssh://{user}@{target.hostname}:{target.port}",
+        ssh_identity_file=target.key,
+        ssh_extra_args=" ".join(extra),
+        sudo=user != "root",
+    )
+
+
+def run_checks(host: Any, gateway: Gateway) -> list[Check]:
+    """Every check for one gateway; a check that cannot run counts as failed, with the reason."""
+    results = []
+    for name, check in planned_checks(gateway):
+        try:
+            passed, detail = check(host)
+        except Exception as exc:  # a check that cannot run is a failed check
+            passed, detail = False, f"{type(exc).__name__}: {exc}"
+        results.append(Check(name, bool(passed), detail))
+    return results
+
+
+def planned_checks(gateway: Gateway) -> list[tuple[str, Callable[[Any], tuple[bool, str]]]]:
+    port = gateway.https_port if gateway.https else gateway.http_port
+    checks: list[tuple[str, Callable[[Any], tuple[bool, str]]]] = [
+        ("nginx running and enabled", lambda h: service_up(h, "nginx")),
+        ("nginx accepts its configuration", lambda h: command_ok(h, "nginx -t")),
+        (f"listening on port {port}", lambda h: (h.socket(f"tcp://0.0.0.0:{port}").is_listening, "")),
+        ("health timer active", lambda h: service_up(h, "camgate-health.timer")),
+    ]
+    for camera in gateway.enabled_cameras:
+        checks.append((f"camera {camera.id}: unit running and enabled", lambda h, c=camera: service_up(h, c.unit_name)))
+        checks.append((f"camera {camera.id}: live, newest segment fresh", lambda h, c=camera: camera_live(h, c.id)))
+        checks.append((f"camera {camera.id}: signed URL served, unsigned refused", lambda h, c=camera: signed_served(h, gateway, c.id)))
+        if camera.password_ref:
+            path = f"/etc/camgate/credentials/{camera.id}.url"
+            checks.append((f"camera {camera.id}: credentials root-only", lambda h, p=path: root_only(h, p)))
+    if gateway.https:
+        checks.append(("certificate valid for every name", lambda h: certificate_ok(h, gateway)))
+    if gateway.firewall:
+        checks.append(("firewall table loaded", lambda h: command_ok(h, "nft list table inet camgate")))
+    if gateway.hide_processes:
+        checks.append(("other users cannot see processes", lambda h: ("hidepid=invisible" in h.check_output("findmnt -n -o OPTIONS /proc"), "")))
+    if gateway.recording_cameras:
+        checks.append(("retention timer active", lambda h: service_up(h, "camgate-retention.timer")))
+    return checks
+
+
+def service_up(host: Any, unit: str) -> tuple[bool, str]:
+    service = host.service(unit)
+    running, enabled = service.is_running, service.is_enabled
+    return running and enabled, "" if running and enabled else f"running={running} enabled={enabled}"
+
+
+def command_ok(host: Any, command: str) -> tuple[bool, str]:
+    result = host.run(command)
+    return result.rc == 0, (result.stderr or result.stdout).strip()[-200:] if result.rc else ""
+
+
+def root_only(host: Any, path: str) -> tuple[bool, str]:
+    f = host.file(path)
+    ok = f.exists and f.user == "root" and f.mode & 0o077 == 0
+    return ok, "" if ok else f"{path}: owner {f.user}, mode {oct(f.mode) if f.exists else 'missing'}"
+
+
+def camera_live(host: Any, camera_id: str, wait: float = 15.0) -> tuple[bool, str]:
+    """Up per the gateway's own health script; a camera that just (re)started gets `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        report = json.loads(host.check_output(HEALTH))["cameras"].get(camera_id, {})
+        if report.get("up") or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    detail = f"newest segment {report.get('newest_segment_age')} s old" if report.get("up") else f"down: {report.get('last_error')}"
+    return bool(report.get("up")), detail
+
+
+def signed_served(host: Any, gateway: Gateway, camera_id: str) -> tuple[bool, str]:
+    """nginx on the gateway answers a freshly signed playlist URL with 200 and an unsigned one with 403."""
+    secret = parse_link_secret_conf(host.file(LINK_SECRET_CONF).content_string)
+    if secret is None:
+        return False, f"no signing secret in {LINK_SECRET_CONF}"
+    scheme, port = ("https", gateway.https_port) if gateway.https else ("http", gateway.http_port)
+    # The gateway asks itself, by its own name, whatever DNS says (like the app would, minus DNS).
+    resolve = shlex.quote(f"{gateway.domain}:{port}:127.0.0.1")
+
+    def status(path: str) -> str:
+        url = shlex.quote(f"{scheme}://{gateway.domain}:{port}{path}")
+        return host.check_output(f"curl -sk -o /dev/null -w '%{{http_code}}' --resolve {resolve} {url}")
+
+    signed = status(signed_path(secret, camera_id, int(time.time()) + 120))
+    unsigned = status(f"/hls/{camera_id}/stream.m3u8")
+    return signed == "200" and unsigned == "403", f"signed {signed}, unsigned {unsigned}"
+
+
+def certificate_ok(host: Any, gateway: Gateway) -> tuple[bool, str]:
+    path = f"{CURRENT_DIR}/fullchain.pem"
+    info = parse_certificate_text(
+        host.check_output(f"openssl x509 -in {path} -noout -serial -enddate -ext subjectAltName")
+    )
+    expiring = host.run(f"openssl x509 -in {path} -noout -checkend {CERT_DAYS_LEFT * 86400}").rc != 0
+    missing = set(gateway.certificate_names) - set(info["names"] if info else [])
+    ok = not missing and not expiring
+    return ok, "" if ok else f"missing names {sorted(missing)}" if missing else f"expires within {CERT_DAYS_LEFT} days"
