@@ -54,6 +54,15 @@ def tls_fields(state: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def clone_cameras(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """$CAMGATE_TESTBED_CLONES=N more cameras reading the testbed's first camera (its RTSP server
+    shares one encoder between clients): what the benchmarks scale with."""
+    count = int(os.environ.get("CAMGATE_TESTBED_CLONES") or 0)
+    audio = os.environ.get("CAMGATE_TESTBED_CLONE_AUDIO") or "copy"
+    source = state["cameras"][0]["url"]
+    return [camera(f"clone-{n}", url=source, audio=audio, hls_time=2) for n in range(1, count + 1)]
+
+
 def testbed_dirs() -> list[Path]:
     """$CAMGATE_TESTBED_DIR, or several comma-separated (one gateway each), or .testbed."""
     value = os.environ.get("CAMGATE_TESTBED_DIR") or DEFAULT_STATE_DIR
@@ -73,6 +82,7 @@ def testbed_gateway(state_dir: str | Path | None = None, only: list[str] | None 
         settings = CAMERA_SETTINGS[index % len(CAMERA_SETTINGS)]
         credentials = {"username": cam["username"], "password_ref": f"secret:{cam['id']}"} if cam.get("password") else {}
         cameras.append(camera(cam["id"], url=cam["url"], name=f"Testbed {cam['id']}", **credentials, **settings))
+    cameras += clone_cameras(state)
     ids = {c["id"] for c in cameras}
     app_users = [
         {"name": name, "password_ref": f"secret:app-{name}", "cameras": [c for c in APP_USER_CAMERAS.get(name, []) if c in ids]}

@@ -1,0 +1,102 @@
+"""Cameras per gateway and deploy time: N camera units pulling one shared simulated source.
+
+For each N: a fresh testbed host (its own, index 3, state in .testbed-bench), a timed first deploy
+on the bare host, a timed no-op re-deploy, then CPU % of a core and proportional memory (PSS) per
+camera unit over a fixed window, and how many cameras' segments arrive late. Bounded: one pass per
+N, MEASURE seconds each. Prints a table; nothing is kept.
+
+    python bench/cameras.py [--counts 1,8,16,32,64] [--audio copy|aac] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from camgate.testbed import Testbed
+
+STATE_DIR = Path(".testbed-bench").resolve()
+INDEX = 3
+CGROUPS = "/sys/fs/cgroup/system.slice"
+
+SAMPLE = r"""
+for d in {cg}/camgate-camera-*.service; do
+  u=$(basename "$d")
+  cpu=$(sed -n 's/^usage_usec //p' "$d/cpu.stat")
+  pss=0
+  for p in $(cat "$d/cgroup.procs"); do
+    v=$(sed -n 's/^Pss: *\([0-9]*\) kB/\1/p' /proc/$p/smaps_rollup 2>/dev/null); pss=$((pss + ${{v:-0}}))
+  done
+  echo "$u $cpu $pss"
+done
+"""
+
+
+def deploy(env: dict) -> tuple[float, str]:
+    start = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "pyinfra", "-y", "inventory/testbed.py", "deploy.py"],
+        env=env, capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise SystemExit(f"deploy failed:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
+    return time.monotonic() - start, result.stdout
+
+
+def sample(ssh: list[str]) -> dict[str, tuple[int, int]]:
+    out = subprocess.run([*ssh, SAMPLE.format(cg=CGROUPS)], capture_output=True, text=True, check=True).stdout
+    return {u: (int(cpu), int(pss)) for u, cpu, pss in (line.split() for line in out.splitlines() if line.strip())}
+
+
+def late_cameras(ssh: list[str]) -> int:
+    report = json.loads(subprocess.run([*ssh, "python3 /usr/local/lib/camgate/camgate-health /etc/camgate/health.json"],
+                                       capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    return sum(1 for cam in report["cameras"].values() if not cam["up"])
+
+
+def run(count: int, audio: str, seconds: float) -> dict:
+    bed = Testbed(STATE_DIR, INDEX, cameras=1, auth_cameras=())
+    state = bed.up()
+    try:
+        env = {**os.environ, "CAMGATE_TESTBED_DIR": str(STATE_DIR), "CAMGATE_TESTBED_CAMERAS": "none",
+               "CAMGATE_TESTBED_CLONES": str(count), "CAMGATE_TESTBED_CLONE_AUDIO": audio}  # fmt: skip
+        first, _ = deploy(env)
+        noop, out = deploy(env)
+        ssh = ["ssh", "-F", state["ssh_config"], state["ssh_alias"]]
+        time.sleep(10)  # every camera connected and segmenting
+        before, start = sample(ssh), time.monotonic()
+        time.sleep(seconds)
+        after, elapsed = sample(ssh), time.monotonic() - start
+        cpu = [(after[u][0] - before[u][0]) / 1e6 / elapsed * 100 for u in after if u in before]
+        pss = [after[u][1] / 1024 for u in after]
+        return {
+            "count": count, "first": first, "noop": noop, "noop_changes": "Grand total" in out and out.split("Grand total")[1].split()[1],
+            "cpu_per_camera": sum(cpu) / len(cpu), "cpu_total": sum(cpu), "pss_per_camera": sum(pss) / len(pss),
+            "late": late_cameras(ssh),
+        }  # fmt: skip
+    finally:
+        bed.down()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--counts", default="1,8,16,32,64")
+    parser.add_argument("--audio", default="copy", choices=("copy", "aac"))
+    parser.add_argument("--seconds", type=float, default=20)
+    args = parser.parse_args()
+    print(f"audio {args.audio}, {args.seconds:.0f} s CPU window, {os.cpu_count()} cores")
+    print(f"{'cameras':>7} {'first deploy s':>14} {'no-op s':>8} {'no-op changes':>13} {'CPU %/camera':>12} "
+          f"{'CPU % total':>11} {'PSS MB/camera':>13} {'late':>5}")  # fmt: skip
+    for count in (int(n) for n in args.counts.split(",")):
+        r = run(count, args.audio, args.seconds)
+        print(f"{r['count']:7} {r['first']:14.1f} {r['noop']:8.1f} {r['noop_changes']:>13} {r['cpu_per_camera']:12.2f} "
+              f"{r['cpu_total']:11.1f} {r['pss_per_camera']:13.1f} {r['late']:5}", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
