@@ -55,9 +55,9 @@ def main() -> None:
     expires = int(time.time()) + 3600
     cases = {
         ("playlist", "plain"): f"https://127.0.0.1:8443/plain/{CAMERA}/stream.m3u8",
-        ("playlist", "signed"): f"https://127.0.0.1{signed_path(secret, CAMERA, expires)}",
+        ("playlist", "signed"): f"https://127.0.0.1:443{signed_path(secret, CAMERA, expires)}",
         ("segment", "plain"): f"https://127.0.0.1:8443/plain/{CAMERA}/{SEGMENT}",
-        ("segment", "signed"): f"https://127.0.0.1{signed_path(secret, CAMERA, expires, SEGMENT)}",
+        ("segment", "signed"): f"https://127.0.0.1:443{signed_path(secret, CAMERA, expires, SEGMENT)}",
     }
     results = {}
     try:

@@ -5,7 +5,7 @@ from io import StringIO
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.files import File, FindFiles
-from pyinfra.facts.systemd import SystemdStatus
+from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
@@ -13,6 +13,7 @@ from camgate.ffmpeg import KEY_INFO_NAME, RTSP_URL_PLACEHOLDER, input_url
 from camgate.inventory import gateway_from_host
 from camgate.render import camera_hls_dir, credentials_path, render, render_camera_unit
 from camgate.secrets import resolve_secret
+from roles.facts import PathStates, file_state
 from roles.ffmpeg import ffmpeg_major_on_host
 
 UNIT_DIR = "/etc/systemd/system"
@@ -35,64 +36,48 @@ def cameras() -> None:
     Reads: cameras[*], hls_root, hls_key_rotation, secrets_file."""
     gateway = gateway_from_host(host)
     major = ffmpeg_major_on_host()
-    launcher = files.put(
-        name="Camera launcher",
-        src=StringIO(render("bin/camgate-camera-run.j2", placeholder=RTSP_URL_PLACEHOLDER, **BACKOFF)),
-        dest=LAUNCHER,
-        user="root",
-        group="root",
-        mode="0755",
-    )
-    key_script = files.put(
-        name="AES-128 key script",
-        src=StringIO(render("bin/camgate-hls-key.j2", **key_rotation_context(gateway))),
-        dest=KEY_SCRIPT,
-        user="root",
-        group="root",
-        mode="0755",
-    )
-
     wanted = {camera.unit_name: camera for camera in gateway.enabled_cameras}
-    changes = {}
+    # Everything this role writes, rendered up front: (path, content, mode, camera id or None).
+    planned = [
+        (LAUNCHER, render("bin/camgate-camera-run.j2", placeholder=RTSP_URL_PLACEHOLDER, **BACKOFF), "0755", None),
+        (KEY_SCRIPT, render("bin/camgate-hls-key.j2", **key_rotation_context(gateway)), "0755", None),
+    ]
     for unit_name, camera in wanted.items():
         password = resolve_secret(camera.password_ref, gateway.secrets_file) if camera.password_ref else None
-        # name= keeps the credentials out of pyinfra's output.
-        credentials = files.put(
-            name=f"Credentials of camera {camera.id}",
-            src=StringIO(input_url(camera, password) + "\n"),
-            dest=credentials_path(camera.id),
-            user="root",
-            group="root",
-            mode="0600",
-        )
-        unit = files.put(
-            name=f"Unit of camera {camera.id}",
-            src=StringIO(render_camera_unit(gateway, camera, major)),
-            dest=f"{UNIT_DIR}/{unit_name}",
-            user="root",
-            group="root",
-            mode="0644",
-        )
-        changes[unit_name] = (camera, unit, credentials)
+        planned.append((credentials_path(camera.id), input_url(camera, password) + "\n", "0600", camera.id))
+        planned.append((f"{UNIT_DIR}/{unit_name}", render_camera_unit(gateway, camera, major), "0644", camera.id))
+    # One round trip for every file's state: only what differs gets an operation (and its facts).
+    present = host.get_fact(PathStates, paths=tuple(path for path, *_ in planned))
+    differing = [item for item in planned if present.get(item[0]) != file_state(item[1], item[2])]
+    puts = {}
+    for path, content, mode, camera_id in differing:
+        # A generic name keeps the credentials out of pyinfra's output.
+        label = f"{'Credentials' if path.endswith('.url') else 'File'} of camera {camera_id}" if camera_id else path
+        puts[path] = files.put(name=label, src=StringIO(content), dest=path, user="root", group="root", mode=mode)
 
     removed = remove_stale_cameras(set(wanted))
-    units = [unit for _, unit, _ in changes.values()]
     key_units = key_rotation_units(gateway)
-    systemd.daemon_reload(name="Reload systemd units", _if=any_changed(*units, *removed, *key_units))
-    # A unit that was not running before this deploy starts with its new files: no restart needed.
-    was_running = host.get_fact(SystemdStatus)
-    for unit_name in wanted:
-        systemd.service(name=f"Run {unit_name}", service=unit_name, running=True, enabled=True)
-    for unit_name, (camera, unit, credentials) in changes.items():
-        if not was_running.get(unit_name):
-            continue
-        systemd.service(
-            name=f"Restart {unit_name} (changed)",
-            service=unit_name,
-            running=None,
-            restarted=True,
-            _if=any_changed(unit, credentials, launcher, *([key_script] if camera.encrypt else [])),
-        )
+    unit_puts = [op for path, op in puts.items() if path.endswith(".service")]
+    systemd.daemon_reload(name="Reload systemd units", _if=any_changed(*unit_puts, *removed, *key_units))
+    running = host.get_fact(SystemdStatus)
+    enabled = host.get_fact(SystemdEnabled)
+    for unit_name, camera in wanted.items():
+        own = [op for path, op in puts.items() if path in (credentials_path(camera.id), f"{UNIT_DIR}/{unit_name}")]
+        if camera.encrypt and KEY_SCRIPT in puts:
+            own.append(puts[KEY_SCRIPT])
+        if LAUNCHER in puts:
+            own.append(puts[LAUNCHER])
+        if not running.get(unit_name) or not enabled.get(unit_name):
+            # Not running before this deploy: it starts with its new files, no restart needed.
+            systemd.service(name=f"Run {unit_name}", service=unit_name, running=True, enabled=True)
+        elif own:
+            systemd.service(
+                name=f"Restart {unit_name} (changed)",
+                service=unit_name,
+                running=None,
+                restarted=True,
+                _if=any_changed(*own),
+            )
     if gateway.encrypted_cameras:
         systemd.service(name="AES-128 key rotation timer", service=KEY_TIMER, running=True, enabled=True)
 

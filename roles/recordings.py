@@ -13,6 +13,7 @@ from camgate import retention
 from camgate.inventory import gateway_from_host
 from camgate.render import camera_recordings_dir, render
 from camgate.units import parse_duration, parse_min_free, parse_size
+from roles.facts import PathStates, directory_state
 
 UNIT_DIR = "/etc/systemd/system"
 SCRIPT = "/usr/local/lib/camgate/camgate-retention"
@@ -37,12 +38,12 @@ def recordings() -> None:
     if not cameras:
         remove_retention()
         return
-    files.directory(
-        name=gateway.recordings_root, path=gateway.recordings_root, user="camgate", group="camgate", mode="0750"
-    )
-    for camera in cameras:
-        path = camera_recordings_dir(gateway, camera)
-        files.directory(name=f"Recordings of {camera.id}", path=path, user="camgate", group="camgate", mode="0750")
+    folders = [gateway.recordings_root, *(camera_recordings_dir(gateway, c) for c in cameras)]
+    # One round trip for all folders; only a missing or wrong one gets an operation.
+    present = host.get_fact(PathStates, paths=tuple(folders))
+    for path in folders:
+        if present.get(path) != directory_state("0750", "camgate", "camgate"):
+            files.directory(name=f"Recordings folder {path}", path=path, user="camgate", group="camgate", mode="0750")
 
     script = files.put(
         name="Retention script",

@@ -129,6 +129,31 @@ def nspawn_argv(layout: Layout) -> list[str]:
     ]
 
 
+def cgroup_dir(layout: Layout) -> Path | None:
+    """The container's own cgroup2 directory, where the host has a cgroup2 hierarchy and runs no
+    systemd of its own (which would give every nspawn its own scope instead)."""
+    for mount in (Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup")):
+        if (mount / "cgroup.procs").exists() and not Path("/run/systemd/system").is_dir():
+            return mount / layout.name
+    return None
+
+
+def remove_cgroup(layout: Layout) -> None:
+    path = cgroup_dir(layout)
+    if path is None or not path.is_dir():
+        return
+    # Leaf first: systemd inside the container made a tree below it.
+    for sub in sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        try:
+            sub.rmdir()
+        except OSError:
+            pass
+    try:
+        path.rmdir()
+    except OSError:
+        pass
+
+
 def supervisor_pid_file(layout: Layout) -> Path:
     return layout.pid_file("supervisor")
 
@@ -141,8 +166,10 @@ def start(layout: Layout) -> int:
     """Start the supervisor (which starts nspawn) detached from us; return the supervisor PID."""
     layout.run_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY="1")
-    argv = [sys.executable, str(SUPERVISOR_SCRIPT), "--pid-file", str(nspawn_pid_file(layout)),
-            "--", *nspawn_argv(layout)]
+    argv = [sys.executable, str(SUPERVISOR_SCRIPT), "--pid-file", str(nspawn_pid_file(layout))]
+    if cgroup_dir(layout):
+        argv += ["--cgroup", str(cgroup_dir(layout))]
+    argv += ["--", *nspawn_argv(layout)]
     with open(layout.container_log, "a") as out:
         out.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n")
         out.flush()
@@ -270,7 +297,9 @@ def kill_processes_rooted_in(root: Path) -> None:
 
 
 def remove_leftovers(layout: Layout) -> None:
-    """Remove what nspawn leaves in /run (not a tmpfs here) and the overlay's per-run dirs."""
+    """Remove what nspawn leaves in /run (not a tmpfs here), the container's cgroup and the
+    overlay's per-run dirs."""
+    remove_cgroup(layout)
     try_run(["rm", "-rf", "--one-file-system", layout.propagate_dir])
     if not overlay_mounted(layout):
         try_run(["rm", "-rf", "--one-file-system", layout.overlay_dir])

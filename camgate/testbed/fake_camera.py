@@ -10,19 +10,18 @@ The password never goes on the command line (argv is world-readable): it comes f
 environment variable CAMGATE_CAMERA_PASSWORD or from a file named by --password-file (mode 0600).
 With --user the server requires RTSP basic auth and answers 401 without it.
 
-Video: videotestsrc (live) -> QR code with the wall-clock time in ms -> x264 (ultrafast, zerolatency,
-1 s GOP) 640x360 25 fps. Audio: audiotestsrc (live sine) -> AAC. The media is shared, so several
+Video: videotestsrc (live) -> a QR code of the frame's count and timestamp (debugqroverlay), so no
+two frames are alike and a frame can be recognised downstream -> x264 (ultrafast, zerolatency, 1 s
+GOP) 640x360 25 fps. Audio: audiotestsrc (live sine) -> AAC. The media is shared, so several
 clients read one encoder. Prints "READY rtsp://..." on stdout once listening.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
-import time
 
 import gi
 
@@ -45,7 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pattern", default=None, help="videotestsrc pattern (default: by mount)")
     parser.add_argument("--freq", type=int, default=440, help="audio tone in Hz")
     parser.add_argument("--instance", default="", help="label of the testbed that owns this process")
-    parser.add_argument("--no-stamp", action="store_true", help="do not draw the wall-clock QR code")
+    parser.add_argument("--no-stamp", action="store_true", help="do not draw the per-frame QR code")
     return parser.parse_args(argv)
 
 
@@ -70,7 +69,7 @@ def aac_encoder() -> str:
 
 
 def launch_line(pattern: str, freq: int, stamp: bool) -> str:
-    overlay = "! qroverlay name=stamp x=1 y=1 pixel-size=2 " if stamp else ""
+    overlay = "! debugqroverlay x=1 y=1 pixel-size=2 " if stamp else ""
     encoder = aac_encoder()
     return (
         "( "
@@ -98,20 +97,6 @@ def check_pipeline(launch: str) -> None:
     pipeline.set_state(Gst.State.NULL)
 
 
-def stamp_wall_clock(media: GstRtspServer.RTSPMedia) -> None:
-    """Before each frame reaches the QR overlay, put the wall-clock time (ms since epoch) in it."""
-    bin_ = media.get_element()
-    overlay = bin_.get_by_name("stamp") if bin_ is not None else None
-    if overlay is None:
-        return
-
-    def probe(_pad: Gst.Pad, _info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
-        overlay.set_property("data", json.dumps({"wallclock_ms": time.time_ns() // 1_000_000}))
-        return Gst.PadProbeReturn.OK
-
-    overlay.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
-
-
 def configure_auth(server: GstRtspServer.RTSPServer, factory: GstRtspServer.RTSPMediaFactory,
                    user: str, password: str) -> None:
     auth = GstRtspServer.RTSPAuth()
@@ -131,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.user and not password:
         print(f"--user given but no password in ${PASSWORD_ENV} or --password-file", file=sys.stderr)
         return 2
-    stamp = not args.no_stamp and Gst.ElementFactory.find("qroverlay") is not None
+    stamp = not args.no_stamp and Gst.ElementFactory.find("debugqroverlay") is not None
 
     server = GstRtspServer.RTSPServer()
     server.set_address(args.address)
@@ -142,8 +127,6 @@ def main(argv: list[str] | None = None) -> int:
     factory.set_launch(launch)
     factory.set_shared(True)
     factory.set_latency(0)
-    if stamp:
-        factory.connect("media-configure", lambda _f, media: stamp_wall_clock(media))
     if args.user:
         configure_auth(server, factory, args.user, password)
     server.get_mount_points().add_factory(args.mount, factory)

@@ -23,12 +23,15 @@ REBOOT_EXIT_CODE = 133
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pid-file", required=True)
+    parser.add_argument("--cgroup", help="join this cgroup2 directory first (the container's own subtree)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("no command given")
 
+    if args.cgroup:
+        join_cgroup(args.cgroup)
     stopping = False
     child: subprocess.Popen[bytes] | None = None
 
@@ -54,6 +57,15 @@ def main(argv: list[str] | None = None) -> int:
             remove_pid(args.pid_file)
             return code
         time.sleep(0.2)  # let the kernel finish tearing the old container down
+
+
+def join_cgroup(path: str) -> None:
+    """Move this process (and so nspawn and the container) into its own cgroup2 directory: without
+    it every testbed's systemd would manage one shared tree, and stopping a unit in one container
+    would kill the same-named unit's processes in another."""
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "cgroup.procs"), "w") as procs:
+        procs.write(str(os.getpid()))
 
 
 def stamp(message: str) -> None:
