@@ -40,7 +40,7 @@ def run_variant(url: str, audio: str, record: bool, seconds: float) -> dict:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "TZ": "UTC"})
         time.sleep(3)  # connect and settle
-        live0, rec0, start = folder_bytes(live), folder_bytes(rec), time.monotonic()
+        rec0, start = folder_bytes(rec), time.monotonic()
         rss = 0
         while time.monotonic() - start < seconds:
             time.sleep(1)
