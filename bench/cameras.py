@@ -5,7 +5,7 @@ on the bare host, a timed no-op re-deploy, then CPU % of a core and proportional
 camera unit over a fixed window, and how many cameras' segments arrive late. Bounded: one pass per
 N, MEASURE seconds each. Prints a table; nothing is kept.
 
-    python bench/cameras.py [--counts 1,8,16,32,64] [--audio copy|aac] [--seconds 20]
+    python -m bench.cameras [--counts 1,8,16,32,64] [--audio copy|aac] [--seconds 20]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from camgate.testbed import Testbed
+from tests.testbed import Testbed
 
 STATE_DIR = Path(".testbed-bench").resolve()
 INDEX = 3

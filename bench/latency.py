@@ -7,7 +7,7 @@ segment, hashes the segment's first IDR slice (video is copied, so the bytes are
 subtracts. Bounded: SEGMENTS segments per camera. Needs the demo testbed (`make demo`), whose cam1
 has hls_time 1 and cam2 hls_time 2 (AES-128: segments are decrypted with the key from the playlist).
 
-    python bench/latency.py [--segments 15]
+    python -m bench.latency [--segments 15]
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from urllib.parse import urljoin
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from camgate.hls import Client, parse_playlist, segment_url
+from tests.players.hls import Client, parse_playlist, segment_url
 from camgate.inventory import load_inventory
-from camgate.signing import link_secret, signed_url
+from camgate.remote import link_secret
+from camgate.signing import signed_url
 
 STATE = Path(".testbed/state.json")
 

@@ -4,7 +4,7 @@ Runs the exact argv the camera units use (camgate.ffmpeg.camera_args) on this ma
 testbed camera for a fixed time per variant, and prints CPU % of one core and bytes written per
 second. Needs a running testbed (`camgate testbed up`); bounded: DURATION seconds per variant.
 
-    python bench/recording_overhead.py [--seconds 30] [--camera rtsp://10.231.0.1:8554/cam1]
+    python -m bench.recording_overhead [--seconds 30] [--camera rtsp://10.231.0.1:8554/cam1]
 """
 
 from __future__ import annotations

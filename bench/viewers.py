@@ -5,7 +5,7 @@ Adds a throwaway server on 127.0.0.1:8443 (same certificate and TLS settings, no
 and a copy of one segment, runs wrk inside the gateway for DURATION seconds per case, then removes
 both. Bounded: 4 cases x DURATION. Needs `make demo`.
 
-    python bench/viewers.py [--seconds 10] [--connections 32]
+    python -m bench.viewers [--seconds 10] [--connections 32]
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 from camgate.inventory import load_inventory
-from camgate.signing import link_secret, signed_path
+from camgate.remote import link_secret
+from camgate.signing import signed_path
 
 STATE = Path(".testbed/state.json")
 PLAIN_SITE = "/etc/nginx/conf.d/zz-bench-plain.conf"

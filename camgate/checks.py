@@ -11,12 +11,13 @@ from typing import Any, Callable
 
 import testinfra
 
+from camgate import paths
 from camgate.model import Gateway
 from camgate.remote import SshTarget
-from camgate.signing import LINK_SECRET_CONF, parse_link_secret_conf, signed_path
-from camgate.tls import CURRENT_DIR, parse_certificate_text
+from camgate.signing import parse_link_secret_conf, signed_path
+from camgate.tls import parse_certificate_text
 
-HEALTH = "python3 /usr/local/lib/camgate/camgate-health /etc/camgate/health.json"
+HEALTH = f"python3 {paths.HEALTH_SCRIPT} {paths.HEALTH_CONFIG}"
 CERT_DAYS_LEFT = 7
 
 
@@ -59,23 +60,23 @@ def planned_checks(gateway: Gateway) -> list[tuple[str, Callable[[Any], tuple[bo
         ("nginx running and enabled", lambda h: service_up(h, "nginx")),
         ("nginx accepts its configuration", lambda h: command_ok(h, "nginx -t")),
         (f"listening on port {port}", lambda h: (h.socket(f"tcp://0.0.0.0:{port}").is_listening, "")),
-        ("health timer active", lambda h: service_up(h, "camgate-health.timer")),
+        ("health timer active", lambda h: service_up(h, paths.HEALTH_TIMER)),
     ]
     for camera in gateway.enabled_cameras:
         checks.append((f"camera {camera.id}: unit running and enabled", lambda h, c=camera: service_up(h, c.unit_name)))
         checks.append((f"camera {camera.id}: live, newest segment fresh", lambda h, c=camera: camera_live(h, c.id)))
         checks.append((f"camera {camera.id}: signed URL served, unsigned refused", lambda h, c=camera: signed_served(h, gateway, c.id)))
         if camera.password_ref:
-            path = f"/etc/camgate/credentials/{camera.id}.url"
+            path = paths.credentials_path(camera.id)
             checks.append((f"camera {camera.id}: credentials root-only", lambda h, p=path: root_only(h, p)))
     if gateway.https:
         checks.append(("certificate valid for every name", lambda h: certificate_ok(h, gateway)))
     if gateway.firewall:
-        checks.append(("firewall table loaded", lambda h: command_ok(h, "nft list table inet camgate")))
+        checks.append(("firewall table loaded", lambda h: command_ok(h, f"nft list table inet {paths.FIREWALL_TABLE}")))
     if gateway.hide_processes:
         checks.append(("other users cannot see processes", lambda h: ("hidepid=invisible" in h.check_output("findmnt -n -o OPTIONS /proc"), "")))
     if gateway.recording_cameras:
-        checks.append(("retention timer active", lambda h: service_up(h, "camgate-retention.timer")))
+        checks.append(("retention timer active", lambda h: service_up(h, paths.RETENTION_TIMER)))
     return checks
 
 
@@ -110,24 +111,25 @@ def camera_live(host: Any, camera_id: str, wait: float = 15.0) -> tuple[bool, st
 
 def signed_served(host: Any, gateway: Gateway, camera_id: str) -> tuple[bool, str]:
     """nginx on the gateway answers a freshly signed playlist URL with 200 and an unsigned one with 403."""
-    secret = parse_link_secret_conf(host.file(LINK_SECRET_CONF).content_string)
+    secret = parse_link_secret_conf(host.file(paths.LINK_SECRET_CONF).content_string)
     if secret is None:
-        return False, f"no signing secret in {LINK_SECRET_CONF}"
-    scheme, port = ("https", gateway.https_port) if gateway.https else ("http", gateway.http_port)
-    # The gateway asks itself, by its own name, whatever DNS says (like the app would, minus DNS).
-    resolve = shlex.quote(f"{gateway.domain}:{port}:127.0.0.1")
-
-    def status(path: str) -> str:
-        url = shlex.quote(f"{scheme}://{gateway.domain}:{port}{path}")
-        return host.check_output(f"curl -sk -o /dev/null -w '%{{http_code}}' --resolve {resolve} {url}")
-
-    signed = status(signed_path(secret, camera_id, int(time.time()) + 120))
-    unsigned = status(f"/hls/{camera_id}/stream.m3u8")
+        return False, f"no signing secret in {paths.LINK_SECRET_CONF}"
+    signed = host.check_output(signed_status_command(gateway, signed_path(secret, camera_id, int(time.time()) + 120)))
+    unsigned = host.check_output(signed_status_command(gateway, f"/hls/{camera_id}/stream.m3u8"))
     return signed == "200" and unsigned == "403", f"signed {signed}, unsigned {unsigned}"
 
 
+def signed_status_command(gateway: Gateway, path: str) -> str:
+    """A command for the gateway that prints the HTTP status nginx answers `path` with. The gateway
+    asks itself by its own name, whatever DNS says (like the app would, minus DNS)."""
+    scheme, port = ("https", gateway.https_port) if gateway.https else ("http", gateway.http_port)
+    resolve = shlex.quote(f"{gateway.domain}:{port}:127.0.0.1")
+    url = shlex.quote(f"{scheme}://{gateway.domain}:{port}{path}")
+    return f"curl -sk -o /dev/null -w '%{{http_code}}' --resolve {resolve} {url}"
+
+
 def certificate_ok(host: Any, gateway: Gateway) -> tuple[bool, str]:
-    path = f"{CURRENT_DIR}/fullchain.pem"
+    path = f"{paths.TLS_CURRENT}/fullchain.pem"
     info = parse_certificate_text(
         host.check_output(f"openssl x509 -in {path} -noout -serial -enddate -ext subjectAltName")
     )

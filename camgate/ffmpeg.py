@@ -31,7 +31,7 @@ DISTRO_FFMPEG_MAJOR = {
 }
 NEWEST_KNOWN_MAJOR = 7
 
-# Flags every live stream needs (see docs/streaming.md):
+# Flags every live stream needs (docs/architecture.md, "ffmpeg"):
 # - delete_segments: tmpfs stays small;
 # - append_list: a restarted ffmpeg keeps counting media sequence numbers and marks a discontinuity;
 # - temp_file: nginx never serves a half-written segment;

@@ -13,13 +13,6 @@ from dataclasses import dataclass
 from camgate.model import Gateway
 from camgate.render import render
 
-TABLE = "camgate"  # `table inet camgate`: the only table the role ever creates, reloads or deletes
-RULESET = "/etc/camgate/firewall.nft"  # what camgate-firewall.service loads (the last good ruleset)
-STAGED = "/etc/camgate/firewall.nft.staged"  # the new ruleset, checked with `nft -c` before it goes live
-UNIT = "camgate-firewall.service"
-UNIT_PATH = f"/etc/systemd/system/{UNIT}"
-APPLY = "/usr/local/lib/camgate/camgate-firewall-apply"
-NFT = "/usr/sbin/nft"
 DEFAULT_SSH_PORT = 22
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -116,12 +109,12 @@ def ruleset_for(gateway: Gateway, ssh_port: int | None, deployer: str | None) ->
 
 
 def render_ruleset(ruleset: Ruleset) -> str:
-    return render("nftables/camgate.nft.j2", table=TABLE, rules=ruleset)
+    return render("nftables/camgate.nft.j2", rules=ruleset)
 
 
 def render_unit() -> str:
-    return render("systemd/camgate-firewall.service.j2", table=TABLE, ruleset=RULESET, nft=NFT)
+    return render("systemd/camgate-firewall.service.j2")
 
 
 def render_apply_script() -> str:
-    return render("bin/camgate-firewall-apply.j2", nft=NFT)
+    return render("bin/camgate-firewall-apply.j2")

@@ -21,7 +21,9 @@ value stops ``pyinfra`` before it opens a single SSH connection::
 
 from __future__ import annotations
 
+import os
 import runpy
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +123,8 @@ def load_inventory(inventory_file: str | Path) -> list[tuple[Gateway, dict[str, 
     path = Path(inventory_file)
     if not path.is_file():
         raise InventoryError([f"inventory {str(path)!r} does not exist; fix: pass a file such as inventory/prod.py"])
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())  # as pyinfra does: an inventory may import modules beside it
     namespace = runpy.run_path(str(path))
     gateways: dict[str, tuple[Gateway, dict[str, Any]]] = {}
     for name, value in namespace.items():

@@ -1,7 +1,7 @@
 """The camera manifest the app reads (GET /api/cameras), and the files on the gateway behind it.
 
-nginx's auth_basic checks the app user's password against HTPASSWD (crypt hashes only), then the njs
-module NJS_MODULE answers from the catalog built here: which cameras exist, their display names and
+nginx's auth_basic checks the app user's password against paths.HTPASSWD (crypt hashes only), then the
+njs module paths.NJS_MODULE answers from the catalog built here: which cameras exist, their display names and
 which user may see which. The catalog holds no secret; the signing secret stays in nginx's config.
 """
 
@@ -9,14 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from camgate import paths
 from camgate.model import Gateway
-
-NGINX_CAMGATE_DIR = "/etc/nginx/camgate"
-NJS_MODULE = f"{NGINX_CAMGATE_DIR}/camgate.js"
-HTPASSWD = f"{NGINX_CAMGATE_DIR}/app-users.htpasswd"
-# Written every few seconds by camgate-health.timer (roles/health.py); read by GET /api/status.
-HEALTH_STATUS_FILE = "/run/camgate/health/status.json"
-
 
 # The longest time range one playback playlist may cover.
 MAX_PLAYBACK_SECONDS = 24 * 3600
@@ -28,7 +22,7 @@ def catalog(gateway: Gateway) -> dict[str, Any]:
         "ttl": gateway.url_ttl,
         "recordings_root": gateway.recordings_root,
         "hls_root": gateway.hls_root,
-        "health_file": HEALTH_STATUS_FILE,
+        "health_file": paths.HEALTH_STATUS_FILE,
         "max_playback": MAX_PLAYBACK_SECONDS,
         "cameras": {
             c.id: {"name": c.name, "encrypted": c.encrypt, "record": c.record, "hls_time": c.hls_time}

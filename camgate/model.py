@@ -11,12 +11,13 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from pyinfra.api.exceptions import InventoryError as _PyinfraInventoryError
 
+from camgate import paths
 from camgate.secrets import parse_secret_ref
 from camgate.units import parse_duration, parse_min_free, parse_size
 
@@ -463,28 +464,39 @@ GATEWAY_SPECS: tuple[Spec, ...] = (
 )
 
 
+
+def defaults_of(specs: tuple[Spec, ...]) -> dict[str, Any]:
+    """Each optional field's default, as the field table gives it."""
+    return {spec.name: spec.default for spec in specs if not spec.required}
+
+
+CAMERA_DEFAULTS = defaults_of(CAMERA_SPECS)
+
+
 @dataclass(frozen=True)
 class Camera:
+    """A validated camera: every field is set (the defaults live in CAMERA_SPECS only)."""
+
     id: str
     url: str
     name: str
-    username: str | None = None
-    password_ref: str | None = None
-    transport: str = "tcp"
-    audio: str = "aac"
-    hls_time: int = 2
-    hls_list_size: int = 6
-    rtsp_timeout: int = 5
-    bitrate_kbps: int = 2000
-    record: bool = False
-    retention: str = "7d"
-    record_segment: int = 60
-    encrypt: bool = False
-    enabled: bool = True
+    username: str | None
+    password_ref: str | None
+    transport: str
+    audio: str
+    hls_time: int
+    hls_list_size: int
+    rtsp_timeout: int
+    bitrate_kbps: int
+    record: bool
+    retention: str
+    record_segment: int
+    encrypt: bool
+    enabled: bool
 
     @property
     def unit_name(self) -> str:
-        return f"camgate-camera-{self.id}.service"
+        return paths.camera_unit(self.id)
 
     def to_data(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -517,6 +529,7 @@ def check_user_name(value: str) -> str | None:
     return None
 
 
+
 @dataclass(frozen=True)
 class AppUser:
     name: str
@@ -529,31 +542,33 @@ class AppUser:
 
 @dataclass(frozen=True)
 class Gateway:
+    """A validated gateway: every field is set (the defaults live in GATEWAY_SPECS only)."""
+
     host: str
     domain: str
-    alt_domains: tuple[str, ...] = ()
-    tls: str = "letsencrypt"
-    acme_email: str | None = None
-    acme_server: str = LETSENCRYPT
-    acme_ca_bundle: str | None = None
-    tls_certificate: str | None = None
-    tls_key: str | None = None
-    http_port: int = 80
-    https_port: int = 443
-    hls_root: str = "/run/camgate/hls"
-    cors_origin: str = "*"
-    secrets_file: str | None = None
-    firewall: bool = True
-    hide_processes: bool = True
-    ssh_allow_from: tuple[str, ...] = ()
-    url_ttl: int = 3600
-    url_secret_ref: str | None = None
-    hls_key_rotation: int = 600
-    recordings_root: str = "/var/lib/camgate/recordings"
-    recordings_max_size: str | None = None
-    recordings_min_free: str = "5%"
-    app_users: tuple[AppUser, ...] = ()
-    cameras: tuple[Camera, ...] = field(default_factory=tuple)
+    alt_domains: tuple[str, ...]
+    tls: str
+    acme_email: str | None
+    acme_server: str
+    acme_ca_bundle: str | None
+    tls_certificate: str | None
+    tls_key: str | None
+    http_port: int
+    https_port: int
+    hls_root: str
+    cors_origin: str
+    secrets_file: str | None
+    firewall: bool
+    hide_processes: bool
+    ssh_allow_from: tuple[str, ...]
+    url_ttl: int
+    url_secret_ref: str | None
+    hls_key_rotation: int
+    recordings_root: str
+    recordings_max_size: str | None
+    recordings_min_free: str
+    app_users: tuple[AppUser, ...]
+    cameras: tuple[Camera, ...]
 
     @property
     def enabled_cameras(self) -> tuple[Camera, ...]:
@@ -564,6 +579,12 @@ class Gateway:
             if cam.id == camera_id:
                 return cam
         raise KeyError(camera_id)
+
+    def hls_dir(self, camera: Camera) -> str:
+        return paths.camera_hls_dir(self.hls_root, camera.id)
+
+    def recordings_dir(self, camera: Camera) -> str:
+        return paths.camera_recordings_dir(self.recordings_root, camera.id)
 
     @property
     def https(self) -> bool:

@@ -13,6 +13,11 @@ from typing import Any
 
 import paramiko
 
+from camgate import paths
+from camgate.model import Gateway
+from camgate.secrets import resolve_secret
+from camgate.signing import parse_link_secret_conf
+
 
 class RemoteError(RuntimeError):
     """Connecting or running a command on a gateway failed; the message says what and the fix."""
@@ -88,3 +93,14 @@ def read_file(client: paramiko.SSHClient, path: str, target_name: str) -> str:
     if status != 0:
         raise RemoteError(f"{target_name}: cannot read {path}: {err.strip() or f'exit {status}'}")
     return out
+
+
+def link_secret(gateway: Gateway, host_data: dict[str, Any]) -> str:
+    """The gateway's URL signing secret: from the secrets store, else read from the gateway over SSH."""
+    if gateway.url_secret_ref:
+        return resolve_secret(gateway.url_secret_ref, gateway.secrets_file)
+    with connect(SshTarget.from_host_data(gateway.host, host_data)) as client:
+        secret = parse_link_secret_conf(read_file(client, paths.LINK_SECRET_CONF, gateway.host))
+    if secret is None:
+        raise RemoteError(f"{gateway.host}: {paths.LINK_SECRET_CONF} holds no signing secret; fix: re-run the deploy")
+    return secret

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import jinja2
 
-from camgate import health, manifest, tls
+from camgate import manifest, paths, tls
 from camgate.ffmpeg import camera_args
+from camgate.gateway import health
 from camgate.model import Camera, Gateway
-from camgate.signing import LINK_SECRET_CONF
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -50,6 +50,7 @@ def environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters.update(systemd_arg=systemd_arg, systemd_text=systemd_text, nginx_string=nginx_string)
+    env.globals["paths"] = paths  # every template names gateway paths and units as paths.NAME
     return env
 
 
@@ -61,30 +62,15 @@ def sha1(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-def camera_hls_dir(gateway: Gateway, camera: Camera) -> str:
-    return f"{gateway.hls_root}/{camera.id}"
-
-
-CREDENTIALS_DIR = "/etc/camgate/credentials"
-
-
-def credentials_path(camera_id: str) -> str:
-    return f"{CREDENTIALS_DIR}/{camera_id}.url"
-
-
-def camera_recordings_dir(gateway: Gateway, camera: Camera) -> str:
-    return f"{gateway.recordings_root}/{camera.id}"
-
-
 def render_camera_unit(gateway: Gateway, camera: Camera, ffmpeg_major: int) -> str:
-    hls_dir = camera_hls_dir(gateway, camera)
-    recordings_dir = camera_recordings_dir(gateway, camera) if camera.record else None
+    hls_dir = gateway.hls_dir(camera)
+    recordings_dir = gateway.recordings_dir(camera) if camera.record else None
     return render(
         "systemd/camgate-camera.service.j2",
         camera=camera,
         hls_dir=hls_dir,
         runtime_directory=hls_dir.removeprefix("/run/"),
-        credentials_path=credentials_path(camera.id),
+        credentials_path=paths.credentials_path(camera.id),
         recordings_dir=recordings_dir,
         argv=camera_args(camera, hls_dir, ffmpeg_major, recordings_dir),
     )
@@ -94,14 +80,9 @@ def render_nginx_site(gateway: Gateway, nginx_version: tuple[int, int, int]) -> 
     return render(
         "nginx/camgate.conf.j2",
         gateway=gateway,
-        acme_webroot=tls.ACME_WEBROOT,
-        tls_dir=tls.CURRENT_DIR,
         ciphers=tls.MOZILLA_INTERMEDIATE_CIPHERS,
         hsts=tls.HSTS,
         http2_style=tls.nginx_http2_style(nginx_version),
-        link_secret_conf=LINK_SECRET_CONF,
-        htpasswd=manifest.HTPASSWD,
-        njs_module=manifest.NJS_MODULE,
     )
 
 

@@ -13,15 +13,11 @@ import base64
 import hashlib
 import re
 import time
-from typing import Any
-
 from camgate.model import Camera, Gateway
-from camgate.secrets import resolve_secret
 
 PLAYLIST = "stream.m3u8"
-# The secret lives on the gateway in this nginx snippet (0600 root), generated once by the deploy
-# unless the inventory names one in the secrets store (url_secret_ref).
-LINK_SECRET_CONF = "/etc/nginx/camgate/link-secret.conf"
+# The secret lives on the gateway in paths.LINK_SECRET_CONF (0600 root), generated once by the
+# deploy unless the inventory names one in the secrets store (url_secret_ref).
 LINK_SECRET_LINE_RE = re.compile(r'^set \$camgate_link_secret "([A-Za-z0-9_-]{24,128})";$', re.M)
 
 
@@ -44,15 +40,3 @@ def parse_link_secret_conf(text: str) -> str | None:
     match = LINK_SECRET_LINE_RE.search(text)
     return match.group(1) if match else None
 
-
-def link_secret(gateway: Gateway, host_data: dict[str, Any]) -> str:
-    """The gateway's signing secret: from the secrets store, else read from the gateway over SSH."""
-    if gateway.url_secret_ref:
-        return resolve_secret(gateway.url_secret_ref, gateway.secrets_file)
-    from camgate import remote
-
-    with remote.connect(remote.SshTarget.from_host_data(gateway.host, host_data)) as client:
-        secret = parse_link_secret_conf(remote.read_file(client, LINK_SECRET_CONF, gateway.host))
-    if secret is None:
-        raise remote.RemoteError(f"{gateway.host}: {LINK_SECRET_CONF} holds no signing secret; fix: re-run the deploy")
-    return secret

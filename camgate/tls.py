@@ -8,20 +8,9 @@ import re
 import ssl
 from datetime import datetime, timedelta, timezone
 
+from camgate import paths
 from camgate.model import Gateway
 
-TLS_DIR = "/etc/camgate/tls"
-# nginx always reads CURRENT_DIR/fullchain.pem and privkey.pem; CURRENT_DIR is a symlink switched
-# between the directories below, so nginx never refers to a certificate that does not exist.
-CURRENT_DIR = f"{TLS_DIR}/current"
-SELFSIGNED_DIR = f"{TLS_DIR}/selfsigned"
-SELFSIGNED_CA_DIR = f"{TLS_DIR}/selfsigned-ca"
-PROVIDED_DIR = f"{TLS_DIR}/provided"
-CERT_NAME = "camgate"
-LETSENCRYPT_DIR = f"/etc/letsencrypt/live/{CERT_NAME}"
-LETSENCRYPT_RENEWAL_CONF = f"/etc/letsencrypt/renewal/{CERT_NAME}.conf"
-ACME_WEBROOT = "/var/lib/camgate/acme"
-ACME_CA_BUNDLE = "/etc/camgate/acme-ca.pem"
 SELFSIGNED_DAYS = 825  # the longest validity iOS accepts for a server certificate
 RENEW_BEFORE = timedelta(days=30)
 
@@ -100,8 +89,8 @@ def certbot_command(gateway: Gateway) -> list[str]:
         "certbot", "certonly", "--non-interactive", "--agree-tos", "--no-eff-email",
         "--email", gateway.acme_email or "",
         "--server", gateway.acme_server,
-        "--webroot", "--webroot-path", ACME_WEBROOT,
-        "--cert-name", CERT_NAME,
+        "--webroot", "--webroot-path", paths.ACME_WEBROOT,
+        "--cert-name", paths.CERTBOT_CERT_NAME,
         "--key-type", "ecdsa",
     ]  # fmt: skip
     for name in gateway.certificate_names:
@@ -110,14 +99,14 @@ def certbot_command(gateway: Gateway) -> list[str]:
 
 
 def wanted_tls_dir(gateway: Gateway, letsencrypt_ready: bool) -> str | None:
-    """Which directory CURRENT_DIR must point at for this gateway (None: no TLS)."""
+    """Which directory paths.TLS_CURRENT must point at for this gateway (None: no TLS)."""
     if gateway.tls == "off":
         return None
     if gateway.tls == "provided":
-        return PROVIDED_DIR
+        return paths.TLS_PROVIDED
     if gateway.tls == "letsencrypt" and letsencrypt_ready:
-        return LETSENCRYPT_DIR
-    return SELFSIGNED_DIR  # selfsigned, and letsencrypt's placeholder until the first issuance
+        return paths.LETSENCRYPT_LIVE
+    return paths.TLS_SELFSIGNED  # selfsigned, and letsencrypt's placeholder until the first issuance
 
 
 def nginx_http2_style(nginx_version: tuple[int, int, int]) -> str:

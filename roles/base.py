@@ -8,13 +8,13 @@ from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import File
 from pyinfra.operations import apt, files, server, systemd
 
+from camgate import paths
 from camgate.inventory import gateway_from_host
 from camgate.render import render
 from camgate.tls import njs_missing
 from roles.facts import installed_version_and_distro
 
 APT_CACHE_SECONDS = 3600
-HIDEPID_UNIT = "camgate-hidepid.service"
 
 
 @deploy("camgate base")
@@ -37,11 +37,8 @@ def base() -> None:
         home="/nonexistent",
         ensure_home=False,
     )
-    files.directory(name="/etc/camgate", path="/etc/camgate", user="root", group="root", mode="0755")
-    files.directory(
-        name="/etc/camgate/credentials", path="/etc/camgate/credentials", user="root", group="root", mode="0700"
-    )
-    files.directory(name="/usr/local/lib/camgate", path="/usr/local/lib/camgate", user="root", group="root", mode="0755")
+    for path, mode in ((paths.ETC, "0755"), (paths.CREDENTIALS_DIR, "0700"), (paths.LIB, "0755")):
+        files.directory(name=path, path=path, user="root", group="root", mode=mode)
     hide_processes(gateway_from_host(host).hide_processes)
 
 
@@ -56,18 +53,19 @@ def require_supported_release() -> None:
 
 
 def hide_processes(wanted: bool) -> None:
-    unit_path = f"/etc/systemd/system/{HIDEPID_UNIT}"
+    unit = paths.HIDEPID_SERVICE
+    unit_path = paths.unit_path(unit)
     if wanted:
-        unit = files.put(
-            name=f"Unit {HIDEPID_UNIT}",
-            src=StringIO(render(f"systemd/{HIDEPID_UNIT}.j2")),
+        put = files.put(
+            name=f"Unit {unit}",
+            src=StringIO(render(f"systemd/{unit}.j2")),
             dest=unit_path,
             user="root",
             group="root",
             mode="0644",
         )
-        systemd.daemon_reload(name="Reload systemd (hidepid unit)", _if=unit.did_change)
-        systemd.service(name="Hide other users' processes", service=HIDEPID_UNIT, running=True, enabled=True)
+        systemd.daemon_reload(name="Reload systemd (hidepid unit)", _if=put.did_change)
+        systemd.service(name="Hide other users' processes", service=unit, running=True, enabled=True)
     elif host.get_fact(File, path=unit_path):
-        systemd.service(name="Show processes again", service=HIDEPID_UNIT, running=False, enabled=False)
-        files.file(name=f"Remove {HIDEPID_UNIT}", path=unit_path, present=False)
+        systemd.service(name="Show processes again", service=unit, running=False, enabled=False)
+        files.file(name=f"Remove {unit}", path=unit_path, present=False)

@@ -9,21 +9,15 @@ from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
+from camgate import paths
 from camgate.ffmpeg import KEY_INFO_NAME, RTSP_URL_PLACEHOLDER, input_url
 from camgate.inventory import gateway_from_host
-from camgate.render import camera_hls_dir, credentials_path, render, render_camera_unit
+from camgate.render import render, render_camera_unit
 from camgate.secrets import resolve_secret
-from roles.facts import PathStates, file_state
-from roles.ffmpeg import ffmpeg_major_on_host
+from roles.facts import PathStates, ffmpeg_major_on_host, file_state
 
-UNIT_DIR = "/etc/systemd/system"
-UNIT_GLOB = "camgate-camera-*.service"
-LAUNCHER = "/usr/local/lib/camgate/camgate-camera-run"
-KEY_SCRIPT = "/usr/local/lib/camgate/camgate-hls-key"
 # Restart pacing of a failing camera (see templates/bin/camgate-camera-run.j2).
 BACKOFF = {"fast_retries": 10, "max_delay": 30, "healthy_run": 60}
-KEY_SERVICE = "camgate-hls-keys.service"
-KEY_TIMER = "camgate-hls-keys.timer"
 
 
 @deploy("camgate cameras")
@@ -39,13 +33,13 @@ def cameras() -> None:
     wanted = {camera.unit_name: camera for camera in gateway.enabled_cameras}
     # Everything this role writes, rendered up front: (path, content, mode, camera id or None).
     planned = [
-        (LAUNCHER, render("bin/camgate-camera-run.j2", placeholder=RTSP_URL_PLACEHOLDER, **BACKOFF), "0755", None),
-        (KEY_SCRIPT, render("bin/camgate-hls-key.j2", **key_rotation_context(gateway)), "0755", None),
+        (paths.CAMERA_LAUNCHER, render("bin/camgate-camera-run.j2", placeholder=RTSP_URL_PLACEHOLDER, **BACKOFF), "0755", None),
+        (paths.HLS_KEY_SCRIPT, render("bin/camgate-hls-key.j2", **key_rotation_context(gateway)), "0755", None),
     ]
     for unit_name, camera in wanted.items():
         password = resolve_secret(camera.password_ref, gateway.secrets_file) if camera.password_ref else None
-        planned.append((credentials_path(camera.id), input_url(camera, password) + "\n", "0600", camera.id))
-        planned.append((f"{UNIT_DIR}/{unit_name}", render_camera_unit(gateway, camera, major), "0644", camera.id))
+        planned.append((paths.credentials_path(camera.id), input_url(camera, password) + "\n", "0600", camera.id))
+        planned.append((paths.unit_path(unit_name), render_camera_unit(gateway, camera, major), "0644", camera.id))
     # One round trip for every file's state: only what differs gets an operation (and its facts).
     present = host.get_fact(PathStates, paths=tuple(path for path, *_ in planned))
     differing = [item for item in planned if present.get(item[0]) != file_state(item[1], item[2])]
@@ -62,11 +56,11 @@ def cameras() -> None:
     running = host.get_fact(SystemdStatus)
     enabled = host.get_fact(SystemdEnabled)
     for unit_name, camera in wanted.items():
-        own = [op for path, op in puts.items() if path in (credentials_path(camera.id), f"{UNIT_DIR}/{unit_name}")]
-        if camera.encrypt and KEY_SCRIPT in puts:
-            own.append(puts[KEY_SCRIPT])
-        if LAUNCHER in puts:
-            own.append(puts[LAUNCHER])
+        own = [op for path, op in puts.items() if path in (paths.credentials_path(camera.id), paths.unit_path(unit_name))]
+        if camera.encrypt and paths.HLS_KEY_SCRIPT in puts:
+            own.append(puts[paths.HLS_KEY_SCRIPT])
+        if paths.CAMERA_LAUNCHER in puts:
+            own.append(puts[paths.CAMERA_LAUNCHER])
         if not running.get(unit_name) or not enabled.get(unit_name):
             # Not running before this deploy: it starts with its new files, no restart needed.
             systemd.service(name=f"Run {unit_name}", service=unit_name, running=True, enabled=True)
@@ -79,7 +73,7 @@ def cameras() -> None:
                 _if=any_changed(*own),
             )
     if gateway.encrypted_cameras:
-        systemd.service(name="AES-128 key rotation timer", service=KEY_TIMER, running=True, enabled=True)
+        systemd.service(name="AES-128 key rotation timer", service=paths.HLS_KEYS_TIMER, running=True, enabled=True)
 
 
 def key_rotation_context(gateway) -> dict:
@@ -90,36 +84,36 @@ def key_rotation_context(gateway) -> dict:
 
 def key_rotation_units(gateway) -> list:
     """camgate-hls-keys.service/.timer while some camera encrypts; removed when none does."""
-    dirs = [camera_hls_dir(gateway, camera) for camera in gateway.encrypted_cameras]
+    dirs = [gateway.hls_dir(camera) for camera in gateway.encrypted_cameras]
     context = {**key_rotation_context(gateway), "dirs": dirs, "hls_root": gateway.hls_root}
     ops = []
-    if not dirs and host.get_fact(File, path=f"{UNIT_DIR}/{KEY_TIMER}"):
-        ops.append(systemd.service(name="Stop AES-128 key rotation", service=KEY_TIMER, running=False, enabled=False))
-    for unit in (KEY_SERVICE, KEY_TIMER):
+    if not dirs and host.get_fact(File, path=paths.unit_path(paths.HLS_KEYS_TIMER)):
+        ops.append(systemd.service(name="Stop AES-128 key rotation", service=paths.HLS_KEYS_TIMER, running=False, enabled=False))
+    for unit in (paths.HLS_KEYS_SERVICE, paths.HLS_KEYS_TIMER):
         if dirs:
             ops.append(files.put(
                 name=f"Unit {unit}",
                 src=StringIO(render(f"systemd/{unit}.j2", **context)),
-                dest=f"{UNIT_DIR}/{unit}",
+                dest=paths.unit_path(unit),
                 user="root",
                 group="root",
                 mode="0644",
             ))  # fmt: skip
         else:
-            ops.append(files.file(name=f"No {unit}", path=f"{UNIT_DIR}/{unit}", present=False))
+            ops.append(files.file(name=f"No {unit}", path=paths.unit_path(unit), present=False))
     return ops
 
 
 def remove_stale_cameras(wanted_units: set[str]) -> list:
     """Stop, disable and delete the units (and credentials) of cameras not in the inventory any more."""
-    present = host.get_fact(FindFiles, path=UNIT_DIR, fname=UNIT_GLOB, maxdepth=1) or []
+    present = host.get_fact(FindFiles, path=paths.UNIT_DIR, fname=paths.CAMERA_UNIT_GLOB, maxdepth=1) or []
     ops = []
     for path in sorted(present):
         unit_name = path.rsplit("/", 1)[-1]
         if unit_name in wanted_units:
             continue
-        camera_id = unit_name.removeprefix("camgate-camera-").removesuffix(".service")
+        camera_id = paths.camera_of_unit(unit_name)
         ops.append(systemd.service(name=f"Stop removed {unit_name}", service=unit_name, running=False, enabled=False))
         ops.append(files.file(name=f"Delete {unit_name}", path=path, present=False))
-        ops.append(files.file(name=f"Delete credentials of {camera_id}", path=credentials_path(camera_id), present=False))
+        ops.append(files.file(name=f"Delete credentials of {camera_id}", path=paths.credentials_path(camera_id), present=False))
     return ops

@@ -10,6 +10,7 @@ from pyinfra.api import FactBase
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.server import LinuxDistribution
 
+from camgate.ffmpeg import ffmpeg_major
 from camgate.tls import parse_certificate_text
 
 
@@ -67,3 +68,8 @@ def file_state(content: str, mode: str, user: str = "root", group: str = "root")
 
 def directory_state(mode: str, user: str, group: str) -> str:
     return f"directory {int(mode, 8):o} {user} {group}"
+
+
+def ffmpeg_major_on_host() -> int:
+    """The installed ffmpeg's major version; on a first deploy, the one the distribution ships."""
+    return ffmpeg_major(*installed_version_and_distro("ffmpeg"))

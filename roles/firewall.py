@@ -8,13 +8,8 @@ from pyinfra.facts.files import File, Sha1File
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, server, systemd
 
+from camgate import paths
 from camgate.firewall import (
-    APPLY,
-    RULESET,
-    STAGED,
-    TABLE,
-    UNIT,
-    UNIT_PATH,
     deployer_address,
     render_apply_script,
     render_ruleset,
@@ -83,45 +78,45 @@ def firewall() -> None:
     files.put(
         name="Firewall apply script",
         src=StringIO(render_apply_script()),
-        dest=APPLY,
+        dest=paths.FIREWALL_APPLY,
         user="root",
         group="root",
         mode="0755",
     )
     unit = files.put(
-        name=f"Unit {UNIT}",
+        name=f"Unit {paths.FIREWALL_SERVICE}",
         src=StringIO(render_unit()),
-        dest=UNIT_PATH,
+        dest=paths.unit_path(paths.FIREWALL_SERVICE),
         user="root",
         group="root",
         mode="0644",
     )
     systemd.daemon_reload(name="Reload systemd units", _if=unit.did_change)
-    files.put(name="Stage the firewall ruleset", src=StringIO(text), dest=STAGED, user="root", group="root", mode="0644")
+    files.put(name="Stage the firewall ruleset", src=StringIO(text), dest=paths.FIREWALL_STAGED, user="root", group="root", mode="0644")
     # Compared with what is live and loaded (not with the staged copy), so an interrupted deploy, or a
     # table someone deleted by hand, still converges.
-    stale = host.get_fact(Sha1File, path=RULESET) != sha1(text) or not host.get_fact(NftTableLoaded, table=TABLE)
+    stale = host.get_fact(Sha1File, path=paths.FIREWALL_RULESET) != sha1(text) or not host.get_fact(NftTableLoaded, table=paths.FIREWALL_TABLE)
     server.shell(
         name="Check and load the firewall ruleset (nft -c, then one transaction)",
-        commands=[f"{APPLY} {STAGED} {RULESET}"],
+        commands=[f"{paths.FIREWALL_APPLY} {paths.FIREWALL_STAGED} {paths.FIREWALL_RULESET}"],
         _if=lambda: stale,
     )
-    systemd.service(name=f"{UNIT} enabled (loads the rules at boot)", service=UNIT, running=True, enabled=True)
+    systemd.service(name=f"{paths.FIREWALL_SERVICE} enabled (loads the rules at boot)", service=paths.FIREWALL_SERVICE, running=True, enabled=True)
 
 
 def remove_firewall() -> None:
     """firewall=False: stop and delete our unit, unload our table, delete our files; nothing else."""
-    unit_exists = bool(host.get_fact(File, path=UNIT_PATH))
-    unit_active = bool(host.get_fact(SystemdStatus, services=[UNIT]).get(UNIT))
+    unit_exists = bool(host.get_fact(File, path=paths.unit_path(paths.FIREWALL_SERVICE)))
+    unit_active = bool(host.get_fact(SystemdStatus, services=[paths.FIREWALL_SERVICE]).get(paths.FIREWALL_SERVICE))
     if unit_exists:
         # Stopping an active unit runs ExecStop, which deletes only our table.
-        systemd.service(name=f"Stop and disable {UNIT}", service=UNIT, running=False, enabled=False)
-        removed = files.file(name=f"Delete {UNIT}", path=UNIT_PATH, present=False)
+        systemd.service(name=f"Stop and disable {paths.FIREWALL_SERVICE}", service=paths.FIREWALL_SERVICE, running=False, enabled=False)
+        removed = files.file(name=f"Delete {paths.FIREWALL_SERVICE}", path=paths.unit_path(paths.FIREWALL_SERVICE), present=False)
         systemd.daemon_reload(name="Reload systemd units", _if=removed.did_change)
-    if host.get_fact(NftTableLoaded, table=TABLE) and not (unit_exists and unit_active):
+    if host.get_fact(NftTableLoaded, table=paths.FIREWALL_TABLE) and not (unit_exists and unit_active):
         server.shell(
-            name=f"Unload table inet {TABLE}",
-            commands=[f"nft 'table inet {TABLE}; delete table inet {TABLE}'"],
+            name=f"Unload table inet {paths.FIREWALL_TABLE}",
+            commands=[f"nft 'table inet {paths.FIREWALL_TABLE}; delete table inet {paths.FIREWALL_TABLE}'"],
         )
-    for path in (RULESET, STAGED, APPLY):
+    for path in (paths.FIREWALL_RULESET, paths.FIREWALL_STAGED, paths.FIREWALL_APPLY):
         files.file(name=f"Delete {path}", path=path, present=False)

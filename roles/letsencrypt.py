@@ -9,21 +9,11 @@ from pyinfra.api import deploy
 from pyinfra.facts.files import FindInFile, Link
 from pyinfra.operations import apt, files, server, systemd
 
+from camgate import paths
 from camgate.inventory import gateway_from_host
 from camgate.render import render
-from camgate.tls import (
-    ACME_CA_BUNDLE,
-    CURRENT_DIR,
-    LETSENCRYPT_DIR,
-    LETSENCRYPT_RENEWAL_CONF,
-    certbot_command,
-    letsencrypt_needs_issuing,
-)
+from camgate.tls import certbot_command, letsencrypt_needs_issuing
 from roles.facts import Certificate
-from roles.tls import USE_SCRIPT
-
-RENEWAL_HOOK = "/etc/letsencrypt/renewal-hooks/deploy/camgate-reload-nginx"
-CERTBOT_DROPIN = "/etc/systemd/system/certbot.service.d/camgate.conf"
 
 
 @deploy("camgate letsencrypt")
@@ -41,27 +31,27 @@ def letsencrypt() -> None:
     files.put(
         name="certbot deploy hook: reload nginx",
         src=StringIO(render("letsencrypt/renewal-hooks/deploy/camgate-reload-nginx.j2")),
-        dest=RENEWAL_HOOK,
+        dest=paths.LETSENCRYPT_RENEWAL_HOOK,
         user="root",
         group="root",
         mode="0755",
     )
     env = {}
     if gateway.acme_ca_bundle:
-        env["REQUESTS_CA_BUNDLE"] = ACME_CA_BUNDLE
-        files.put(name="ACME server CA bundle", src=gateway.acme_ca_bundle, dest=ACME_CA_BUNDLE, mode="0644")
+        env["REQUESTS_CA_BUNDLE"] = paths.ACME_CA_BUNDLE
+        files.put(name="ACME server CA bundle", src=gateway.acme_ca_bundle, dest=paths.ACME_CA_BUNDLE, mode="0644")
     dropin = files.put(
         name="certbot.timer renewals trust the ACME server",
-        src=StringIO(render("systemd/certbot.service.d/camgate.conf.j2", ca_bundle=ACME_CA_BUNDLE)),
-        dest=CERTBOT_DROPIN,
+        src=StringIO(render("systemd/certbot.service.d/camgate.conf.j2")),
+        dest=paths.CERTBOT_DROPIN,
         mode="0644",
-    ) if gateway.acme_ca_bundle else files.file(name="No certbot CA override", path=CERTBOT_DROPIN, present=False)  # fmt: skip
+    ) if gateway.acme_ca_bundle else files.file(name="No certbot CA override", path=paths.CERTBOT_DROPIN, present=False)  # fmt: skip
     systemd.daemon_reload(name="Reload systemd (certbot drop-in)", _if=dropin.did_change)
 
-    cert = host.get_fact(Certificate, path=f"{LETSENCRYPT_DIR}/fullchain.pem")
-    renewal = host.get_fact(FindInFile, path=LETSENCRYPT_RENEWAL_CONF, pattern="^server")
-    current = (host.get_fact(Link, path=CURRENT_DIR) or {}).get("link_target")
-    use_it = shlex.join([USE_SCRIPT, LETSENCRYPT_DIR])
+    cert = host.get_fact(Certificate, path=f"{paths.LETSENCRYPT_LIVE}/fullchain.pem")
+    renewal = host.get_fact(FindInFile, path=paths.LETSENCRYPT_RENEWAL_CONF, pattern="^server")
+    current = (host.get_fact(Link, path=paths.TLS_CURRENT) or {}).get("link_target")
+    use_it = shlex.join([paths.TLS_USE_SCRIPT, paths.LETSENCRYPT_LIVE])
     if letsencrypt_needs_issuing(gateway, cert, renewal):
         # renewal-hooks run on `renew` only, so the first issuance switches and reloads itself.
         server.shell(
@@ -69,6 +59,6 @@ def letsencrypt() -> None:
             commands=[f"{shlex.join(certbot_command(gateway))} && {use_it}"],
             _env=env,
         )
-    elif current != LETSENCRYPT_DIR:
+    elif current != paths.LETSENCRYPT_LIVE:
         server.shell(name="Serve the Let's Encrypt certificate", commands=[use_it])
-    systemd.service(name="certbot.timer renews", service="certbot.timer", running=True, enabled=True)
+    systemd.service(name="certbot.timer renews", service=paths.CERTBOT_TIMER, running=True, enabled=True)

@@ -7,18 +7,12 @@ from pyinfra.api import deploy
 from pyinfra.facts.files import File, Sha1File
 from pyinfra.operations import apt, files, server, systemd
 
+from camgate import paths
 from camgate.inventory import gateway_from_host
-from camgate.manifest import HTPASSWD, NGINX_CAMGATE_DIR, NJS_MODULE
 from camgate.render import render, render_htpasswd, render_manifest_module, render_nginx_site, sha1
 from camgate.secrets import resolve_secret
-from camgate.signing import LINK_SECRET_CONF
 from camgate.tls import nginx_version
 from roles.facts import installed_version_and_distro
-
-SITE_LIVE = "/etc/nginx/conf.d/camgate.conf"
-STAGING_DIR = "/etc/camgate/nginx"
-APPLY = "/usr/local/lib/camgate/camgate-nginx-apply"
-LINK_SECRET_SCRIPT = "/usr/local/lib/camgate/camgate-link-secret"
 
 
 @deploy("camgate nginx")
@@ -36,44 +30,44 @@ def nginx() -> None:
     gateway = gateway_from_host(host)
     apt.packages(name="Install nginx and njs", packages=["nginx", "libnginx-mod-http-js"], no_recommends=True)
     hls_group = server.user(name="nginx may read HLS (group camgate)", user="www-data", groups=["camgate"], append=True)
-    default_site = files.link(name="Drop the default site", path="/etc/nginx/sites-enabled/default", present=False)
-    for script, template in ((APPLY, "bin/camgate-nginx-apply.j2"), (LINK_SECRET_SCRIPT, "bin/camgate-link-secret.j2")):
+    default_site = files.link(name="Drop the default site", path=paths.NGINX_DEFAULT_SITE, present=False)
+    for script, template in ((paths.NGINX_APPLY, "bin/camgate-nginx-apply.j2"), (paths.LINK_SECRET_SCRIPT, "bin/camgate-link-secret.j2")):
         files.put(
             name=f"Script {script.rsplit('/', 1)[-1]}",
-            src=StringIO(render(template, conf=LINK_SECRET_CONF)),
+            src=StringIO(render(template)),
             dest=script,
             user="root",
             group="root",
             mode="0755",
         )
-    files.directory(name=NGINX_CAMGATE_DIR, path=NGINX_CAMGATE_DIR, user="root", group="www-data", mode="0750")
-    files.directory(name=STAGING_DIR, path=STAGING_DIR, user="root", group="root", mode="0700")
+    files.directory(name=paths.NGINX_CAMGATE_DIR, path=paths.NGINX_CAMGATE_DIR, user="root", group="www-data", mode="0750")
+    files.directory(name=paths.NGINX_STAGING_DIR, path=paths.NGINX_STAGING_DIR, user="root", group="root", mode="0700")
     link_secret = ensure_link_secret(gateway)
 
     users = [(u.name, resolve_secret(u.password_ref, gateway.secrets_file)) for u in gateway.app_users]
     version = nginx_version(*installed_version_and_distro("nginx"))
     # (staged name, live path, content, group, mode): applied together, so they never disagree.
     bundle = [
-        ("camgate.conf", SITE_LIVE, render_nginx_site(gateway, version), "root", "0644"),
-        ("camgate.js", NJS_MODULE, render_manifest_module(gateway), "root", "0644"),
-        ("app-users.htpasswd", HTPASSWD, render_htpasswd(users), "www-data", "0640"),
+        ("camgate.conf", paths.NGINX_SITE, render_nginx_site(gateway, version), "root", "0644"),
+        ("camgate.js", paths.NJS_MODULE, render_manifest_module(gateway), "root", "0644"),
+        ("app-users.htpasswd", paths.HTPASSWD, render_htpasswd(users), "www-data", "0640"),
     ]
     differs = False
     for name, live, content, group, mode in bundle:
         files.put(
             name=f"Stage {live}",  # never the content: the htpasswd holds password hashes
             src=StringIO(content),
-            dest=f"{STAGING_DIR}/{name}",
+            dest=f"{paths.NGINX_STAGING_DIR}/{name}",
             user="root",
             group=group,
             mode=mode,
         )
         # Compared with what is live (not with the staged copy), so an interrupted deploy still converges.
         differs = differs or host.get_fact(Sha1File, path=live) != sha1(content)
-    pairs = " ".join(f"{STAGING_DIR}/{name}:{live}" for name, live, *_ in bundle)
+    pairs = " ".join(f"{paths.NGINX_STAGING_DIR}/{name}:{live}" for name, live, *_ in bundle)
     server.shell(
         name="Test and apply the camgate site (nginx -t, reload)",
-        commands=[f"{APPLY} {pairs}"],
+        commands=[f"{paths.NGINX_APPLY} {pairs}"],
         _if=lambda: differs or default_site.did_change() or hls_group.did_change() or bool(link_secret and link_secret.did_change()),
     )
     systemd.service(name="nginx enabled and running", service="nginx", running=True, enabled=True)
@@ -86,12 +80,12 @@ def ensure_link_secret(gateway):
         return files.put(
             name="URL signing secret (from the secrets store)",
             src=StringIO(render("nginx/camgate/link-secret.conf.j2", secret=secret)),
-            dest=LINK_SECRET_CONF,
+            dest=paths.LINK_SECRET_CONF,
             user="root",
             group="root",
             mode="0600",
         )
-    if host.get_fact(File, path=LINK_SECRET_CONF):
+    if host.get_fact(File, path=paths.LINK_SECRET_CONF):
         return None
     # Made on the host, never read back by the deploy: it cannot show up in pyinfra's output.
-    return server.shell(name="URL signing secret (made on the gateway once)", commands=[LINK_SECRET_SCRIPT])
+    return server.shell(name="URL signing secret (made on the gateway once)", commands=[paths.LINK_SECRET_SCRIPT])

@@ -9,17 +9,13 @@ from pyinfra.facts.files import File
 from pyinfra.operations import files, server, systemd
 from pyinfra.operations.util import any_changed
 
-from camgate import retention
+from camgate import paths
+from camgate.gateway import retention
 from camgate.inventory import gateway_from_host
-from camgate.render import camera_recordings_dir, render
+from camgate.render import render
 from camgate.units import parse_duration, parse_min_free, parse_size
 from roles.facts import PathStates, directory_state
 
-UNIT_DIR = "/etc/systemd/system"
-SCRIPT = "/usr/local/lib/camgate/camgate-retention"
-CONFIG = "/etc/camgate/retention.json"
-SERVICE = "camgate-retention.service"
-TIMER = "camgate-retention.timer"
 INTERVAL_SECONDS = 60
 
 
@@ -38,7 +34,7 @@ def recordings() -> None:
     if not cameras:
         remove_retention()
         return
-    folders = [gateway.recordings_root, *(camera_recordings_dir(gateway, c) for c in cameras)]
+    folders = [gateway.recordings_root, *(gateway.recordings_dir(c) for c in cameras)]
     # One round trip for all folders; only a missing or wrong one gets an operation.
     present = host.get_fact(PathStates, paths=tuple(folders))
     for path in folders:
@@ -48,7 +44,7 @@ def recordings() -> None:
     script = files.put(
         name="Retention script",
         src=str(Path(retention.__file__)),
-        dest=SCRIPT,
+        dest=paths.RETENTION_SCRIPT,
         user="root",
         group="root",
         mode="0755",
@@ -56,7 +52,7 @@ def recordings() -> None:
     config = files.put(
         name="Retention settings",
         src=StringIO(render("camgate/retention.json.j2", config=retention_config(gateway))),
-        dest=CONFIG,
+        dest=paths.RETENTION_CONFIG,
         user="root",
         group="root",
         mode="0644",
@@ -65,18 +61,18 @@ def recordings() -> None:
         files.put(
             name=f"Unit {unit}",
             src=StringIO(render(f"systemd/{unit}.j2", root=gateway.recordings_root, interval=INTERVAL_SECONDS)),
-            dest=f"{UNIT_DIR}/{unit}",
+            dest=paths.unit_path(unit),
             user="root",
             group="root",
             mode="0644",
         )
-        for unit in (SERVICE, TIMER)
+        for unit in (paths.RETENTION_SERVICE, paths.RETENTION_TIMER)
     ]
     systemd.daemon_reload(name="Reload systemd (retention units)", _if=any_changed(*units))
-    systemd.service(name="Retention timer", service=TIMER, running=True, enabled=True)
+    systemd.service(name="Retention timer", service=paths.RETENTION_TIMER, running=True, enabled=True)
     server.shell(
         name="Apply the new retention settings now",
-        commands=[f"systemctl start {SERVICE}"],
+        commands=[f"systemctl start {paths.RETENTION_SERVICE}"],
         _if=any_changed(script, config, *units),
     )
 
@@ -95,9 +91,10 @@ def retention_config(gateway) -> dict:
 
 
 def remove_retention() -> None:
-    if not host.get_fact(File, path=f"{UNIT_DIR}/{TIMER}"):
+    timer = paths.RETENTION_TIMER
+    if not host.get_fact(File, path=paths.unit_path(timer)):
         return
-    systemd.service(name="Stop the retention timer", service=TIMER, running=False, enabled=False)
-    for path in (f"{UNIT_DIR}/{TIMER}", f"{UNIT_DIR}/{SERVICE}", CONFIG, SCRIPT):
+    systemd.service(name="Stop the retention timer", service=timer, running=False, enabled=False)
+    for path in (paths.unit_path(timer), paths.unit_path(paths.RETENTION_SERVICE), paths.RETENTION_CONFIG, paths.RETENTION_SCRIPT):
         files.file(name=f"Remove {path}", path=path, present=False)
     systemd.daemon_reload(name="Reload systemd (retention removed)")

@@ -8,24 +8,11 @@ from pyinfra.api import deploy
 from pyinfra.facts.files import Link
 from pyinfra.operations import apt, files, server
 
+from camgate import paths
 from camgate.inventory import gateway_from_host
 from camgate.render import render
-from camgate.tls import (
-    ACME_WEBROOT,
-    CURRENT_DIR,
-    LETSENCRYPT_DIR,
-    PROVIDED_DIR,
-    SELFSIGNED_CA_DIR,
-    SELFSIGNED_DAYS,
-    SELFSIGNED_DIR,
-    TLS_DIR,
-    certificate_matches,
-    wanted_tls_dir,
-)
+from camgate.tls import SELFSIGNED_DAYS, certificate_matches, wanted_tls_dir
 from roles.facts import Certificate
-
-SELFSIGNED_SCRIPT = "/usr/local/lib/camgate/camgate-tls-selfsigned"
-USE_SCRIPT = "/usr/local/lib/camgate/camgate-tls-use"
 
 
 @deploy("camgate tls")
@@ -44,13 +31,12 @@ def tls() -> None:
     if not gateway.https:
         return
     apt.packages(name="Install openssl", packages=["openssl"], no_recommends=True)
-    files.directory(name=TLS_DIR, path=TLS_DIR, user="root", group="root", mode="0755")
-    files.directory(name="ACME webroot", path=ACME_WEBROOT, user="root", group="root", mode="0755")
+    files.directory(name=paths.TLS_DIR, path=paths.TLS_DIR, user="root", group="root", mode="0755")
+    files.directory(name="ACME webroot", path=paths.ACME_WEBROOT, user="root", group="root", mode="0755")
     for script, template, context in (
-        (SELFSIGNED_SCRIPT, "bin/camgate-tls-selfsigned.j2",
-         {"ca_dir": SELFSIGNED_CA_DIR, "out_dir": SELFSIGNED_DIR, "days": SELFSIGNED_DAYS}),
-        (USE_SCRIPT, "bin/camgate-tls-use.j2", {"current": CURRENT_DIR}),
-    ):  # fmt: skip
+        (paths.TLS_SELFSIGNED_SCRIPT, "bin/camgate-tls-selfsigned.j2", {"days": SELFSIGNED_DAYS}),
+        (paths.TLS_USE_SCRIPT, "bin/camgate-tls-use.j2", {}),
+    ):
         files.put(
             name=f"Script {script.rsplit('/', 1)[-1]}",
             src=StringIO(render(template, **context)),
@@ -60,25 +46,26 @@ def tls() -> None:
             mode="0755",
         )
 
-    current = (host.get_fact(Link, path=CURRENT_DIR) or {}).get("link_target")
-    lineage = host.get_fact(Certificate, path=f"{LETSENCRYPT_DIR}/fullchain.pem")
+    current = (host.get_fact(Link, path=paths.TLS_CURRENT) or {}).get("link_target")
+    lineage = host.get_fact(Certificate, path=f"{paths.LETSENCRYPT_LIVE}/fullchain.pem")
     letsencrypt_ready = lineage is not None and set(lineage["names"]) == set(gateway.certificate_names)
     wanted = wanted_tls_dir(gateway, letsencrypt_ready)
     if gateway.tls == "letsencrypt" and not letsencrypt_ready and current:
         wanted = current  # keep serving what works until roles.letsencrypt has the new certificate
 
     if gateway.tls == "provided":
-        files.directory(name=PROVIDED_DIR, path=PROVIDED_DIR, user="root", group="root", mode="0755")
-        files.link(name="Provided certificate", path=f"{PROVIDED_DIR}/fullchain.pem", target=gateway.tls_certificate)
-        files.link(name="Provided key", path=f"{PROVIDED_DIR}/privkey.pem", target=gateway.tls_key)
+        provided = paths.TLS_PROVIDED
+        files.directory(name=provided, path=provided, user="root", group="root", mode="0755")
+        files.link(name="Provided certificate", path=f"{provided}/fullchain.pem", target=gateway.tls_certificate)
+        files.link(name="Provided key", path=f"{provided}/privkey.pem", target=gateway.tls_key)
 
-    remake_selfsigned = wanted == SELFSIGNED_DIR and not certificate_matches(
-        host.get_fact(Certificate, path=f"{SELFSIGNED_DIR}/fullchain.pem"), gateway.certificate_names
+    remake_selfsigned = wanted == paths.TLS_SELFSIGNED and not certificate_matches(
+        host.get_fact(Certificate, path=f"{paths.TLS_SELFSIGNED}/fullchain.pem"), gateway.certificate_names
     )
     if remake_selfsigned:
         server.shell(
             name="Self-signed certificate from the gateway CA",
-            commands=[shlex.join([SELFSIGNED_SCRIPT, *gateway.certificate_names])],
+            commands=[shlex.join([paths.TLS_SELFSIGNED_SCRIPT, *gateway.certificate_names])],
         )
     if wanted and (wanted != current or remake_selfsigned):
-        server.shell(name=f"Serve the certificate in {wanted}", commands=[shlex.join([USE_SCRIPT, wanted])])
+        server.shell(name=f"Serve the certificate in {wanted}", commands=[shlex.join([paths.TLS_USE_SCRIPT, wanted])])

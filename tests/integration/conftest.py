@@ -15,9 +15,10 @@ import pytest
 import testinfra
 
 from camgate.inventory import load_gateways
-from camgate.hls import Client
-from camgate.signing import LINK_SECRET_CONF, PLAYLIST, parse_link_secret_conf, signed_path
-from camgate.testbed import Testbed, pebble
+from tests.players.hls import Client
+from camgate.paths import LINK_SECRET_CONF
+from camgate.signing import PLAYLIST, parse_link_secret_conf, signed_path
+from tests.testbed import Testbed, pebble
 from tests.conftest import phase
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from camgate.hls import parse_playlist
+from tests.players.hls import parse_playlist
 from camgate.signing import signed_path
 from tests.integration.conftest import INVENTORY, ROOT, probe_stream
+from tests.testbed.proc import wait_until
 
 ENCRYPTED = "cam2"
 PLAIN = "cam1"
@@ -95,9 +96,7 @@ def test_encrypted_segments_are_ciphertext_and_keys_are_served_only_signed(clien
 def test_keys_rotate_and_playback_continues(host, client, signed, state):
     before = current_files(client, signed, ENCRYPTED)["key"]
     host.run_expect([0], "systemctl start camgate-hls-keys.service")
-    deadline = time.monotonic() + 20
-    while current_files(client, signed, ENCRYPTED)["key"] == before and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wait_until(lambda: current_files(client, signed, ENCRYPTED)["key"] != before, timeout=20, interval=0.5)
     after = current_files(client, signed, ENCRYPTED)["key"]
     assert after != before
     assert client.fetch(signed(ENCRYPTED, before)).status == 200  # still listed segments can be decrypted
@@ -138,17 +137,22 @@ def test_a_user_cannot_get_a_camera_outside_their_list(gateway, client, state):
     assert client.fetch(f"{api}/cam3").status == 401
 
 
+def rotate_url_secret(deployer) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "camgate.cli", "rotate-url-secret", INVENTORY, "--yes"],
+        cwd=ROOT, env=deployer.env, capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+
+
 def test_rotating_the_secret_invalidates_old_urls_and_keeps_cameras_running(deployer, client, signed, host, gateway, state):
     old = signed(PLAIN)
     assert client.fetch(old).status == 200
     ffmpeg_pids = host.check_output("pgrep -d, ffmpeg")
-    result = subprocess.run(
-        [sys.executable, "-m", "camgate.cli", "rotate-url-secret", INVENTORY, "--yes"],
-        cwd=ROOT, env=deployer.env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    result = rotate_url_secret(deployer)
     assert result.returncode == 0, result.stderr
-    time.sleep(0.5)  # nginx reload: new workers take over
-    assert client.fetch(old).status == 403
+    assert "new URL signing secret live" in result.stdout
+    # nginx's reload replaces its workers gracefully: poll until the old URL is refused
+    assert wait_until(lambda: client.fetch(old).status == 403, timeout=15)
     fresh = subprocess.run(
         [sys.executable, "-m", "camgate.cli", "sign", INVENTORY, PLAIN, "--ttl", "5m"],
         cwd=ROOT, env=deployer.env, capture_output=True, text=True, timeout=60,
@@ -158,3 +162,34 @@ def test_rotating_the_secret_invalidates_old_urls_and_keeps_cameras_running(depl
     manifest = json.loads(client.fetch(f"{gateway.base_url}/api/cameras", headers=app_user(state, "alice")).body)
     assert client.fetch(manifest["cameras"][0]["url"]).status == 200
     assert host.check_output("pgrep -d, ffmpeg") == ffmpeg_pids  # cameras untouched
+
+
+BROKEN_NGINX = "/etc/nginx/conf.d/zz-broken-by-a-rotation-test.conf"
+
+
+def test_a_rotation_nginx_refuses_fails_loudly_and_the_old_urls_keep_working(deployer, client, signed, host, link_secret):
+    old = signed(PLAIN)
+    assert client.fetch(old).status == 200
+    host.run_expect([0], f"echo 'this is not nginx;' > {BROKEN_NGINX}")
+    try:
+        result = rotate_url_secret(deployer)
+    finally:
+        host.run(f"rm -f {BROKEN_NGINX}")
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "not live" in result.stderr and "nginx refused its configuration" in result.stderr
+    assert "live (" not in result.stdout
+    assert host.file("/etc/nginx/camgate/link-secret.conf").content_string.count(link_secret) == 1  # put back
+    assert client.fetch(old).status == 200
+
+
+def test_a_rotation_while_nginx_is_stopped_says_so_and_goes_live_when_it_starts(deployer, client, signed, host, link_secret):
+    old = signed(PLAIN)
+    host.run_expect([0], "systemctl stop nginx")
+    try:
+        result = rotate_url_secret(deployer)
+    finally:
+        host.run_expect([0], "systemctl start nginx")
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "nginx is not running" in result.stderr and "not live" in result.stderr
+    assert link_secret not in host.file("/etc/nginx/camgate/link-secret.conf").content_string
+    assert wait_until(lambda: client.fetch(old).status == 403, timeout=15)  # the new secret took over at start

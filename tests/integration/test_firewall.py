@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from camgate.firewall import RULESET, TABLE, UNIT
-from camgate.testbed.proc import wait_until
+from camgate.paths import FIREWALL_RULESET as RULESET, FIREWALL_SERVICE as UNIT, FIREWALL_TABLE as TABLE
+from tests.testbed.proc import wait_until
 from tests.conftest import phase
 from tests.integration.conftest import Deployer
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from camgate.hls import PLAYLIST_TYPE, parse_playlist, probe_video, segment_url
+from tests.players.hls import PLAYLIST_TYPE, parse_playlist, probe_video, segment_url
 from tests.integration.conftest import probe_stream
 
 CAMERAS = ["cam1", "cam2", "cam3"]

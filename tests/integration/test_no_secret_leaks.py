@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import pytest
 
-from camgate.signing import LINK_SECRET_CONF
+from camgate.paths import LINK_SECRET_CONF
 from tests.conftest import phase
 
 PATTERNS = "/root/.camgate-leak-patterns"

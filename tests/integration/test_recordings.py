@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from camgate.hls import parse_playlist
-from camgate.retention import start_of
+from tests.players.hls import parse_playlist
+from camgate.gateway.retention import start_of
 from tests.conftest import phase
 from tests.integration.conftest import ffprobe_url
 

@@ -6,12 +6,14 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
 import testinfra
 
-from camgate.testbed import Testbed
+from tests.testbed import Testbed
+from tests.testbed.proc import wait_until
 from tests.conftest import phase
 from tests.integration.conftest import ROOT, grand_total
 
@@ -45,16 +47,32 @@ def test_a_configuration_nginx_rejects_fails_the_deploy_and_the_site_keeps_servi
     assert abs(manifest_ttl(gateway, client, state) - 1800) < 30
 
 
+# The kill lands after the cameras role restored cam2 and long before the nginx role starts nginx.
+KILL_AT = "Run camgate-camera-cam2.service"
+
+
 def test_a_deploy_killed_half_way_converges_when_run_again(deployer, host, gateway, client, state):
     deployer.env["CAMGATE_TESTBED_URL_TTL"] = "3600"
     host.run_expect([0], "systemctl stop nginx camgate-camera-cam2 && rm -f /etc/camgate/credentials/cam2.url")
     proc = subprocess.Popen(
-        deployer.argv(), cwd=ROOT, env=deployer.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        start_new_session=True,
+        deployer.argv(), cwd=ROOT, env={**deployer.env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
-    time.sleep(3)  # facts gathered, some operations done
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    try:
+        reached = wait_until(lambda: any("Starting operation" in line and KILL_AT in line for line in lines), timeout=180)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        reader.join(timeout=10)
+    output = "".join(lines)
+    assert reached, f"the deploy never reached {KILL_AT!r}:\n{output[-3000:]}"
+    # Killed mid-deploy: the cameras role had run, the nginx role had not, pyinfra never finished.
+    assert "Grand total" not in output
+    assert host.file("/etc/camgate/credentials/cam2.url").exists
+    assert not host.service("nginx").is_running
     with phase("deploy again after a killed one"):
         deployer.run()
     again = deployer.run()
@@ -89,9 +107,7 @@ def test_one_run_deploys_two_gateways_each_with_only_its_own_cameras(second_test
         assert units == ["camgate-camera-cam1.service"]
         assert second["host_address"] in other.file("/etc/camgate/credentials/cam1.url").content_string
         assert other.service("camgate-camera-cam1").is_running and other.service("nginx").is_running
-        deadline = time.monotonic() + 30
-        while not other.file("/run/camgate/hls/cam1/stream.m3u8").exists and time.monotonic() < deadline:
-            time.sleep(1)
+        assert wait_until(lambda: other.file("/run/camgate/hls/cam1/stream.m3u8").exists, timeout=30, interval=1)
         assert other.file("/run/camgate/hls/cam1/stream.m3u8").contains("#EXTINF")
         mine = host.check_output("ls /etc/systemd/system | grep '^camgate-camera-'").split()
         assert mine == ["camgate-camera-cam1.service", "camgate-camera-cam2.service", "camgate-camera-cam3.service"]

@@ -10,8 +10,8 @@ import warnings
 
 import pytest
 
-from camgate.hls import Client
-from camgate.testbed.proc import wait_until
+from tests.players.hls import Client
+from tests.testbed.proc import wait_until
 from tests.conftest import phase
 from tests.integration.conftest import INVENTORY, ROOT, grand_total
 

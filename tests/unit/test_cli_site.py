@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from camgate import cli_site
+from camgate.cli import site as cli_site
 from camgate.cli import main
 from camgate.inventory import load_inventory
 from camgate.model import InventoryError

@@ -1,4 +1,4 @@
-from camgate.hls import PlaylistError, parse_playlist
+from tests.players.hls import PlaylistError, parse_playlist
 
 import pytest
 

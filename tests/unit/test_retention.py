@@ -7,7 +7,7 @@ import pytest
 
 from camgate.ffmpeg import camera_args
 from camgate.model import parse_gateway
-from camgate.retention import Recording, enforce, plan, scan, start_of
+from camgate.gateway.retention import Recording, enforce, plan, scan, start_of
 from camgate.units import parse_duration, parse_min_free, parse_size
 
 NOW = 1_800_000_000.0

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from camgate.testbed import pebble
-from camgate.testbed.layout import Layout
+from tests.testbed import pebble
+from tests.testbed.layout import Layout
 
 LAYOUT = Layout.create("/srv/tb", 5)
 ACME = Path("/srv/tb/acme")

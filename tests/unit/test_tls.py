@@ -6,10 +6,8 @@ import pytest
 
 from camgate.model import InventoryError, parse_gateway
 from camgate.render import render_nginx_site
+from camgate.paths import LETSENCRYPT_LIVE as LETSENCRYPT_DIR, TLS_PROVIDED as PROVIDED_DIR, TLS_SELFSIGNED as SELFSIGNED_DIR
 from camgate.tls import (
-    LETSENCRYPT_DIR,
-    PROVIDED_DIR,
-    SELFSIGNED_DIR,
     certbot_command,
     certificate_matches,
     expires_soon,

@@ -6,7 +6,7 @@
     bed.down()    # everything up() made is removed again; safe to call at any point
 
 Everything a deploy needs to reach it is written to <state_dir>/state.json (0600), which
-inventory/testbed.py reads (camgate.testbed_inventory). See docs/testbed.md.
+inventory/testbed.py reads (tests.testbed.inventory). See docs/testbed.md.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from camgate.testbed_inventory import DEFAULT_STATE_DIR
+from tests.testbed.inventory import DEFAULT_STATE_DIR
 
 from . import Testbed, TestbedError
 

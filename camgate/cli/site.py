@@ -13,12 +13,13 @@ import os
 import stat
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from camgate.cli.common import EXIT_FAILURE, fail, print_table
 from camgate.inventory import load_gateways
-from camgate.model import CAMERA_SPECS, TLS_MODES, InventoryError, check_email, check_host_path, check_hostname, check_slug
+from camgate.model import CAMERA_DEFAULTS as DEFAULTS, CAMERA_SPECS, TLS_MODES, InventoryError, check_email, check_host_path, check_hostname, check_slug
 from camgate.secrets import SecretError, read_secrets_file
 from camgate.site import (
     Site,
@@ -36,16 +37,11 @@ from camgate.site import (
     write_atomically,
 )
 
-# The exit codes of camgate.cli: 0 ok, 2 invalid input or inventory, 1 any other failure.
-EXIT_FAILURE = 1
-EXIT_INVALID = 2
 DEFAULT_DIR = "inventory"
 
 
-def _fail(lines: list[str] | str, code: int = EXIT_INVALID) -> NoReturn:
-    for line in [lines] if isinstance(lines, str) else lines:
-        click.echo(f"error: {line}", err=True)
-    sys.exit(code)
+def yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
 
 
 def _interactive() -> bool:
@@ -117,12 +113,12 @@ def init(site: str, host: str | None, ssh_user: str | None, ssh_port: int | None
     """
     problem = check_slug(site)
     if problem:
-        _fail(f"SITE: {problem}")
+        fail(f"SITE: {problem}")
     folder = Path(directory)
     py_path, toml_path, secrets_path = (folder / f"{site}{suffix}" for suffix in (".py", ".toml", ".secrets.toml"))
     existing = [p for p in (toml_path, py_path) if p.exists()]
     if existing and not force:
-        _fail(
+        fail(
             f"site {site!r} already exists ({', '.join(str(p) for p in existing)}); fix: choose another name, "
             f"or pass --force to rewrite {toml_path.name} and {py_path.name} (the secrets file is kept)"
         )
@@ -130,10 +126,10 @@ def init(site: str, host: str | None, ssh_user: str | None, ssh_port: int | None
     for flag, value, check in (("--host", host, check_host), ("--ssh-user", ssh_user, check_ssh_user),
                                ("--domain", domain, check_hostname), ("--email", acme_email, check_email)):  # fmt: skip
         if value is not None and check(value):
-            _fail(f"{flag}: {check(value)}")
+            fail(f"{flag}: {check(value)}")
     if host is None:
         if not ask:
-            _fail("--host: is required when camgate init cannot ask (no terminal, or --yes); fix: pass --host ADDRESS")
+            fail("--host: is required when camgate init cannot ask (no terminal, or --yes); fix: pass --host ADDRESS")
         host = _prompt_checked("Gateway address (SSH)", check_host)
     if ssh_user is None:
         ssh_user = _prompt_checked("SSH user", check_ssh_user, default="root") if ask else "root"
@@ -144,14 +140,14 @@ def init(site: str, host: str | None, ssh_user: str | None, ssh_port: int | None
         if ask:
             domain = _prompt_checked("Domain the app uses", check_hostname, default=default_domain)
         elif default_domain is None:
-            _fail(f"--domain: is required because the host {host!r} cannot be one; fix: pass --domain cams.example.com")
+            fail(f"--domain: is required because the host {host!r} cannot be one; fix: pass --domain cams.example.com")
         else:
             domain = default_domain
     if tls is None:
         tls = click.prompt("TLS mode", default=_default_tls(domain), type=click.Choice(TLS_MODES)) if ask else _default_tls(domain)
     if tls == "letsencrypt" and acme_email is None:
         if not ask:
-            _fail(
+            fail(
                 "--email: is required with --tls letsencrypt (Let's Encrypt writes there before a certificate "
                 "expires); fix: pass --email you@example.com, or --tls selfsigned for a LAN-only site"
             )
@@ -167,7 +163,7 @@ def init(site: str, host: str | None, ssh_user: str | None, ssh_port: int | None
     try:
         checked.gateway_entry(checked.parse(site_text))
     except InventoryError as exc:
-        _fail(exc.problems)
+        fail(exc.problems)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         kept_secrets = secrets_path.exists()
@@ -176,7 +172,7 @@ def init(site: str, host: str | None, ssh_user: str | None, ssh_port: int | None
         write_atomically(toml_path, site_text, 0o644)
         write_atomically(py_path, inventory_file_text(site, str(py_path)), 0o644)
     except OSError as exc:
-        _fail(f"cannot write the site files in {str(folder)!r}: {exc.strerror or exc}; fix: check the folder and its permissions", EXIT_FAILURE)
+        fail(f"cannot write the site files in {str(folder)!r}: {exc.strerror or exc}; fix: check the folder and its permissions", EXIT_FAILURE)
     click.echo(f"created {toml_path} (gateway {host}, served as {domain}, tls {tls})")
     click.echo(f"created {py_path} (pyinfra inventory)")
     if kept_secrets:
@@ -198,13 +194,13 @@ def _site_or_exit(value: str) -> Site:
     is_path = value.endswith(".py") or "/" in value or os.sep in value
     path = Path(value) if is_path else Path(DEFAULT_DIR) / f"{value}.py"
     if not path.is_file():
-        _fail(
+        fail(
             f"SITE: {str(path)!r} does not exist; fix: pass a site name of {DEFAULT_DIR}/ or the path of its .py "
             "file (camgate init NAME creates a site)"
         )
     site = Site.of(path)
     if not site.toml_path.is_file():
-        _fail(
+        fail(
             f"SITE: {path} declares its gateway in Python, not in a {site.toml_path.name} site file; fix: edit "
             f"{path} by hand (camgate camera edits sites made by camgate init)"
         )
@@ -216,7 +212,7 @@ def _read_site_or_exit(site: Site) -> tuple[str, dict[str, Any]]:
         text = site.read_text()
         return text, site.parse(text)
     except InventoryError as exc:
-        _fail(exc.problems)
+        fail(exc.problems)
 
 
 def _cameras(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -234,7 +230,7 @@ def _secret_refs(data: dict[str, Any]) -> list[str]:
 
 def _read_password(from_stdin: bool, prompt: bool) -> str | None:
     if from_stdin and prompt:
-        _fail("--password-stdin and --password-prompt: choose one; fix: pass only one of them")
+        fail("--password-stdin and --password-prompt: choose one; fix: pass only one of them")
     if prompt:
         password = click.prompt("RTSP password", hide_input=True, confirmation_prompt=True)
     elif from_stdin:
@@ -243,9 +239,9 @@ def _read_password(from_stdin: bool, prompt: bool) -> str | None:
     else:
         return None
     if not password:
-        _fail("password: is empty; fix: give the camera's RTSP password (printf '%s' \"$PW\" | camgate camera add ... --password-stdin)")
+        fail("password: is empty; fix: give the camera's RTSP password (printf '%s' \"$PW\" | camgate camera add ... --password-stdin)")
     if "\n" in password or "\r" in password:
-        _fail("password: contains a line break; fix: give a single line")
+        fail("password: contains a line break; fix: give a single line")
     return password
 
 
@@ -257,7 +253,7 @@ def _validate_or_exit(site: Site, new_text: str, staged_secrets: Path | None, se
         if staged_secrets is not None:
             staged_secrets.unlink(missing_ok=True)
         # Problems name the real secrets file, not the candidate being checked.
-        _fail([line.replace(str(staged_secrets), str(secrets_path)) if staged_secrets else line for line in exc.problems])
+        fail([line.replace(str(staged_secrets), str(secrets_path)) if staged_secrets else line for line in exc.problems])
 
 
 def _stage_secrets_or_exit(secrets_path: Path, site: Site, edit) -> Path:
@@ -267,15 +263,15 @@ def _stage_secrets_or_exit(secrets_path: Path, site: Site, edit) -> Path:
             read_secrets_file(secrets_path)  # mode 0600, valid TOML
             old = secrets_path.read_text(encoding="utf-8")
         except (SecretError, OSError) as exc:
-            _fail(f"field 'secrets_file': {exc}")
+            fail(f"field 'secrets_file': {exc}")
     else:
         old = secrets_file_text(site.name)
     try:
         return stage(secrets_path, edit(old), 0o600)
     except SiteEditError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except OSError as exc:
-        _fail(f"cannot write beside {str(secrets_path)!r}: {exc.strerror or exc}; fix: check the folder's permissions", EXIT_FAILURE)
+        fail(f"cannot write beside {str(secrets_path)!r}: {exc.strerror or exc}; fix: check the folder's permissions", EXIT_FAILURE)
 
 
 def _mode(path: Path) -> int:
@@ -305,13 +301,13 @@ def camera() -> None:
 @click.option("--username", help="RTSP user name.")
 @click.option("--password-stdin", is_flag=True, help="Read the RTSP password from standard input (one line).")
 @click.option("--password-prompt", is_flag=True, help="Ask for the RTSP password (hidden, twice).")
-@click.option("--transport", help="tcp (default) or udp.")
-@click.option("--audio", help="copy, aac (default) or none.")
-@click.option("--hls-time", type=int, help="Segment length in seconds (default 2).")
-@click.option("--record/--no-record", default=None, help="Keep recordings on the gateway's disk (default: no).")
-@click.option("--retention", help="How long recordings are kept: 30m, 12h, 7d (default 7d).")
-@click.option("--bitrate-kbps", type=int, help="The camera's bitrate for `camgate plan` (default 2000).")
-@click.option("--encrypt/--no-encrypt", default=None, help="AES-128 segment encryption (default: no).")
+@click.option("--transport", help=f"tcp or udp (default: {DEFAULTS['transport']}).")
+@click.option("--audio", help=f"copy, aac or none (default: {DEFAULTS['audio']}).")
+@click.option("--hls-time", type=int, help=f"Segment length in seconds (default: {DEFAULTS['hls_time']}).")
+@click.option("--record/--no-record", default=None, help=f"Keep recordings on the gateway's disk (default: {yes_no(DEFAULTS['record'])}).")
+@click.option("--retention", help=f"How long recordings are kept: 30m, 12h, 7d (default: {DEFAULTS['retention']}).")
+@click.option("--bitrate-kbps", type=int, help=f"The camera's bitrate for `camgate plan` (default: {DEFAULTS['bitrate_kbps']}).")
+@click.option("--encrypt/--no-encrypt", default=None, help=f"AES-128 segment encryption (default: {yes_no(DEFAULTS['encrypt'])}).")
 def camera_add(site: str, camera_id: str, url: str, name: str | None, username: str | None, password_stdin: bool,
                password_prompt: bool, transport: str | None, audio: str | None, hls_time: int | None,
                record: bool | None, retention: str | None, bitrate_kbps: int | None, encrypt: bool | None) -> None:  # fmt: skip
@@ -332,19 +328,19 @@ def camera_add(site: str, camera_id: str, url: str, name: str | None, username: 
     text, data = _read_site_or_exit(site_files)
     problem = check_slug(camera_id)
     if problem:
-        _fail(f"ID: {problem}")
+        fail(f"ID: {problem}")
     known = [c.get("id") for c in _cameras(data)]
     if camera_id in known:
-        _fail(
+        fail(
             f"ID: camera {camera_id!r} already exists in site {site_files.name!r}; fix: choose another id, or "
             f"`camgate camera remove {site} {camera_id}` first"
         )
     password = _read_password(password_stdin, password_prompt)
     ref = f"secret:{camera_id}" if password is not None else None
     if password is not None and not username:
-        _fail("--username: is required with a password; fix: pass --username USER (the camera's RTSP user)")
+        fail("--username: is required with a password; fix: pass --username USER (the camera's RTSP user)")
     if ref in _secret_refs(data):
-        _fail(f"ID: the secrets key {camera_id!r} is already used by another entry of the site; fix: choose another camera id")
+        fail(f"ID: the secrets key {camera_id!r} is already used by another entry of the site; fix: choose another camera id")
     given = {"id": camera_id, "name": name, "url": url, "username": username, "password_ref": ref, "transport": transport,
              "audio": audio, "hls_time": hls_time, "record": record, "retention": retention,
              "bitrate_kbps": bitrate_kbps, "encrypt": encrypt}  # fmt: skip
@@ -356,7 +352,7 @@ def camera_add(site: str, camera_id: str, url: str, name: str | None, username: 
     try:
         new_text = append_camera(text, entry)
     except SiteEditError as exc:
-        _fail(str(exc), EXIT_FAILURE)
+        fail(str(exc), EXIT_FAILURE)
 
     secrets_path = site_files.secrets_path(data)
     staged = None
@@ -370,7 +366,7 @@ def camera_add(site: str, camera_id: str, url: str, name: str | None, username: 
     except OSError as exc:
         if staged is not None:
             staged.unlink(missing_ok=True)
-        _fail(f"cannot write {str(site_files.toml_path)!r}: {exc.strerror or exc}; fix: check the file's permissions", EXIT_FAILURE)
+        fail(f"cannot write {str(site_files.toml_path)!r}: {exc.strerror or exc}; fix: check the file's permissions", EXIT_FAILURE)
     click.echo(f"added camera {camera_id!r} to {_display(site_files.toml_path)}")
     if password is not None:
         click.echo(f"password stored in {_display(secrets_path)} as {camera_id!r} (mode 0600)")
@@ -397,12 +393,12 @@ def camera_remove(site: str, camera_id: str) -> None:
     cameras = _cameras(data)
     ids = [c.get("id") for c in cameras]
     if camera_id not in ids:
-        _fail(f"ID: {camera_id!r} is not a camera of site {site_files.name!r}; fix: use one of {', '.join(map(str, ids)) or '(none)'}")
+        fail(f"ID: {camera_id!r} is not a camera of site {site_files.name!r}; fix: use one of {', '.join(map(str, ids)) or '(none)'}")
     index = ids.index(camera_id)
     try:
         new_text = remove_camera(text, index)
     except SiteEditError as exc:
-        _fail(str(exc), EXIT_FAILURE)
+        fail(str(exc), EXIT_FAILURE)
 
     ref = cameras[index].get("password_ref")
     key = ref.removeprefix("secret:") if isinstance(ref, str) and ref.startswith("secret:") else None
@@ -418,7 +414,7 @@ def camera_remove(site: str, camera_id: str) -> None:
     except OSError as exc:
         if staged is not None:
             staged.unlink(missing_ok=True)
-        _fail(f"cannot write {str(site_files.toml_path)!r}: {exc.strerror or exc}; fix: check the file's permissions", EXIT_FAILURE)
+        fail(f"cannot write {str(site_files.toml_path)!r}: {exc.strerror or exc}; fix: check the file's permissions", EXIT_FAILURE)
     click.echo(f"removed camera {camera_id!r} from {_display(site_files.toml_path)}")
     if staged is not None:
         click.echo(f"removed its password ({key!r}) from {_display(secrets_path)}")
@@ -434,13 +430,12 @@ def camera_list(site: str) -> None:
     Example:
       camgate camera list mysite
     """
-    from camgate.cli import _print_table
 
     site_files = _site_or_exit(site)
     try:
         gateways = load_gateways(site_files.py_path)
     except InventoryError as exc:
-        _fail(exc.problems)
+        fail(exc.problems)
     yes_no = {True: "yes", False: "no"}
     rows = [
         (c.id, c.name, c.url, c.audio, str(c.hls_time), yes_no[c.record], c.retention, yes_no[c.encrypt], yes_no[c.enabled])
@@ -450,4 +445,7 @@ def camera_list(site: str) -> None:
     if not rows:
         click.echo(f"site {site_files.name!r} has no cameras yet; add one with: camgate camera add {site} ID --url rtsp://...")
         return
-    _print_table(("ID", "NAME", "URL", "AUDIO", "HLS_TIME", "RECORD", "RETENTION", "ENCRYPT", "ENABLED"), rows)
+    print_table(("ID", "NAME", "URL", "AUDIO", "HLS_TIME", "RECORD", "RETENTION", "ENCRYPT", "ENABLED"), rows)
+
+
+COMMANDS = (init, camera)

@@ -1,4 +1,4 @@
-"""Turn a running testbed (see camgate.testbed) into gateway declarations for inventory/testbed.py."""
+"""Turn a running testbed (see tests.testbed) into gateway declarations for inventory/testbed.py."""
 
 from __future__ import annotations
 

@@ -1,0 +1,3 @@
+from camgate.cli.main import main
+
+main()

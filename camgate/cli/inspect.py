@@ -1,0 +1,155 @@
+"""Commands that look at running gateways over SSH: probe the cameras, status, verify."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from camgate import remote
+from camgate.checks import HEALTH, run_checks, testinfra_host
+from camgate.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_REMOTE, fail, load_inventory_or_exit, print_table
+from camgate.ffmpeg import ffmpeg_major_from_version_line, input_url
+from camgate.plan import probe_file
+from camgate.probe import PROBE_SECONDS, ProbeResult, analyse, classify_failure, ffprobe_command
+from camgate.secrets import resolve_secret
+
+
+@click.command()
+@click.argument("inventory", type=click.Path(dir_okay=False))
+@click.argument("camera_id", metavar="[CAMERA]", required=False)
+@click.option("--save/--no-save", default=True, show_default=True,
+              help="Keep the measured bitrates beside the inventory (<site>.probe.json) for `camgate plan`.")
+def probe(inventory: str, camera_id: str | None, save: bool) -> None:
+    """Measure each camera from its gateway (ffprobe over SSH) and recommend settings.
+
+    Prints codec, resolution, frame rate, keyframe interval, bitrate and audio codec; flags
+    unreachable cameras, failed authentication and codecs HLS cannot carry. Exits 0 when every
+    probed camera is fine, 1 when one has a problem, 4 when a gateway cannot be reached.
+
+    \b
+    Example:
+      camgate probe inventory/site.py
+      camgate probe inventory/site.py front-door
+    """
+    entries = load_inventory_or_exit(inventory)
+    results, problems = {}, False
+    for gateway, data in entries:
+        cameras = [c for c in gateway.enabled_cameras if camera_id in (None, c.id)]
+        if not cameras:
+            continue
+        try:
+            with remote.connect(remote.SshTarget.from_host_data(gateway.host, data)) as client:
+                for camera in cameras:
+                    click.echo(f"probing {gateway.host} {camera.id} ({PROBE_SECONDS} s) ...", err=True)
+                    results.setdefault(gateway.host, {})[camera.id] = probe_camera(client, gateway, camera)
+        except remote.RemoteError as exc:
+            fail(str(exc), EXIT_REMOTE)
+    if not results:
+        fail(f"CAMERA: {camera_id!r} is not an enabled camera of this inventory")
+    flat = [(gw, r) for gw, cams in results.items() for r in cams.values()]
+    print_table(
+        ("GATEWAY", "CAMERA", "VIDEO", "SIZE", "FPS", "KEYFRAMES", "BITRATE", "AUDIO"),
+        [(gw, r.camera, r.video_codec or "-", f"{r.width}x{r.height}" if r.width else "-",
+          f"{r.fps:g}" if r.fps else "-", f"every {r.keyframe_interval:g} s" if r.keyframe_interval else "-",
+          f"{r.bitrate_kbps / 1000:.2f} Mbit/s" if r.bitrate_kbps else "-", r.audio_codec or "none")
+         for gw, r in flat],
+    )  # fmt: skip
+    for gw, r in flat:
+        for line in r.problems:
+            problems = True
+            click.echo(f"problem: {gw} {r.camera}: {line}")
+        for line in r.advice:
+            click.echo(f"advice:  {gw} {r.camera}: {line}")
+    if save:
+        saved = json.loads(probe_file(inventory).read_text()) if probe_file(inventory).is_file() else {}
+        for gw, cams in results.items():
+            saved.setdefault(gw, {}).update({cam: r.to_data() for cam, r in cams.items() if r.ok})
+        probe_file(inventory).write_text(json.dumps(saved, indent=2, sort_keys=True) + "\n")
+    sys.exit(EXIT_FAILURE if problems else EXIT_OK)
+
+
+def probe_camera(client, gateway, camera) -> ProbeResult:
+    password = resolve_secret(camera.password_ref, gateway.secrets_file) if camera.password_ref else None
+    _status, version, _ = remote.run(client, "ffprobe -version | head -1")
+    major = ffmpeg_major_from_version_line(version)
+    command = ffprobe_command(camera.transport, camera.rtsp_timeout, major)
+    status, out, err = remote.run(
+        client, command, timeout=2 * camera.rtsp_timeout + PROBE_SECONDS + 15, input=input_url(camera, password) + "\n"
+    )
+    if status != 0 or not out.strip():
+        return ProbeResult(camera=camera.id, ok=False, problems=[classify_failure(err)])
+    return analyse(camera.id, json.loads(out), camera.hls_time)
+
+
+@click.command()
+@click.argument("inventory", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the gateways' reports as JSON.")
+def status(inventory: str, as_json: bool) -> None:
+    """One table of every camera on every gateway: up/down, newest segment age, restarts, last error.
+
+    Reads each gateway's own health report over SSH. Exits 0 when every camera is up, 1 when one is
+    down, 4 when a gateway cannot be reached.
+
+    \b
+    Example:
+      camgate status inventory/site.py
+    """
+    reports, unreachable = {}, False
+    for gateway, data in load_inventory_or_exit(inventory):
+        try:
+            with remote.connect(remote.SshTarget.from_host_data(gateway.host, data)) as client:
+                code, out, err = remote.run(client, HEALTH)
+            if code != 0:
+                raise remote.RemoteError(f"{gateway.host}: health report failed: {err.strip()[-200:]}")
+            reports[gateway.host] = json.loads(out)
+        except remote.RemoteError as exc:
+            click.echo(f"error: {exc}", err=True)
+            unreachable = True
+    if as_json:
+        click.echo(json.dumps(reports, indent=2))
+    rows = [
+        (gw, cam, "up" if r["up"] else "DOWN", "-" if r["newest_segment_age"] is None else f"{r['newest_segment_age']:g} s",
+         str(r["restarts"]), r["state"], (r["last_error"] or "")[:70])
+        for gw, report in reports.items() for cam, r in report["cameras"].items()
+    ]  # fmt: skip
+    if not as_json:
+        print_table(("GATEWAY", "CAMERA", "STATUS", "NEWEST SEGMENT", "RESTARTS", "UNIT", "LAST ERROR"), rows)
+    if unreachable:
+        sys.exit(EXIT_REMOTE)
+    sys.exit(EXIT_OK if all(row[2] == "up" for row in rows) else EXIT_FAILURE)
+
+
+@click.command()
+@click.argument("inventory", type=click.Path(dir_okay=False))
+def verify(inventory: str) -> None:
+    """Run the packaged checks against every gateway of a site over SSH and print pass/fail.
+
+    The same checks the project's CI runs against its test gateway: services, ports, nginx's
+    configuration, every camera live, signed URLs served and unsigned ones refused, credentials
+    root-only, certificate names and expiry, firewall, process hiding, timers. Exits 0 when all
+    pass, 1 when one fails, 4 when a gateway cannot be reached.
+
+    \b
+    Example:
+      pyinfra -y inventory/site.py deploy.py && camgate verify inventory/site.py
+    """
+    rows, failed = [], False
+    for gateway, data in load_inventory_or_exit(inventory):
+        host = testinfra_host(remote.SshTarget.from_host_data(gateway.host, data))
+        try:
+            host.run("true")
+        except Exception as exc:  # testinfra raises on an SSH failure (exit 255)
+            fail(f"{gateway.host}: cannot connect over SSH: {exc}", EXIT_REMOTE)
+        for check in run_checks(host, gateway):
+            failed = failed or not check.passed
+            rows.append((gateway.host, "PASS" if check.passed else "FAIL", check.name, check.detail))
+    print_table(("GATEWAY", "RESULT", "CHECK", "DETAIL"), rows)
+    passed = sum(1 for row in rows if row[1] == "PASS")
+    click.echo(f"{passed} passed, {len(rows) - passed} failed")
+    sys.exit(EXIT_FAILURE if failed else EXIT_OK)
+
+
+
+COMMANDS = (probe, status, verify)

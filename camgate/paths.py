@@ -1,0 +1,101 @@
+"""Every path and unit name camgate uses on a gateway, named once.
+
+The roles, the templates (as ``paths.NAME``), the CLI and the checks read them from here; the live
+HLS and recordings roots are inventory fields (``hls_root``, ``recordings_root``) and are not here.
+"""
+
+from __future__ import annotations
+
+# Folders camgate owns.
+ETC = "/etc/camgate"
+CREDENTIALS_DIR = f"{ETC}/credentials"  # 0700 root: one RTSP URL with credentials per camera
+LIB = "/usr/local/lib/camgate"  # the scripts below
+UNIT_DIR = "/etc/systemd/system"
+
+# Cameras (roles/cameras.py).
+CAMERA_UNIT_PREFIX = "camgate-camera-"
+CAMERA_UNIT_GLOB = f"{CAMERA_UNIT_PREFIX}*.service"
+CAMERA_LAUNCHER = f"{LIB}/camgate-camera-run"
+HLS_KEY_SCRIPT = f"{LIB}/camgate-hls-key"
+HLS_KEYS_SERVICE = "camgate-hls-keys.service"
+HLS_KEYS_TIMER = "camgate-hls-keys.timer"
+
+# Process hiding (roles/base.py).
+HIDEPID_SERVICE = "camgate-hidepid.service"
+
+# Health (roles/health.py; camgate/gateway/health.py runs there).
+HEALTH_SCRIPT = f"{LIB}/camgate-health"
+HEALTH_CONFIG = f"{ETC}/health.json"
+HEALTH_RUNTIME_DIR = "camgate/health"  # below /run, made by the health unit
+HEALTH_STATUS_FILE = f"/run/{HEALTH_RUNTIME_DIR}/status.json"  # read by GET /api/status
+HEALTH_SERVICE = "camgate-health.service"
+HEALTH_TIMER = "camgate-health.timer"
+
+# Recordings retention (roles/recordings.py; camgate/gateway/retention.py runs there).
+RETENTION_SCRIPT = f"{LIB}/camgate-retention"
+RETENTION_CONFIG = f"{ETC}/retention.json"
+RETENTION_SERVICE = "camgate-retention.service"
+RETENTION_TIMER = "camgate-retention.timer"
+
+# Firewall (roles/firewall.py).
+FIREWALL_TABLE = "camgate"  # `table inet camgate`: the only table the role creates, reloads or deletes
+FIREWALL_RULESET = f"{ETC}/firewall.nft"  # what the unit loads (the last good ruleset)
+FIREWALL_STAGED = f"{ETC}/firewall.nft.staged"  # checked with `nft -c` before it goes live
+FIREWALL_SERVICE = "camgate-firewall.service"
+FIREWALL_APPLY = f"{LIB}/camgate-firewall-apply"
+NFT = "/usr/sbin/nft"
+
+# nginx (roles/nginx.py).
+NGINX_SITE = "/etc/nginx/conf.d/camgate.conf"
+NGINX_DEFAULT_SITE = "/etc/nginx/sites-enabled/default"
+NGINX_STAGING_DIR = f"{ETC}/nginx"  # the next site, module and htpasswd, applied together
+NGINX_CAMGATE_DIR = "/etc/nginx/camgate"
+NJS_MODULE = f"{NGINX_CAMGATE_DIR}/camgate.js"
+HTPASSWD = f"{NGINX_CAMGATE_DIR}/app-users.htpasswd"
+LINK_SECRET_CONF = f"{NGINX_CAMGATE_DIR}/link-secret.conf"  # 0600 root: the URL signing secret
+NGINX_APPLY = f"{LIB}/camgate-nginx-apply"
+LINK_SECRET_SCRIPT = f"{LIB}/camgate-link-secret"
+
+# TLS (roles/tls.py, roles/letsencrypt.py). nginx always reads TLS_CURRENT/{fullchain,privkey}.pem;
+# TLS_CURRENT is a symlink switched between the folders below, never to a missing certificate.
+TLS_DIR = f"{ETC}/tls"
+TLS_CURRENT = f"{TLS_DIR}/current"
+TLS_SELFSIGNED = f"{TLS_DIR}/selfsigned"
+TLS_SELFSIGNED_CA = f"{TLS_DIR}/selfsigned-ca"
+TLS_PROVIDED = f"{TLS_DIR}/provided"
+TLS_SELFSIGNED_SCRIPT = f"{LIB}/camgate-tls-selfsigned"
+TLS_USE_SCRIPT = f"{LIB}/camgate-tls-use"
+ACME_WEBROOT = "/var/lib/camgate/acme"
+ACME_CA_BUNDLE = f"{ETC}/acme-ca.pem"
+CERTBOT_CERT_NAME = "camgate"
+LETSENCRYPT_LIVE = f"/etc/letsencrypt/live/{CERTBOT_CERT_NAME}"
+LETSENCRYPT_RENEWAL_DIR = "/etc/letsencrypt/renewal"
+LETSENCRYPT_RENEWAL_CONF = f"{LETSENCRYPT_RENEWAL_DIR}/{CERTBOT_CERT_NAME}.conf"
+LETSENCRYPT_RENEWAL_HOOK = "/etc/letsencrypt/renewal-hooks/deploy/camgate-reload-nginx"
+CERTBOT_DROPIN = f"{UNIT_DIR}/certbot.service.d/camgate.conf"
+CERTBOT_TIMER = "certbot.timer"
+
+
+def unit_path(unit: str) -> str:
+    return f"{UNIT_DIR}/{unit}"
+
+
+def camera_unit(camera_id: str) -> str:
+    return f"{CAMERA_UNIT_PREFIX}{camera_id}.service"
+
+
+def camera_of_unit(unit: str) -> str:
+    """'camgate-camera-front.service' -> 'front'."""
+    return unit.removeprefix(CAMERA_UNIT_PREFIX).removesuffix(".service")
+
+
+def credentials_path(camera_id: str) -> str:
+    return f"{CREDENTIALS_DIR}/{camera_id}.url"
+
+
+def camera_hls_dir(hls_root: str, camera_id: str) -> str:
+    return f"{hls_root}/{camera_id}"
+
+
+def camera_recordings_dir(recordings_root: str, camera_id: str) -> str:
+    return f"{recordings_root}/{camera_id}"

@@ -1,0 +1,106 @@
+"""The code's rooms keep their rules: gateway-side code is standard library only, the product package
+has no import cycle and never loads test infrastructure."""
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "camgate"
+GATEWAY_SIDE = sorted(p for p in (PACKAGE / "gateway").glob("*.py") if p.name != "__init__.py")
+# What runs the scripts on a gateway: the distribution's python3 (Debian's where this runs).
+HOST_PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """Absolute module names a file imports (relative imports resolved), from its syntax tree."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = module_name(path).rsplit(".", 1)[0] if path.name != "__init__.py" else module_name(path)
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            # `from camgate import paths` imports the module camgate.paths; `from camgate.model import
+            # Camera` the module camgate.model (a package's __init__ runs implicitly either way).
+            submodules = {f"{base}.{alias.name}" for alias in node.names} & MODULES
+            found.update(submodules or {base})
+    return found
+
+
+def product_modules() -> dict[str, Path]:
+    return {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+MODULES = set(product_modules())
+
+
+@pytest.mark.parametrize("script", GATEWAY_SIDE, ids=lambda p: p.name)
+def test_gateway_side_code_imports_only_the_standard_library(script):
+    tops = {name.split(".")[0] for name in imports_of(script)} - {"__future__"}
+    assert tops <= set(sys.stdlib_module_names), f"{script.name} imports {sorted(tops - set(sys.stdlib_module_names))}"
+    # And it really loads that way: isolated, without site-packages, as a file (how the host runs it).
+    load = (
+        "import importlib.util as u, sys; "
+        f"s = u.spec_from_file_location('gateway_script', {str(script)!r}); m = u.module_from_spec(s); "
+        "sys.modules[s.name] = m; s.loader.exec_module(m)"
+    )
+    result = subprocess.run([HOST_PYTHON, "-I", "-S", "-c", load], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_product_package_has_no_import_cycle():
+    modules = product_modules()
+    graph = {name: {m for m in imports_of(path) if m in modules and m != name} for name, path in modules.items()}
+    # A package's own __init__ is imported implicitly by its submodules; only written imports count.
+    visiting, done, cycles = [], set(), []
+
+    def visit(name: str) -> None:
+        if name in done:
+            return
+        if name in visiting:
+            cycles.append(visiting[visiting.index(name):] + [name])
+            return
+        visiting.append(name)
+        for target in sorted(graph[name]):
+            visit(target)
+        visiting.pop()
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name)
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_the_product_package_never_imports_test_infrastructure():
+    offenders = {name: sorted(m for m in imports_of(path) if m == "tests" or m.startswith("tests."))
+                 for name, path in product_modules().items()}  # fmt: skip
+    # The `camgate testbed` command is the one door, opened only when that command runs.
+    offenders.pop("camgate.cli.testbed", None)
+    assert not {k: v for k, v in offenders.items() if v}
+
+
+def test_the_cli_loads_no_test_infrastructure_and_no_gateway_side_code():
+    code = "import sys, json, camgate.cli.main; print(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd="/")
+    loaded = json.loads(result.stdout)
+    assert not [m for m in loaded if m == "tests" or m.startswith("tests.")]
+    assert "camgate.testbed" not in loaded
+
+
+def test_a_role_imports_no_other_role_only_the_shared_facts():
+    for path in (ROOT / "roles").glob("*.py"):
+        others = {m.split(".")[1] for m in imports_of(path) if m.startswith("roles.")} - {"facts"}
+        assert not others, f"{path.name} imports roles {sorted(others)}; shared names belong in camgate.paths or roles.facts"
