@@ -63,6 +63,11 @@ class Spec:
         return self.default is _MISSING
 
 
+def defaults_of(specs: tuple[Spec, ...]) -> dict[str, Any]:
+    """Each optional field's default, as the field table gives it."""
+    return {spec.name: spec.default for spec in specs if not spec.required}
+
+
 def _has_control_chars(text: str) -> bool:
     return any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 or ch in "\u2028\u2029" for ch in text)
 
@@ -462,14 +467,7 @@ GATEWAY_SPECS: tuple[Spec, ...] = (
     Spec("app_users", (list, tuple), (), "Who may use the app and see which cameras (see the app user fields).", None),
     Spec("cameras", (list, tuple), (), "The gateway's cameras (see the camera fields).", None),
 )
-
-
-
-def defaults_of(specs: tuple[Spec, ...]) -> dict[str, Any]:
-    """Each optional field's default, as the field table gives it."""
-    return {spec.name: spec.default for spec in specs if not spec.required}
-
-
+GATEWAY_DEFAULTS = defaults_of(GATEWAY_SPECS)
 CAMERA_DEFAULTS = defaults_of(CAMERA_SPECS)
 
 

@@ -19,7 +19,7 @@ import click
 
 from camgate.cli.common import EXIT_FAILURE, fail, print_table
 from camgate.inventory import load_gateways
-from camgate.model import CAMERA_DEFAULTS as DEFAULTS, CAMERA_SPECS, TLS_MODES, InventoryError, check_email, check_host_path, check_hostname, check_slug
+from camgate.model import CAMERA_DEFAULTS as DEFAULTS, CAMERA_SPECS, GATEWAY_DEFAULTS, TLS_MODES, InventoryError, check_email, check_host_path, check_hostname, check_slug
 from camgate.secrets import SecretError, read_secrets_file
 from camgate.site import (
     Site,
@@ -76,7 +76,7 @@ def _default_tls(domain: str) -> str:
         ipaddress.ip_address(domain)
         return "selfsigned"  # ACME CAs do not certify addresses: a LAN-only site
     except ValueError:
-        return "letsencrypt"
+        return GATEWAY_DEFAULTS["tls"]
 
 
 @click.command("init")
@@ -86,7 +86,7 @@ def _default_tls(domain: str) -> str:
 @click.option("--ssh-port", type=click.IntRange(1, 65535), help="SSH port (default: 22).")
 @click.option("--domain", help="Name the app uses to reach the gateway (default: the host).")
 @click.option("--email", "acme_email", help="Contact address for Let's Encrypt (required with --tls letsencrypt).")
-@click.option("--tls", type=click.Choice(TLS_MODES), help="HTTPS mode (default: letsencrypt, selfsigned for an IP address).")
+@click.option("--tls", type=click.Choice(TLS_MODES), help=f"HTTPS mode (default: {GATEWAY_DEFAULTS['tls']}, selfsigned for an IP address).")
 @click.option("--tls-certificate", help="With --tls provided: full-chain PEM path on the gateway.")
 @click.option("--tls-key", help="With --tls provided: private key PEM path on the gateway.")
 @click.option("--dir", "directory", default=DEFAULT_DIR, show_default=True, type=click.Path(file_okay=False),

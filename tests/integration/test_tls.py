@@ -10,6 +10,7 @@ import warnings
 
 import pytest
 
+from camgate import paths
 from tests.players.hls import Client
 from tests.testbed.proc import wait_until
 from tests.conftest import phase
@@ -126,6 +127,15 @@ def test_selfsigned_mode_serves_a_certificate_signed_by_the_ca_the_cli_exports(d
     total = grand_total(output(deployer.run()))
     assert total["success"] == "-" and total["error"] == "-"
     assert os.path.getsize(ca_file) > 0
+
+
+def test_leaving_letsencrypt_removes_certbots_lineage_hook_drop_in_and_timer(host):
+    """The selfsigned deploy before switched away from letsencrypt: nothing of certbot's is left to renew."""
+    for path in (paths.LETSENCRYPT_LIVE, paths.LETSENCRYPT_RENEWAL_CONF, paths.LETSENCRYPT_RENEWAL_HOOK,
+                 paths.CERTBOT_DROPIN, paths.ACME_CA_BUNDLE):  # fmt: skip
+        assert not host.file(path).exists, path
+    assert not host.service(paths.CERTBOT_TIMER).is_enabled
+    assert host.run("certbot certificates").stdout.count("Certificate Name:") == 0
 
 
 def test_provided_mode_serves_the_sites_own_certificate(deployer, host, state, tmp_path):
