@@ -15,6 +15,7 @@ from camgate.inventory import gateway_from_host
 from camgate.render import render, render_camera_unit
 from camgate.secrets import resolve_secret
 from roles.facts import PathStates, ffmpeg_major_on_host, file_state
+from roles.operations import put_secret
 
 # Restart pacing of a failing camera (see templates/bin/camgate-camera-run.j2).
 BACKOFF = {"fast_retries": 10, "max_delay": 30, "healthy_run": 60}
@@ -45,8 +46,10 @@ def cameras() -> None:
     differing = [item for item in planned if present.get(item[0]) != file_state(item[1], item[2])]
     puts = {}
     for path, content, mode, camera_id in differing:
-        # A generic name keeps the credentials out of pyinfra's output.
-        label = f"{'Credentials' if path.endswith('.url') else 'File'} of camera {camera_id}" if camera_id else path
+        if path.endswith(".url"):  # the camera URL with its password: a generic name, no diff output
+            puts[path] = put_secret(name=f"Credentials of camera {camera_id}", dest=path, content=content, mode=mode)
+            continue
+        label = f"File of camera {camera_id}" if camera_id else path
         puts[path] = files.put(name=label, src=StringIO(content), dest=path, user="root", group="root", mode=mode)
 
     removed = remove_stale_cameras(set(wanted))
@@ -61,10 +64,11 @@ def cameras() -> None:
             own.append(puts[paths.HLS_KEY_SCRIPT])
         if paths.CAMERA_LAUNCHER in puts:
             own.append(puts[paths.CAMERA_LAUNCHER])
-        if not running.get(unit_name) or not enabled.get(unit_name):
+        if not running.get(unit_name):
             # Not running before this deploy: it starts with its new files, no restart needed.
             systemd.service(name=f"Run {unit_name}", service=unit_name, running=True, enabled=True)
-        elif own:
+            continue
+        if own:
             systemd.service(
                 name=f"Restart {unit_name} (changed)",
                 service=unit_name,
@@ -72,6 +76,8 @@ def cameras() -> None:
                 restarted=True,
                 _if=any_changed(*own),
             )
+        if not enabled.get(unit_name):  # running, but disabled by hand: it must come back after a reboot
+            systemd.service(name=f"Enable {unit_name}", service=unit_name, running=None, enabled=True)
     if gateway.encrypted_cameras:
         systemd.service(name="AES-128 key rotation timer", service=paths.HLS_KEYS_TIMER, running=True, enabled=True)
 

@@ -6,7 +6,7 @@ from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.facts.files import FindInFile, Link
+from pyinfra.facts.files import File, FindFiles, FindInFile, Link
 from pyinfra.operations import apt, files, server, systemd
 
 from camgate import paths
@@ -23,9 +23,14 @@ def letsencrypt() -> None:
     on port 80) and served by nginx; certbot.timer enabled; the renewal deploy hook runs `nginx -t`
     and reloads nginx. certbot is called only when the certificate is missing or its names or its
     ACME server changed: a re-deploy never contacts the CA.
+    With any other tls (see remove_letsencrypt): the `camgate` certificate deleted with certbot (with
+    tls='off' also /etc/camgate/tls/current, which pointed at it), the hook, the certbot.service
+    drop-in and the ACME CA bundle gone, certbot.timer stopped and disabled unless certbot has other
+    certificates to renew; certbot stays installed.
     Reads: tls, domain, alt_domains, acme_email, acme_server, acme_ca_bundle."""
     gateway = gateway_from_host(host)
     if gateway.tls != "letsencrypt":
+        remove_letsencrypt(gateway)
         return
     apt.packages(name="Install certbot", packages=["certbot"], no_recommends=True)
     files.put(
@@ -62,3 +67,38 @@ def letsencrypt() -> None:
     elif current != paths.LETSENCRYPT_LIVE:
         server.shell(name="Serve the Let's Encrypt certificate", commands=[use_it])
     systemd.service(name="certbot.timer renews", service=paths.CERTBOT_TIMER, running=True, enabled=True)
+
+
+def remove_letsencrypt(gateway) -> None:
+    """tls is not 'letsencrypt' (any more): delete what that mode left, nothing else. On a host that
+    never used it (no `camgate` renewal config, hook, drop-in or CA bundle) no operation at all."""
+    lineage = bool(host.get_fact(File, path=paths.LETSENCRYPT_RENEWAL_CONF))
+    # The hook goes last: while it is there, a re-deploy finishes an interrupted clean-up.
+    leftovers = [
+        path
+        for path in (paths.ACME_CA_BUNDLE, paths.CERTBOT_DROPIN, paths.LETSENCRYPT_RENEWAL_HOOK)
+        if host.get_fact(File, path=path)
+    ]
+    # roles.tls has pointed `current` elsewhere already, except with tls='off': then it goes, so that
+    # turning TLS on again starts from a placeholder, never from a link to a deleted certificate.
+    current = (host.get_fact(Link, path=paths.TLS_CURRENT) or {}).get("link_target")
+    unlink = not gateway.https and current == paths.LETSENCRYPT_LIVE
+    if not (lineage or leftovers or unlink):
+        return
+    if unlink:
+        files.link(name=f"Unlink {paths.TLS_CURRENT} (tls off)", path=paths.TLS_CURRENT, present=False)
+    if lineage:
+        # certbot removes live/, archive/ and renewal/ of the lineage together.
+        server.shell(
+            name="Delete the Let's Encrypt certificate (certbot delete)",
+            commands=[shlex.join(["certbot", "delete", "--cert-name", paths.CERTBOT_CERT_NAME, "--non-interactive"])],
+        )
+    renewals = host.get_fact(FindFiles, path=paths.LETSENCRYPT_RENEWAL_DIR, fname="*.conf", maxdepth=1) or []
+    if not [path for path in renewals if path != paths.LETSENCRYPT_RENEWAL_CONF]:
+        systemd.service(
+            name="certbot.timer stops (nothing left to renew)", service=paths.CERTBOT_TIMER, running=False, enabled=False
+        )
+    for path in leftovers:
+        files.file(name=f"Remove {path}", path=path, present=False)
+    if paths.CERTBOT_DROPIN in leftovers:
+        systemd.daemon_reload(name="Reload systemd (certbot drop-in removed)")

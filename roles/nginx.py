@@ -13,6 +13,7 @@ from camgate.render import render, render_htpasswd, render_manifest_module, rend
 from camgate.secrets import resolve_secret
 from camgate.tls import nginx_version
 from roles.facts import installed_version_and_distro
+from roles.operations import put_secret
 
 
 @deploy("camgate nginx")
@@ -29,7 +30,9 @@ def nginx() -> None:
     url_secret_ref, app_users, cameras (ids, names, encrypt)."""
     gateway = gateway_from_host(host)
     apt.packages(name="Install nginx and njs", packages=["nginx", "libnginx-mod-http-js"], no_recommends=True)
-    hls_group = server.user(name="nginx may read HLS (group camgate)", user="www-data", groups=["camgate"], append=True)
+    hls_group = server.user(
+        name="nginx may read HLS (group camgate)", user="www-data", groups=["camgate"], append=True, ensure_home=False
+    )
     default_site = files.link(name="Drop the default site", path=paths.NGINX_DEFAULT_SITE, present=False)
     for script, template in ((paths.NGINX_APPLY, "bin/camgate-nginx-apply.j2"), (paths.LINK_SECRET_SCRIPT, "bin/camgate-link-secret.j2")):
         files.put(
@@ -54,14 +57,8 @@ def nginx() -> None:
     ]
     differs = False
     for name, live, content, group, mode in bundle:
-        files.put(
-            name=f"Stage {live}",  # never the content: the htpasswd holds password hashes
-            src=StringIO(content),
-            dest=f"{paths.NGINX_STAGING_DIR}/{name}",
-            user="root",
-            group=group,
-            mode=mode,
-        )
+        # put_secret: never the content, not even with --diff (the htpasswd holds password hashes)
+        put_secret(name=f"Stage {live}", dest=f"{paths.NGINX_STAGING_DIR}/{name}", content=content, group=group, mode=mode)
         # Compared with what is live (not with the staged copy), so an interrupted deploy still converges.
         differs = differs or host.get_fact(Sha1File, path=live) != sha1(content)
     pairs = " ".join(f"{paths.NGINX_STAGING_DIR}/{name}:{live}" for name, live, *_ in bundle)
@@ -77,13 +74,10 @@ def ensure_link_secret(gateway):
     """The URL signing secret: the inventory's (url_secret_ref), else one made on the gateway once."""
     if gateway.url_secret_ref:
         secret = resolve_secret(gateway.url_secret_ref, gateway.secrets_file)
-        return files.put(
+        return put_secret(
             name="URL signing secret (from the secrets store)",
-            src=StringIO(render("nginx/camgate/link-secret.conf.j2", secret=secret)),
             dest=paths.LINK_SECRET_CONF,
-            user="root",
-            group="root",
-            mode="0600",
+            content=render("nginx/camgate/link-secret.conf.j2", secret=secret),
         )
     if host.get_fact(File, path=paths.LINK_SECRET_CONF):
         return None

@@ -1,0 +1,81 @@
+"""The whole deploy (deploy.py, every role in its order) on a simulated host."""
+
+import logging
+from pathlib import Path
+
+import pytest
+
+import roles
+
+from .harness import Cert, SimHost, converge, deploy, deploy_file
+from .sites import DOMAIN, cam, site
+
+DEPLOY = deploy_file(Path(roles.__file__).resolve().parent.parent / "deploy.py")
+SITE_CERT = "/etc/ssl/cams/fullchain.pem"
+SITE_KEY = "/etc/ssl/cams/privkey.pem"
+TLS_FIELDS = {
+    "letsencrypt": {"tls": "letsencrypt"},
+    "selfsigned": {"tls": "selfsigned"},
+    "provided": {"tls": "provided", "tls_certificate": SITE_CERT, "tls_key": SITE_KEY},
+    "off": {"tls": "off"},
+}
+
+
+def full_site(tls_mode: str, **fields):
+    cameras = (cam("front", record=True), cam("back", 21, encrypt=True), cam("garage", 22))
+    return site(*cameras, **TLS_FIELDS[tls_mode], **fields)
+
+
+def bare_host() -> SimHost:
+    return SimHost().put(SITE_CERT, Cert((DOMAIN,))).put(SITE_KEY, "key\n", "0600")
+
+
+@pytest.mark.parametrize("tls_mode", list(TLS_FIELDS))
+def test_a_second_deploy_of_the_whole_site_changes_nothing(passwords, tls_mode):
+    first, again = converge(DEPLOY, full_site(tls_mode), bare_host())
+
+    assert first.changed
+    assert again.changes() == []
+
+
+@pytest.mark.parametrize("tls_mode", ["selfsigned", "provided", "off"])
+def test_leaving_letsencrypt_deletes_the_lineage_only_after_nginx_stopped_using_it(passwords, tls_mode):
+    _, settled = converge(DEPLOY, full_site("letsencrypt"), bare_host())
+
+    first, again = converge(DEPLOY, full_site(tls_mode), settled.host_after())
+
+    changes = first.changes()
+    delete = changes.index("Delete the Let's Encrypt certificate (certbot delete)")
+    if tls_mode == "off":  # nginx's new site no longer refers to any certificate
+        assert changes.index("Test and apply the camgate site (nginx -t, reload)") < delete
+    else:  # nginx serves the new certificate
+        assert changes.index(next(name for name in changes if name.startswith("Serve the certificate in"))) < delete
+    assert again.changes() == []
+
+
+def test_the_deploy_leaves_the_web_root_owned_by_root(passwords):
+    result = deploy(DEPLOY, full_site("selfsigned"), bare_host())
+
+    assert not [command for command in result.commands() if "/var/www" in command]
+    assert result.host_after().lookup("/var/www").user == "root"
+
+
+def test_pyinfra_diff_output_never_shows_a_camera_password(passwords, caplog):
+    _, settled = converge(DEPLOY, full_site("selfsigned"), bare_host())
+    passwords(front="N3w-S3cret")
+
+    with caplog.at_level(logging.INFO, logger="pyinfra"):
+        result = deploy(DEPLOY, full_site("selfsigned"), settled.host_after(), diff=True)
+
+    assert "Credentials of camera front" in result.changes()
+    assert "N3w-S3cret" not in caplog.text and "pw-front" not in caplog.text
+
+
+def test_turning_tls_on_again_after_leaving_letsencrypt_for_off_works(passwords):
+    # nginx must never be told about a certificate that is gone (the harness's `nginx -t` fails then).
+    _, on = converge(DEPLOY, full_site("letsencrypt"), bare_host())
+    _, off = converge(DEPLOY, full_site("off"), on.host_after())
+
+    result = deploy(DEPLOY, full_site("letsencrypt"), off.host_after())
+
+    assert result.host_after().resolve("/etc/camgate/tls/current") == "/etc/letsencrypt/live/camgate"
