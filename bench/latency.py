@@ -73,7 +73,7 @@ class RtspWatcher(threading.Thread):
 
 
 def segment_first_idr(data: bytes) -> str | None:
-    with tempfile.NamedTemporaryFile(suffix=".ts") as ts:
+    with tempfile.NamedTemporaryFile(suffix=".media") as ts:
         ts.write(data)
         ts.flush()
         raw = subprocess.run(
@@ -112,12 +112,15 @@ def measure(client: Client, camera_url: str, playlist_url: str, segments: int) -
         resp = client.fetch(playlist_url)
         listed_at = time.time()
         text = resp.body.decode()
-        for seg in parse_playlist(text).segments:
+        playlist = parse_playlist(text)
+        # fMP4 segments decode only after their init section (EXT-X-MAP); MPEG-TS ones stand alone.
+        init = client.fetch(segment_url(playlist_url, playlist.map_uri)).body if playlist.map_uri else b""
+        for seg in playlist.segments:
             if seg.uri in seen:
                 continue
             seen.add(seg.uri)
             body = client.fetch(segment_url(playlist_url, seg)).body
-            digest = segment_first_idr(decrypt(client, playlist_url, text, seg.uri, body))
+            digest = segment_first_idr(init + decrypt(client, playlist_url, text, seg.uri, body))
             if digest in watcher.arrivals:
                 latencies.append(listed_at - watcher.arrivals[digest])
         time.sleep(0.05)

@@ -24,7 +24,7 @@ from camgate.signing import signed_path
 STATE = Path(".testbed/state.json")
 PLAIN_SITE = "/etc/nginx/conf.d/zz-bench-plain.conf"
 CAMERA = "cam1"
-SEGMENT = "bench-seg.ts"
+SEGMENT = "bench-seg.m4s"  # cam1 writes fMP4 segments
 PLAIN_CONF = """server {
     listen 127.0.0.1:8443 ssl;
     ssl_certificate /etc/camgate/tls/current/fullchain.pem;
@@ -51,7 +51,7 @@ def main() -> None:
     remote("command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >/dev/null")
     remote(f"cat > {PLAIN_SITE} && nginx -t -q && systemctl reload nginx", input=PLAIN_CONF)
     hls = f"/run/camgate/hls/{CAMERA}"
-    remote(f"cp \"{hls}/$(ls -t {hls} | grep '^seg-.*\\.ts$' | sed -n 2p)\" {hls}/{SEGMENT} && chmod 644 {hls}/{SEGMENT}")
+    remote(f"cp \"{hls}/$(ls -t {hls} | grep '^seg-.*\\.m4s$' | sed -n 2p)\" {hls}/{SEGMENT} && chmod 644 {hls}/{SEGMENT}")
     time.sleep(1)
     expires = int(time.time()) + 3600
     cases = {

@@ -13,7 +13,13 @@ from camgate.model import Camera
 
 RTSP_URL_PLACEHOLDER = "@RTSP_URL@"
 PLAYLIST_NAME = "stream.m3u8"
-SEGMENT_PATTERN = "seg-%d.ts"
+# Live segments are fMP4 (CMAF) with an init section, what Apple's HLS spec requires for HEVC and
+# allows for H.264. A camera with encrypt=True stays on MPEG-TS: ffmpeg's HLS muxer cannot encrypt
+# fMP4 ("Encrypted fmp4 not yet supported", still so in ffmpeg 8), and AES-128 needs the segment
+# encrypted whole.
+INIT_NAME = "init.mp4"
+FMP4_SEGMENT_PATTERN = "seg-%d.m4s"
+TS_SEGMENT_PATTERN = "seg-%d.ts"
 # With encrypt=True: camgate-hls-key keeps this file pointing at the newest key (URI, path); ffmpeg
 # re-reads it at every segment (periodic_rekey), so a new key applies from the next segment on.
 KEY_INFO_NAME = "keyinfo.txt"
@@ -72,12 +78,22 @@ def socket_timeout_option(major: int) -> str:
     return "-stimeout" if major < 5 else "-timeout"
 
 
+# Transcoded audio: mono AAC at 16 kHz. ffmpeg's AAC encoder caps a frame at 6144 bits per channel,
+# i.e. 48 kbit/s at the 8 kHz of G.711 ("Too many bits ... clamping" on every frame at 64k); resampled
+# to 16 kHz every camera's input (8 kHz G.711 to 48 kHz AAC) encodes within the cap. Voice range.
+AAC_ARGS = ["-c:a", "aac", "-ac", "1", "-ar", "16000", "-b:a", "48k"]
+
+
 def audio_args(audio: str) -> list[str]:
     if audio == "copy":
         return ["-c:a", "copy"]
     if audio == "aac":
-        return ["-c:a", "aac", "-b:a", "64k"]
+        return list(AAC_ARGS)
     return ["-an"]
+
+
+def segment_type(camera: Camera) -> str:
+    return "mpegts" if camera.encrypt else "fmp4"
 
 
 def hls_options(camera: Camera, hls_dir: str) -> list[tuple[str, str]]:
@@ -86,10 +102,15 @@ def hls_options(camera: Camera, hls_dir: str) -> list[tuple[str, str]]:
         ("hls_time", str(camera.hls_time)),
         ("hls_list_size", str(camera.hls_list_size)),
         ("hls_flags", "+".join(flags)),
+        ("hls_segment_type", segment_type(camera)),
     ]
     if camera.encrypt:
         options.append(("hls_key_info_file", f"{hls_dir}/{KEY_INFO_NAME}"))
-    options.append(("hls_segment_filename", f"{hls_dir}/{SEGMENT_PATTERN}"))
+        options.append(("hls_segment_filename", f"{hls_dir}/{TS_SEGMENT_PATTERN}"))
+    else:
+        # A name, not a path: ffmpeg writes it beside the playlist and EXT-X-MAP names it as given.
+        options.append(("hls_fmp4_init_filename", INIT_NAME))
+        options.append(("hls_segment_filename", f"{hls_dir}/{FMP4_SEGMENT_PATTERN}"))
     return options
 
 
@@ -129,6 +150,8 @@ def camera_args(camera: Camera, hls_dir: str, major: int, recordings_dir: str | 
         "-i", RTSP_URL_PLACEHOLDER,
         *maps,
         "-c:v", "copy",
+        # HEVC in fMP4 as Apple requires it (hvc1 sample entry, not hev1); H.264 keeps avc1.
+        "-tag:v", "hvc1",
         *audio_args(camera.audio),
     ]  # fmt: skip
     playlist = f"{hls_dir}/{PLAYLIST_NAME}"

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from camgate.ffmpeg import socket_timeout_option
 
 PROBE_SECONDS = 6
-# Video codecs HLS in MPEG-TS carries everywhere; HEVC plays on Apple devices only in fMP4.
-HLS_VIDEO = {"h264"}
+# Video codecs camgate copies into fMP4 HLS (HEVC tagged hvc1, as Apple requires).
+HLS_VIDEO = {"h264", "hevc"}
 HLS_AUDIO_COPY = {"aac"}
 
 
@@ -122,12 +122,13 @@ def analyse(camera: str, data: dict, hls_time: int) -> ProbeResult:
 
 
 def advise(result: ProbeResult, hls_time: int) -> None:
-    if result.video_codec not in HLS_VIDEO:
-        if result.video_codec == "hevc":
-            result.problems.append("H.265/HEVC video: camgate copies video into MPEG-TS HLS, which most players "
-                                   "(and iOS) do not play; set the camera's stream to H.264")  # fmt: skip
-        else:
-            result.problems.append(f"{result.video_codec} video cannot be carried by HLS; set the camera to H.264")
+    if result.video_codec == "hevc":
+        result.advice.append(
+            "H.265/HEVC video: served as fMP4 (hvc1), which iPhones, Safari and Android play; browsers without "
+            "an HEVC decoder do not, and encrypt=True cannot apply (ffmpeg cannot encrypt fMP4): H.264 plays everywhere"
+        )
+    elif result.video_codec not in HLS_VIDEO:
+        result.problems.append(f"{result.video_codec} video cannot be carried by HLS; set the camera to H.264")
     if result.audio_codec is None:
         result.advice.append("audio='none' (the camera sends no audio)")
     elif result.audio_codec in HLS_AUDIO_COPY:

@@ -85,7 +85,8 @@ def test_encrypted_segments_are_ciphertext_and_keys_are_served_only_signed(clien
     raw = client.fetch(signed(ENCRYPTED, files["segment"]))
     assert raw.status == 200
     assert ts_sync_ratio(raw.body) < 0.1
-    assert ts_sync_ratio(client.fetch(signed(PLAIN, current_files(client, signed, PLAIN)["segment"])).body) == 1.0
+    clear = client.fetch(signed(PLAIN, current_files(client, signed, PLAIN)["segment"])).body
+    assert clear[4:8] in (b"moof", b"styp")  # a clear fMP4 segment: ISO boxes from the first byte
     key = client.fetch(signed(ENCRYPTED, files["key"]))
     assert key.status == 200 and len(key.body) == 16
     assert key.headers["cache-control"] == "no-store"

@@ -1,5 +1,7 @@
 """After one deploy to a bare host: services up, credentials locked away, every camera live over HTTP."""
 
+import gzip
+
 import pytest
 
 from tests.players.hls import PLAYLIST_TYPE, parse_playlist, probe_video, segment_url
@@ -67,15 +69,31 @@ def test_signed_playlist_is_live_over_verified_https_and_plays(gateway, client, 
 
     playlist = parse_playlist(client.fetch(url).body.decode())
     segment = client.fetch(segment_url(url, playlist.segments[-1]))
-    assert segment.status == 200 and segment.headers["content-type"] == "video/mp2t"
-    path = tmp_path / "segment.ts"
-    path.write_bytes(segment.body)
     expected = {"codec_name": "h264", "width": 640, "height": 360}
-    if camera.encrypt:
+    if camera.encrypt:  # MPEG-TS: ffmpeg cannot encrypt fMP4
+        assert playlist.map_uri is None
+        assert segment.status == 200 and segment.headers["content-type"] == "video/mp2t"
+        path = tmp_path / "segment.ts"
+        path.write_bytes(segment.body)
         assert probe_video(str(path)) != expected  # ciphertext on its own
-    else:
+    else:  # fMP4: the init section (EXT-X-MAP) plus a media segment make a playable file
+        assert playlist.map_uri == "init.mp4"
+        assert segment.status == 200 and segment.headers["content-type"] == "video/mp4"
+        init = client.fetch(segment_url(url, playlist.map_uri))
+        assert init.status == 200 and init.body[4:8] == b"ftyp"
+        path = tmp_path / "segment.mp4"
+        path.write_bytes(init.body + segment.body)
         assert probe_video(str(path)) == expected
     assert probe_stream(url, state) == expected  # a real player: playlist, segments, keys
+
+
+def test_playlists_are_gzipped_for_clients_that_accept_it(client, signed):
+    url = signed("cam1")
+    client.wait_for_playlist(url, timeout=30)
+    zipped = client.fetch(url, headers={"Accept-Encoding": "gzip"})
+    assert zipped.status == 200 and zipped.headers.get("content-encoding") == "gzip"
+    assert gzip.decompress(zipped.body).startswith(b"#EXTM3U")
+    assert "content-encoding" not in client.fetch(url).headers  # a client that did not ask gets text
 
 
 def test_nothing_but_signed_streams_and_the_api_is_served(gateway, client, signed):

@@ -27,6 +27,7 @@ class Playlist:
     target_duration: int = 0
     segments: list[Segment] = field(default_factory=list)
     ended: bool = False
+    map_uri: str | None = None  # EXT-X-MAP: the fMP4 init section
 
 
 class PlaylistError(ValueError):
@@ -47,6 +48,8 @@ def parse_playlist(text: str) -> Playlist:
             playlist.target_duration = int(line.split(":", 1)[1])
         elif line.startswith("#EXTINF:"):
             duration = float(line.split(":", 1)[1].split(",", 1)[0])
+        elif line.startswith("#EXT-X-MAP:"):
+            playlist.map_uri = line.split('URI="', 1)[1].split('"', 1)[0]
         elif line == "#EXT-X-DISCONTINUITY":
             discontinuity = True
         elif line == "#EXT-X-ENDLIST":
@@ -157,8 +160,8 @@ class Client:
         raise TimeoutError(f"{url}: media sequence stayed at {start} for {timeout:.0f} s")
 
 
-def segment_url(playlist_url: str, segment: Segment) -> str:
-    return urljoin(playlist_url, segment.uri)
+def segment_url(playlist_url: str, segment: Segment | str) -> str:
+    return urljoin(playlist_url, segment if isinstance(segment, str) else segment.uri)
 
 
 def probe_video(path: str) -> dict:

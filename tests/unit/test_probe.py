@@ -35,8 +35,10 @@ def test_g711_audio_is_transcoded_and_a_long_gop_raises_hls_time():
     assert any(a.startswith("hls_time=4: segments are cut at keyframes, every 4 s") for a in result.advice)
 
 
-def test_hevc_and_missing_video_are_problems():
-    assert "H.265/HEVC" in analyse("a", probe_json(video="hevc"), 2).problems[0]
+def test_hevc_is_served_with_advice_and_mjpeg_and_missing_video_are_problems():
+    hevc = analyse("a", probe_json(video="hevc"), 2)
+    assert not hevc.problems and any("H.265/HEVC video: served as fMP4 (hvc1)" in a for a in hevc.advice)
+    assert "mjpeg video cannot be carried by HLS" in analyse("a", probe_json(video="mjpeg"), 2).problems[0]
     assert analyse("a", {"streams": [], "packets": []}, 2).problems == ["no video stream"]
     assert any("audio='none'" in a for a in analyse("a", probe_json(audio=None), 2).advice)
 

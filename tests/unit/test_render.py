@@ -35,7 +35,7 @@ def test_percent_signs_are_escaped_for_systemd():
     g = gw(name="100% yard")
     unit = render_camera_unit(g, g.cameras[0], 5)
     assert "100%% yard" in unit
-    assert "seg-%%d.ts" in exec_start(unit)
+    assert "seg-%%d.m4s" in exec_start(unit)
     assert systemd_arg("a b$") == '"a b$$"'
 
 
@@ -76,8 +76,25 @@ def test_encrypted_camera_gets_a_key_before_ffmpeg_and_rekeys():
     assert "ExecStartPre=/usr/local/lib/camgate/camgate-hls-key /run/camgate/hls/yard" in unit
     line = exec_start(unit)
     assert "-hls_key_info_file /run/camgate/hls/yard/keyinfo.txt" in line and "periodic_rekey" in line
+    # ffmpeg cannot encrypt fMP4: an encrypted camera's segments stay MPEG-TS
+    assert "-hls_segment_type mpegts" in line and "seg-%%d.ts" in line
     plain = render_camera_unit(gw(), gw().cameras[0], 5)
     assert "ExecStartPre" not in plain and "keyinfo" not in plain
+
+
+def test_live_segments_are_fmp4_with_an_init_section_and_hevc_tagged_hvc1():
+    line = exec_start(render_camera_unit(gw(), gw().cameras[0], 5))
+    assert "-hls_segment_type fmp4 -hls_fmp4_init_filename init.mp4" in line
+    assert "-hls_segment_filename /run/camgate/hls/yard/seg-%%d.m4s" in line
+    assert "-c:v copy -tag:v hvc1" in line
+
+
+def test_playlists_are_gzipped_and_fmp4_files_served_under_the_signed_path():
+    site = render_nginx_site(gw(), (1, 22, 1))
+    live = site[site.index('location ~ "^/s/'):]
+    live = live[: live.index("location /r/")]
+    assert "m3u8|m4s|mp4|ts|key" in live and "video/mp4 m4s mp4;" in live
+    assert "gzip on;" in live and "gzip_types application/vnd.apple.mpegurl;" in live
 
 
 def test_camera_unit_is_hardened():
