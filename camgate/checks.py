@@ -64,7 +64,7 @@ def planned_checks(gateway: Gateway) -> list[tuple[str, Callable[[Any], tuple[bo
     ]
     for camera in gateway.enabled_cameras:
         checks.append((f"camera {camera.id}: unit running and enabled", lambda h, c=camera: service_up(h, c.unit_name)))
-        checks.append((f"camera {camera.id}: live, newest segment fresh", lambda h, c=camera: camera_live(h, c.id)))
+        checks.append((f"camera {camera.id}: live and playable", lambda h, c=camera: camera_live(h, c.id)))
         checks.append((f"camera {camera.id}: signed URL served, unsigned refused", lambda h, c=camera: signed_served(h, gateway, c.id)))
         if camera.password_ref:
             path = paths.credentials_path(camera.id)
@@ -105,7 +105,11 @@ def camera_live(host: Any, camera_id: str, wait: float = 15.0) -> tuple[bool, st
         if report.get("up") or time.monotonic() > deadline:
             break
         time.sleep(1)
-    detail = f"newest segment {report.get('newest_segment_age')} s old" if report.get("up") else f"down: {report.get('last_error')}"
+    detail = (
+        f"newest segment {report.get('newest_segment_age')} s old"
+        if report.get("up")
+        else f"{report.get('status', 'down')}: {report.get('reason') or report.get('last_error')}"
+    )
     return bool(report.get("up")), detail
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from camgate import paths
 from camgate.model import Gateway
+from camgate.signing import MULTIVARIANT
 
 # The longest time range one playback playlist may cover.
 MAX_PLAYBACK_SECONDS = 24 * 3600
@@ -23,6 +24,7 @@ def catalog(gateway: Gateway) -> dict[str, Any]:
         "recordings_root": gateway.recordings_root,
         "hls_root": gateway.hls_root,
         "health_file": paths.HEALTH_STATUS_FILE,
+        "multivariant": MULTIVARIANT,
         "max_playback": MAX_PLAYBACK_SECONDS,
         "cameras": {
             c.id: {"name": c.name, "encrypted": c.encrypt, "record": c.record, "hls_time": c.hls_time}

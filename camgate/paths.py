@@ -31,6 +31,9 @@ HEALTH_STATUS_FILE = f"/run/{HEALTH_RUNTIME_DIR}/status.json"  # read by GET /ap
 HEALTH_SERVICE = "camgate-health.service"
 HEALTH_TIMER = "camgate-health.timer"
 
+# camgate/gateway/media.py, beside the scripts that import it (the health script).
+MEDIA_MODULE = f"{LIB}/camgate_media.py"
+
 # Recordings retention (roles/recordings.py; camgate/gateway/retention.py runs there).
 RETENTION_SCRIPT = f"{LIB}/camgate-retention"
 RETENTION_CONFIG = f"{ETC}/retention.json"
@@ -99,3 +102,7 @@ def camera_hls_dir(hls_root: str, camera_id: str) -> str:
 
 def camera_recordings_dir(recordings_root: str, camera_id: str) -> str:
     return f"{recordings_root}/{camera_id}"
+
+
+# Where each gateway-side module lands (camgate/gateway/<name>.py -> path on the gateway).
+GATEWAY_CODE = {"health": HEALTH_SCRIPT, "retention": RETENTION_SCRIPT, "media": MEDIA_MODULE}

@@ -15,7 +15,8 @@ import re
 import time
 from camgate.model import Camera, Gateway
 
-PLAYLIST = "stream.m3u8"
+PLAYLIST = "stream.m3u8"  # a camera's media playlist (ffmpeg writes it)
+MULTIVARIANT = "index.m3u8"  # its multivariant playlist, the URL apps get (the gateway serves it from health)
 # The secret lives on the gateway in paths.LINK_SECRET_CONF (0600 root), generated once by the
 # deploy unless the inventory names one in the secrets store (url_secret_ref).
 LINK_SECRET_LINE_RE = re.compile(r'^set \$camgate_link_secret "([A-Za-z0-9_-]{24,128})";$', re.M)
@@ -31,9 +32,9 @@ def signed_path(secret: str, camera_id: str, expires: int, file: str = PLAYLIST)
 
 
 def signed_url(gateway: Gateway, camera: Camera, secret: str, ttl: int | None = None, now: float | None = None) -> tuple[str, int]:
-    """(URL of the camera's live playlist, valid until), for `ttl` seconds (default: url_ttl)."""
+    """(URL of the camera's live multivariant playlist, valid until), for `ttl` seconds (default: url_ttl)."""
     expires = int(now if now is not None else time.time()) + (ttl if ttl is not None else gateway.url_ttl)
-    return gateway.base_url + signed_path(secret, camera.id, expires), expires
+    return gateway.base_url + signed_path(secret, camera.id, expires, MULTIVARIANT), expires
 
 
 def parse_link_secret_conf(text: str) -> str | None:

@@ -11,6 +11,7 @@ from pyinfra.operations.util import any_changed
 from camgate import paths
 from camgate.ffmpeg import PLAYLIST_NAME
 from camgate.gateway import health as health_module
+from camgate.gateway import media as media_module
 from camgate.inventory import gateway_from_host
 from camgate.render import render
 
@@ -20,18 +21,25 @@ INTERVAL_SECONDS = 10
 @deploy("camgate health")
 def health() -> None:
     """Guarantees: camgate-health.timer writes /run/camgate/health/status.json every 10 s (per
-    enabled camera: up/down, newest segment age, unit state, restarts since boot, last ffmpeg line
-    that is not noise), readable by nginx through the camgate group for GET /api/status; the same
-    script answers `camgate status` over SSH. Reads: cameras (id, hls_time), hls_root."""
+    enabled camera: up/down/stalled/unplayable with the reason, judged from the playlist and the
+    media itself; newest segment age, unit state, restarts since boot, last ffmpeg line that is not
+    noise; the camera's multivariant playlist), readable by nginx through the camgate group for
+    GET /api/status and .../index.m3u8; the same script answers `camgate status` over SSH.
+    Reads: cameras (id, hls_time), hls_root."""
     gateway = gateway_from_host(host)
     config = {
         "cameras": [
-            {"id": c.id, "unit": c.unit_name, "playlist": f"{gateway.hls_dir(c)}/{PLAYLIST_NAME}", "hls_time": c.hls_time}
+            {"id": c.id, "unit": c.unit_name, "dir": gateway.hls_dir(c),
+             "playlist": f"{gateway.hls_dir(c)}/{PLAYLIST_NAME}", "hls_time": c.hls_time}
             for c in gateway.enabled_cameras
         ]
-    }
+    }  # fmt: skip
+    code = {"health": health_module, "media": media_module}
     changed = [
-        files.put(name="Health script", src=str(Path(health_module.__file__)), dest=paths.HEALTH_SCRIPT, mode="0755"),
+        *(
+            files.put(name=f"Gateway code {name}", src=str(Path(module.__file__)), dest=paths.GATEWAY_CODE[name], mode="0755")
+            for name, module in code.items()
+        ),
         files.put(
             name="Health settings",
             src=StringIO(render("camgate/health.json.j2", config=config)),

@@ -87,10 +87,12 @@ def probe_camera(client, gateway, camera) -> ProbeResult:
 @click.argument("inventory", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the gateways' reports as JSON.")
 def status(inventory: str, as_json: bool) -> None:
-    """One table of every camera on every gateway: up/down, newest segment age, restarts, last error.
+    """One table of every camera on every gateway: up, down, stalled or unplayable with the reason,
+    newest segment age, restarts.
 
-    Reads each gateway's own health report over SSH. Exits 0 when every camera is up, 1 when one is
-    down, 4 when a gateway cannot be reached.
+    Reads each gateway's own health report over SSH; it judges what a player would get (a playlist
+    that changes but that no player can play is `unplayable`). Exits 0 when every camera is up, 1
+    when one is not, 4 when a gateway cannot be reached.
 
     \b
     Example:
@@ -110,12 +112,13 @@ def status(inventory: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(reports, indent=2))
     rows = [
-        (gw, cam, "up" if r["up"] else "DOWN", "-" if r["newest_segment_age"] is None else f"{r['newest_segment_age']:g} s",
-         str(r["restarts"]), r["state"], (r["last_error"] or "")[:70])
+        (gw, cam, "up" if r["up"] else r["status"].upper(),
+         "-" if r["newest_segment_age"] is None else f"{r['newest_segment_age']:g} s",
+         str(r["restarts"]), r["state"], (r["reason"] or "")[:90])
         for gw, report in reports.items() for cam, r in report["cameras"].items()
     ]  # fmt: skip
     if not as_json:
-        print_table(("GATEWAY", "CAMERA", "STATUS", "NEWEST SEGMENT", "RESTARTS", "UNIT", "LAST ERROR"), rows)
+        print_table(("GATEWAY", "CAMERA", "STATUS", "NEWEST SEGMENT", "RESTARTS", "UNIT", "REASON"), rows)
     if unreachable:
         sys.exit(EXIT_REMOTE)
     sys.exit(EXIT_OK if all(row[2] == "up" for row in rows) else EXIT_FAILURE)

@@ -1,14 +1,24 @@
 """Camera health, computed on the gateway (camgate-health.timer every 10 s, and `camgate status`).
 
-Standard library only: this file is uploaded to /usr/local/lib/camgate/camgate-health and run by the
-host's python3 with the JSON config the deploy writes (/etc/camgate/health.json):
+Standard library only: this file is uploaded to /usr/local/lib/camgate/camgate-health, with
+camgate/gateway/media.py beside it as camgate_media.py, and run by the host's python3 with the JSON
+config the deploy writes (/etc/camgate/health.json):
 
     {"cameras": [{"id": "front", "unit": "camgate-camera-front.service",
-                  "playlist": "/run/camgate/hls/front/stream.m3u8", "hls_time": 2}]}
+                  "dir": "/run/camgate/hls/front", "playlist": "/run/camgate/hls/front/stream.m3u8",
+                  "hls_time": 2}]}
 
-Per camera: up/down, age of the newest segment, the unit's state, automatic restarts since boot
-(systemd's NRestarts) and the last line ffmpeg logged that is not known noise. A camera is *up*
-when its unit is active and its playlist was rewritten within STALE_SEGMENTS segment durations.
+Per camera: its status with the reason, the age of the newest segment, the unit's state, automatic
+restarts since boot (systemd's NRestarts), the last line ffmpeg logged that is not known noise, and
+the EXT-X-STREAM-INF attributes of its stream read from the media itself (the multivariant playlist
+GET .../index.m3u8 serves). Status judges what a player would get, not only that files change:
+
+- down: the unit is not running, or it has not written a playlist yet;
+- stalled: no new segment for STALE_SEGMENTS segment durations (plus STALE_GRACE);
+- unplayable: the playlist breaks RFC 8216 (target duration 0, a segment over it, durations
+  collapsed by broken camera timestamps), or the media is something phones do not decode (MJPEG,
+  HEVC tagged hev1, G.711 audio copied into HLS);
+- up: none of those.
 
     camgate-health CONFIG.json              print the status as JSON
     camgate-health CONFIG.json --out FILE   write it to FILE atomically (what the timer does)
@@ -17,16 +27,30 @@ when its unit is active and its playlist was rewritten within STALE_SEGMENTS seg
 from __future__ import annotations
 
 import json
+import math
 import os
+import statistics
 import subprocess
 import sys
 import time
+
+try:
+    from camgate.gateway import media
+except ImportError:  # on the gateway: run as a script, with media.py uploaded beside it
+    import camgate_media as media  # type: ignore[no-redef]
 
 STALE_SEGMENTS = 3
 STALE_GRACE = 2.0  # seconds on top, for the camera's keyframe interval and scheduling
 # Lines that say nothing about why a camera is down (the backoff notice repeats the symptom).
 NOISE = ("camgate: restart ", "Timestamps are unset in a packet", "using insecure memory", "Non-monotonous DTS", "Non-monotonic DTS")
 JOURNAL_LINES = 3000
+# Sample entries phones and browsers decode (hev1, HEVC's other entry, is refused by Apple's players).
+PLAYABLE_VIDEO = {"avc1", "avc3", "hvc1"}
+PLAYABLE_AUDIO = {"mp4a"}
+MEASURED_SEGMENTS = 6  # recent segments the bit rates are measured over
+SEGMENT_HEAD = 64 * 1024  # a segment's moof boxes come first: its head is enough to read its timing
+COLLAPSED = 0.25  # a median segment shorter than this share of hls_time: timestamps gone wrong
+FFPROBE_TIMEOUT = 20
 
 
 def newest_segment_age(playlist: str, now: float) -> float | None:
@@ -37,8 +61,161 @@ def newest_segment_age(playlist: str, now: float) -> float | None:
         return None
 
 
-def is_up(active_state: str, age: float | None, hls_time: int) -> bool:
-    return active_state == "active" and age is not None and age <= STALE_SEGMENTS * hls_time + STALE_GRACE
+def parse_media_playlist(text: str) -> dict:
+    """The parts of an ffmpeg live playlist that decide whether it plays: target duration, EXT-X-MAP,
+    whether an EXT-X-KEY applies, and each segment's (URI, EXTINF duration)."""
+    playlist: dict = {"target": None, "map": None, "encrypted": False, "segments": []}
+    duration = None
+    for line in (raw.strip() for raw in text.splitlines()):
+        if line.startswith("#EXT-X-TARGETDURATION:"):
+            playlist["target"] = int(line.split(":", 1)[1])
+        elif line.startswith("#EXT-X-MAP:") and 'URI="' in line:
+            playlist["map"] = line.split('URI="', 1)[1].split('"', 1)[0]
+        elif line.startswith("#EXT-X-KEY:"):
+            playlist["encrypted"] = "METHOD=NONE" not in line
+        elif line.startswith("#EXTINF:"):
+            duration = float(line.split(":", 1)[1].split(",", 1)[0])
+        elif line and not line.startswith("#") and duration is not None:
+            playlist["segments"].append((line, duration))
+            duration = None
+    return playlist
+
+
+def playlist_problem(playlist: dict, hls_time: int) -> str | None:
+    """Why a player could not follow this live playlist (RFC 8216 4.3.3.1, 6.2.2), or None."""
+    segments, target = playlist["segments"], playlist["target"]
+    if not segments:
+        return "the playlist lists no segment yet"
+    if not target:
+        return f"EXT-X-TARGETDURATION is {target}: players cannot schedule the playlist"
+    longest = max(duration for _, duration in segments)
+    if round(longest) > target:
+        return f"a segment lasts {longest:.3f} s, over the target duration of {target} s (RFC 8216 4.3.3.1)"
+    median = statistics.median(duration for _, duration in segments)
+    if median < COLLAPSED * hls_time:
+        return (
+            f"segment durations collapsed to {median:.3f} s: the camera's timestamps jump or are missing; "
+            "fix: timestamps='arrival' for this camera"
+        )
+    return None
+
+
+def read_head(path: str, size: int) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(size)
+
+
+def fmp4_stream(folder: str, playlist: dict) -> tuple[dict, str | None]:
+    """(EXT-X-STREAM-INF attributes, what makes it unplayable or None) of an fMP4 stream, from its
+    init section and its newest segments."""
+    init = media.read_init(read_head(os.path.join(folder, playlist["map"]), 1 << 20))
+    video, audio = init.video, init.audio
+    if video is None:
+        return {}, "the stream has no video track"
+    if video.sample_entry not in PLAYABLE_VIDEO:
+        return {}, (
+            f"video is {video.codec or video.sample_entry}, which players cannot decode; "
+            "fix: set the camera's stream to H.264 or H.265"
+        )
+    if audio is not None and audio.sample_entry not in PLAYABLE_AUDIO:
+        return {}, f"audio is {audio.codec or audio.sample_entry}, which HLS cannot carry; fix: audio='aac' or 'none'"
+    measured = []
+    for uri, _duration in playlist["segments"][-MEASURED_SEGMENTS:]:
+        path = os.path.join(folder, uri)
+        try:
+            measured.append((media.read_segment(read_head(path, SEGMENT_HEAD), init), os.stat(path).st_size))
+        except FileNotFoundError:  # deleted between the playlist read and now
+            continue
+    return media.variant_stream_inf(init, measured, playlist["target"]), None
+
+
+def ts_stream(folder: str, playlist_path: str, playlist: dict) -> tuple[dict, str | None]:
+    """The same for an MPEG-TS stream (cameras with encrypt=True): ffprobe reads it through its local
+    keys; the avc1 string comes from the SPS bytes of its extradata."""
+    timed = []
+    for uri, duration in playlist["segments"][-MEASURED_SEGMENTS:]:
+        try:
+            timed.append((duration, os.stat(os.path.join(folder, uri)).st_size))
+        except FileNotFoundError:  # deleted between the playlist read and now
+            continue
+    if not timed:
+        return {}, "no segment of the playlist is on disk"
+    attributes: dict = {
+        "BANDWIDTH": media.peak_bit_rate(timed, playlist["target"]),
+        "AVERAGE-BANDWIDTH": math.ceil(8 * sum(size for _, size in timed) / sum(duration for duration, _ in timed)),
+    }
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-allowed_extensions", "ALL", "-show_streams", "-show_data", "-of", "json", playlist_path],
+        capture_output=True, text=True, timeout=FFPROBE_TIMEOUT,
+    )  # fmt: skip
+    streams = json.loads(result.stdout or "{}").get("streams", [])
+    video = next((s for s in streams if s.get("codec_type") == "video"), None)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    if video is None:
+        return attributes, "the stream has no readable video"
+    if video.get("codec_name") != "h264":
+        return attributes, f"video is {video.get('codec_name')} in MPEG-TS (encrypt=True), which phones cannot play; fix: H.264 or encrypt=false"
+    codecs = [avc1_from_annexb(extradata_bytes(video.get("extradata", "")))]
+    if audio is not None:
+        if audio.get("codec_name") != "aac":
+            return attributes, f"audio is {audio.get('codec_name')}, which HLS cannot carry; fix: audio='aac' or 'none'"
+        codecs.append(f"mp4a.40.{AAC_OBJECT_TYPES.get(audio.get('profile'), 2)}")
+    if None not in codecs:
+        attributes["CODECS"] = ",".join(codecs)
+    attributes["RESOLUTION"] = f"{video['width']}x{video['height']}"
+    rate = video.get("avg_frame_rate") or video.get("r_frame_rate") or "0/1"
+    numerator, _, denominator = rate.partition("/")
+    if float(denominator or 1) and float(numerator):
+        attributes["FRAME-RATE"] = f"{media.nominal_frame_rate(float(numerator) / float(denominator or 1)):.3f}"
+    return attributes, None
+
+
+AAC_OBJECT_TYPES = {"LC": 2, "HE-AAC": 5, "HE-AACv2": 29, "LD": 23, "Main": 1}
+
+
+def extradata_bytes(dump: str) -> bytes:
+    """ffprobe's -show_data hex dump ('00000000: 0000 0167 ...  ascii') back to bytes."""
+    hexdigits = "".join("".join(line.split(":", 1)[1].strip().split("  ", 1)[0].split()) for line in dump.splitlines() if ":" in line)
+    return bytes.fromhex(hexdigits)
+
+
+def avc1_from_annexb(data: bytes) -> str | None:
+    """avc1.PPCCLL from the first SPS (NAL type 7) in Annex B bytes: profile, constraint flags, level."""
+    start = data.find(b"\x00\x00\x01")
+    while start >= 0 and start + 6 <= len(data):
+        if data[start + 3] & 0x1F == 7:
+            return "avc1." + data[start + 4 : start + 7].hex()
+        start = data.find(b"\x00\x00\x01", start + 3)
+    return None
+
+
+def judge(cam: dict, active: bool, age: float | None, last_error: str | None) -> tuple[str, str | None, dict]:
+    """(status, reason, EXT-X-STREAM-INF attributes) of one camera; see the module's docstring."""
+    if not active:
+        return "down", last_error or "the camera's unit is not running", {}
+    if age is None:
+        return "down", last_error or "no playlist yet: the camera has not delivered since its unit started", {}
+    try:
+        with open(cam["playlist"]) as handle:
+            playlist = parse_media_playlist(handle.read())
+    except (OSError, ValueError) as exc:
+        return "down", f"the playlist cannot be read: {exc}", {}
+    stale_after = STALE_SEGMENTS * max(cam["hls_time"], playlist["target"] or 0) + STALE_GRACE
+    if age > stale_after:
+        return "stalled", f"no new segment for {age:.0f} s" + (f" ({last_error})" if last_error else ""), {}
+    problem = playlist_problem(playlist, cam["hls_time"])
+    if problem:
+        return "unplayable", problem, {}
+    try:
+        if playlist["map"]:
+            attributes, problem = fmp4_stream(cam["dir"], playlist)
+        else:
+            attributes, problem = ts_stream(cam["dir"], cam["playlist"], playlist)
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:  # MediaError is a ValueError
+        return "unplayable", f"the stream cannot be read: {exc}", {}
+    if problem:
+        return "unplayable", problem, attributes
+    return "up", None, attributes
 
 
 def unit_states(units: list[str]) -> dict[str, dict[str, str]]:
@@ -90,12 +267,17 @@ def status(config: dict, now: float | None = None) -> dict:
     for cam in cameras:
         state = states.get(cam["unit"], {})
         age = newest_segment_age(cam["playlist"], now)
+        last_error = lines.get(cam["unit"])
+        verdict, reason, attributes = judge(cam, state.get("ActiveState") == "active", age, last_error)
         report["cameras"][cam["id"]] = {
-            "up": is_up(state.get("ActiveState", ""), age, cam["hls_time"]),
+            "up": verdict == "up",
+            "status": verdict,
+            "reason": reason,
             "newest_segment_age": None if age is None else round(age, 1),
             "state": f"{state.get('ActiveState', 'unknown')}/{state.get('SubState', 'unknown')}",
             "restarts": int(state.get("NRestarts") or 0),
-            "last_error": lines.get(cam["unit"]),
+            "last_error": last_error,
+            "multivariant": media.multivariant_playlist([("stream.m3u8", attributes)]) if verdict == "up" else None,
         }
     return report
 

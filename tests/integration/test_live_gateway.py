@@ -6,6 +6,7 @@ import pytest
 
 from tests.players.hls import PLAYLIST_TYPE, parse_playlist, probe_video, segment_url
 from tests.integration.conftest import probe_stream
+from tests.testbed.proc import wait_until
 
 CAMERAS = ["cam1", "cam2", "cam3"]
 
@@ -85,6 +86,39 @@ def test_signed_playlist_is_live_over_verified_https_and_plays(gateway, client, 
         path.write_bytes(init.body + segment.body)
         assert probe_video(str(path)) == expected
     assert probe_stream(url, state) == expected  # a real player: playlist, segments, keys
+
+
+# What each testbed camera sends, as the multivariant playlist must describe it (tests/testbed/inventory.py).
+EXPECTED_AUDIO = {"cam1": "mp4a.40.2", "cam2": "mp4a.40.2", "cam3": None}  # copied AAC, transcoded AAC, none
+
+
+@pytest.mark.parametrize("camera_id", CAMERAS)
+def test_the_apps_url_is_a_multivariant_playlist_that_describes_the_stream(gateway, client, signed, camera_id):
+    url = signed(camera_id, file="index.m3u8")
+    resp, playlist = client.wait_for_playlist(url, timeout=60)
+    assert resp.headers["content-type"] == PLAYLIST_TYPE and resp.headers["cache-control"] == "no-cache"
+    ((attributes, uri),) = playlist.variants
+    assert uri == "stream.m3u8"
+    # RFC 8216 4.3.4.2 and Apple's authoring spec 9.1-9.15: all of these, read from the media itself.
+    codecs = attributes["CODECS"].split(",")
+    assert codecs[0].startswith("avc1.") and len(codecs[0]) == len("avc1.64001f")
+    assert codecs[1:] == ([EXPECTED_AUDIO[camera_id]] if EXPECTED_AUDIO[camera_id] else [])
+    assert attributes["RESOLUTION"] == "640x360" and attributes["FRAME-RATE"] == "25.000"
+    assert int(attributes["BANDWIDTH"]) >= int(attributes["AVERAGE-BANDWIDTH"]) > 100_000
+    media = client.fetch(segment_url(url, uri))
+    assert media.status == 200 and parse_playlist(media.body.decode()).segments
+
+
+def test_a_camera_that_is_not_up_gets_503_not_a_playlist(host, client, signed):
+    url = signed("cam3", file="index.m3u8")
+    client.wait_for_playlist(url, timeout=60)
+    host.run_expect([0], "systemctl stop camgate-camera-cam3 && systemctl start camgate-health.service")
+    try:
+        assert wait_until(lambda: client.fetch(url).status == 503, timeout=30)
+        assert client.fetch(url).headers.get("retry-after") == "2"
+    finally:
+        host.run_expect([0], "systemctl start camgate-camera-cam3")
+    client.wait_for_playlist(signed("cam3"), timeout=30)
 
 
 def test_playlists_are_gzipped_for_clients_that_accept_it(client, signed):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import ssl
 import subprocess
@@ -28,6 +29,8 @@ class Playlist:
     segments: list[Segment] = field(default_factory=list)
     ended: bool = False
     map_uri: str | None = None  # EXT-X-MAP: the fMP4 init section
+    # A multivariant playlist: (attributes of its EXT-X-STREAM-INF, URI) per variant, no segments.
+    variants: list[tuple[dict[str, str], str]] = field(default_factory=list)
 
 
 class PlaylistError(ValueError):
@@ -41,6 +44,7 @@ def parse_playlist(text: str) -> Playlist:
     playlist = Playlist()
     duration: float | None = None
     discontinuity = False
+    stream_inf: dict[str, str] | None = None
     for line in lines[1:]:
         if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
             playlist.media_sequence = int(line.split(":", 1)[1])
@@ -48,18 +52,29 @@ def parse_playlist(text: str) -> Playlist:
             playlist.target_duration = int(line.split(":", 1)[1])
         elif line.startswith("#EXTINF:"):
             duration = float(line.split(":", 1)[1].split(",", 1)[0])
+        elif line.startswith("#EXT-X-STREAM-INF:"):
+            stream_inf = attribute_list(line.split(":", 1)[1])
         elif line.startswith("#EXT-X-MAP:"):
             playlist.map_uri = line.split('URI="', 1)[1].split('"', 1)[0]
         elif line == "#EXT-X-DISCONTINUITY":
             discontinuity = True
         elif line == "#EXT-X-ENDLIST":
             playlist.ended = True
+        elif not line.startswith("#") and stream_inf is not None:
+            playlist.variants.append((stream_inf, line))
+            stream_inf = None
         elif not line.startswith("#"):
             if duration is None:
                 raise PlaylistError(f"segment {line!r} has no #EXTINF")
             playlist.segments.append(Segment(line, duration, discontinuity))
             duration, discontinuity = None, False
     return playlist
+
+
+def attribute_list(text: str) -> dict[str, str]:
+    """RFC 8216 4.2 attribute list: NAME=value pairs, quoted-strings may hold commas (quotes kept off)."""
+    found = re.findall(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)', text)
+    return {name: value.strip('"') for name, value in found}
 
 
 @dataclass
@@ -132,7 +147,8 @@ class Client:
             conn.close()
 
     def wait_for_playlist(self, url: str, timeout: float) -> tuple[Response, Playlist]:
-        """Poll until the playlist answers 200 with at least one segment (a camera unit just started)."""
+        """Poll until the playlist answers 200 with at least one segment (a camera unit just started),
+        or, for a multivariant playlist, with at least one variant."""
         deadline = time.monotonic() + timeout
         last = "no answer"
         while time.monotonic() < deadline:
@@ -140,7 +156,7 @@ class Client:
                 resp = self.fetch(url)
                 if resp.status == 200:
                     playlist = parse_playlist(resp.body.decode())
-                    if playlist.segments:
+                    if playlist.segments or playlist.variants:
                         return resp, playlist
                 last = f"HTTP {resp.status}"
             except (OSError, PlaylistError) as exc:

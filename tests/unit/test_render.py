@@ -54,9 +54,11 @@ def test_nginx_site_serves_streams_only_through_signed_paths():
     assert "alias /run/camgate/hls/$camera/$file;" in site
     assert "application/vnd.apple.mpegurl m3u8;" in site and "video/mp2t ts;" in site
     assert 'Access-Control-Allow-Origin "*"' in site
-    # The only regex locations: signed live and recording paths, and the per-camera API.
+    # The only regex locations: signed live paths (the multivariant playlist, then the media files),
+    # recording paths, and the per-camera API.
     locations = re.findall(r'location ~ "([^"]+)"', site)
-    assert [p.split("(")[0] for p in locations] == ["^/s/", "^/r/", "^/r/", "^/api/cameras/", "^/api/recordings/", "^/api/recordings/"]
+    assert [p.split("(")[0] for p in locations] == ["^/s/", "^/s/", "^/r/", "^/r/", "^/api/cameras/", "^/api/recordings/", "^/api/recordings/"]
+    assert locations[0].endswith("/index\\.m3u8$")
     assert 'secure_link_md5 "$expires/$camera/rec $camgate_link_secret";' in site
     assert all(p.endswith("$") for p in locations)
     assert "location /hls/ {\n        return 403;" in site

@@ -45,7 +45,7 @@ def test_signed_url_expires_after_the_ttl():
     g = gw()
     url, expires = signed_url(g, g.cameras[0], SECRET, ttl=600, now=1_700_000_000)
     assert expires == 1_700_000_600
-    assert url == f"https://cams.example.com/s/{link_token(SECRET, 'front', expires)}/{expires}/front/stream.m3u8"
+    assert url == f"https://cams.example.com/s/{link_token(SECRET, 'front', expires)}/{expires}/front/index.m3u8"  # the multivariant playlist
     assert signed_url(g, g.cameras[0], SECRET, now=0)[1] == 3600  # url_ttl by default
 
 
