@@ -5,14 +5,18 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # What this machine needs to run the testbed and check streams (the gateway installs its own);
-# ruby: the unit tests check the Vagrantfile (ruby -c) and parse the CI example's YAML.
-HOST_PACKAGES := mmdebstrap systemd-container iproute2 nftables openssh-client openssl zstd ffmpeg curl pebble ruby \
+# ruby: the tool tests check the Vagrantfile (ruby -c) and parse the CI example's YAML.
+# chromium: the real player (hls.js) the tests play streams in; node and npm come with the machine
+# (Debian's nodejs is too old for playwright-core).
+HOST_PACKAGES := mmdebstrap systemd-container iproute2 nftables openssh-client openssl zstd ffmpeg curl pebble ruby chromium \
 	python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
 
+PLAYERS := tests/players
+
 .PHONY: setup host-packages demo demo-down test unit
 
-setup: host-packages $(BIN)/camgate
+setup: host-packages $(BIN)/camgate $(PLAYERS)/node_modules/.installed
 
 host-packages:
 	@missing=$$(for p in $(HOST_PACKAGES); do \
@@ -26,6 +30,11 @@ $(BIN)/camgate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+# hls.js and playwright-core for the browser player (tests/players); reruns when the lockfile changes.
+$(PLAYERS)/node_modules/.installed: $(PLAYERS)/package-lock.json $(PLAYERS)/package.json
+	npm ci --prefix $(PLAYERS) --no-audit --no-fund
 	touch $@
 
 demo: setup

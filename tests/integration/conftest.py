@@ -31,6 +31,7 @@ INVENTORY = "inventory/testbed.py"
 # faults, changes and reboots, then certificate changes (which switch TLS modes) last.
 FILE_ORDER = (
     "test_live_gateway",
+    "test_players",
     "test_access",
     "test_no_secret_leaks",
     "test_recordings",

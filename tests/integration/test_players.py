@@ -1,0 +1,27 @@
+"""A real player plays every camera through the URL the app gets: hls.js in headless Chromium reads
+the signed multivariant playlist over HTTPS, picks the variant, and the picture moves with wall time.
+(ffmpeg, the second client, reads the same streams in test_live_gateway.)"""
+
+import pytest
+
+from tests.players.browser import browser_unavailable_reason, play_hls
+
+CAMERAS = ["cam1", "cam2", "cam3"]  # fMP4 H.264 + AAC copied; AES-128 MPEG-TS + AAC; fMP4 without audio
+PLAY_SECONDS = 12
+
+pytestmark = pytest.mark.skipif(browser_unavailable_reason() is not None, reason=str(browser_unavailable_reason()))
+
+
+@pytest.mark.parametrize("camera_id", CAMERAS)
+def test_hls_js_plays_every_camera_through_its_signed_multivariant_url(client, signed, state, camera_id):
+    url = signed(camera_id, file="index.m3u8")
+    client.wait_for_playlist(url, timeout=60)  # the health timer has described the stream
+    result = play_hls(url, seconds=PLAY_SECONDS, host_map={state["domain"]: state["target_address"]})
+    assert result.ok, result.summary()
+    assert not result.fatal_errors, result.summary()
+    assert (result.video_width, result.video_height) == (640, 360), result.summary()
+    assert result.advanced_with_wall_time(0.65), result.summary()
+    assert [level.get("width") for level in result.levels] == [640]
+    if camera_id != "cam3":
+        assert result.audio_decoded_bytes, result.summary()  # the AAC track really decodes
+    print(f"{camera_id}: first frame {result.first_frame_s:.1f} s, latency {result.latency_s} s ({result.latency_source})")
