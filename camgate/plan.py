@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from camgate.model import Camera, Gateway
+from camgate.probe import expected_latency
 from camgate.units import parse_duration, parse_size
 
 DAY = 86400
@@ -24,6 +25,7 @@ class CameraPlan:
     bytes_per_day: float
     retention_days: float
     retention: str
+    latency_s: int  # expected glass-to-glass in a standard player, from hls_time and the probed keyframe interval
 
     @property
     def bytes_for_retention(self) -> float:
@@ -78,35 +80,30 @@ def probe_file(inventory: str | Path) -> Path:
     return path.with_name(f"{path.stem}.probe.json")
 
 
-def probed_bitrates(inventory: str | Path) -> dict[str, dict[str, float]]:
-    """{gateway: {camera: kbit/s}} from the probe file, if there is one."""
+def probed(inventory: str | Path) -> dict[str, dict[str, dict]]:
+    """{gateway: {camera: what `camgate probe` measured (bitrate_kbps, keyframe_interval, ...)}}."""
     path = probe_file(inventory)
-    if not path.is_file():
-        return {}
-    data = json.loads(path.read_text())
-    return {
-        gw: {cam: float(info["bitrate_kbps"]) for cam, info in cams.items() if info.get("bitrate_kbps")}
-        for gw, cams in data.items()
-    }
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def plan_camera(gateway: Gateway, camera: Camera, probed: dict[str, dict[str, float]]) -> CameraPlan:
-    measured = probed.get(gateway.host, {}).get(camera.id)
-    kbps = measured if measured else float(camera.bitrate_kbps)
+def plan_camera(gateway: Gateway, camera: Camera, measurements: dict[str, dict[str, dict]]) -> CameraPlan:
+    measured = measurements.get(gateway.host, {}).get(camera.id, {})
+    kbps = float(measured.get("bitrate_kbps") or camera.bitrate_kbps)
     return CameraPlan(
         gateway=gateway.host,
         camera=camera.id,
         kbps=kbps,
-        source="probe" if measured else "inventory",
+        source="probe" if measured.get("bitrate_kbps") else "inventory",
         record=camera.record,
         bytes_per_day=kbps * 1000 / 8 * DAY,
         retention_days=(parse_duration(camera.retention) or 0) / DAY,
         retention=camera.retention,
+        latency_s=expected_latency(camera.hls_time, measured.get("keyframe_interval")),
     )
 
 
-def plan_site(gateways: list[Gateway], probed: dict, viewers: int, disk: str | None = None) -> SitePlan:
-    cameras = [plan_camera(gw, cam, probed) for gw in gateways for cam in gw.enabled_cameras]
+def plan_site(gateways: list[Gateway], measurements: dict, viewers: int, disk: str | None = None) -> SitePlan:
+    cameras = [plan_camera(gw, cam, measurements) for gw in gateways for cam in gw.enabled_cameras]
     budgets = [parse_size(disk)] if disk else [parse_size(gw.recordings_max_size) for gw in gateways if gw.recordings_max_size]
     disk_bytes = sum(b for b in budgets if b) if budgets else None
     return SitePlan(cameras, viewers, disk_bytes)

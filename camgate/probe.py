@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 
 from camgate.ffmpeg import socket_timeout_option
 
-PROBE_SECONDS = 6
+PROBE_SECONDS = 12
+# A second, longer look when the first saw fewer than two keyframes: any 21 s holds two keyframes of a
+# camera that sends one every 10 s or more often (smart codecs stretch the interval to several seconds).
+LONG_PROBE_SECONDS = 21
+# Players start about three target durations behind the live edge (hls.js liveSyncDurationCount 3,
+# AVPlayer and ExoPlayer alike); the segment being written adds up to about one second more.
+LIVE_EDGE_TARGET_DURATIONS = 3
 # Video codecs camgate copies into fMP4 HLS (HEVC tagged hvc1, as Apple requires).
 HLS_VIDEO = {"h264", "hevc"}
 HLS_AUDIO_COPY = {"aac"}
@@ -40,13 +46,20 @@ class ProbeResult:
         }
 
 
-def ffprobe_command(transport: str, timeout_seconds: int, ffmpeg_major: int) -> str:
+def expected_latency(hls_time: int, keyframe_interval: float | None) -> int:
+    """Glass-to-glass seconds in a standard HLS player: segments are cut at keyframes, so the target
+    duration is the larger of hls_time and the keyframe interval; players sit three of them back."""
+    target = max(hls_time, math.ceil(keyframe_interval or 0))
+    return LIVE_EDGE_TARGET_DURATIONS * target + 1
+
+
+def ffprobe_command(transport: str, timeout_seconds: int, ffmpeg_major: int, seconds: int = PROBE_SECONDS) -> str:
     """A shell command run on the gateway; it reads the camera URL (with credentials) from stdin,
     so the URL never appears in a command line that SSH or a log could record."""
     argv = [
         "ffprobe", "-v", "error", "-rtsp_transport", transport,
         socket_timeout_option(ffmpeg_major), str(timeout_seconds * 1_000_000),
-        "-read_intervals", f"%+{PROBE_SECONDS}",
+        "-read_intervals", f"%+{seconds}",
         "-show_entries",
         "stream=index,codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate:"
         "packet=stream_index,pts_time,dts_time,size,flags",
@@ -137,7 +150,10 @@ def advise(result: ProbeResult, hls_time: int) -> None:
         result.advice.append(f"audio='aac' ({result.audio_codec} cannot go into HLS; transcoded) or audio='none'")
     gop = result.keyframe_interval
     if gop is None:
-        result.problems.append("no keyframe interval measured (fewer than two keyframes in the probe)")
+        result.problems.append(
+            f"no keyframe interval measured (fewer than two keyframes in {LONG_PROBE_SECONDS} s): set the "
+            "camera's keyframe (I-frame) interval to 1-2 s"
+        )
     elif gop > hls_time + 0.25:
         result.advice.append(
             f"hls_time={math.ceil(gop)}: segments are cut at keyframes, every {gop:g} s here, so hls_time "
@@ -145,5 +161,9 @@ def advise(result: ProbeResult, hls_time: int) -> None:
         )
     else:
         result.advice.append(f"hls_time={hls_time} fits the {gop:g} s keyframe interval")
+    if gop is not None:
+        latency = expected_latency(hls_time, gop)
+        tip = "" if gop <= 2 else "; set the camera's keyframe interval to 1-2 s to bring it down"
+        result.advice.append(f"expected live latency in a standard player: about {latency} s{tip}")
     if result.bitrate_kbps:
         result.advice.append(f"bitrate_kbps={round(result.bitrate_kbps)} (measured; camgate plan uses it)")

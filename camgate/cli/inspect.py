@@ -12,7 +12,7 @@ from camgate.checks import HEALTH, run_checks, testinfra_host
 from camgate.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_REMOTE, fail, load_inventory_or_exit, print_table
 from camgate.ffmpeg import ffmpeg_major_from_version_line, input_url
 from camgate.plan import probe_file
-from camgate.probe import PROBE_SECONDS, ProbeResult, analyse, classify_failure, ffprobe_command
+from camgate.probe import LONG_PROBE_SECONDS, PROBE_SECONDS, ProbeResult, analyse, classify_failure, ffprobe_command
 from camgate.secrets import resolve_secret
 
 
@@ -71,16 +71,22 @@ def probe(inventory: str, camera_id: str | None, save: bool) -> None:
 
 
 def probe_camera(client, gateway, camera) -> ProbeResult:
+    """ffprobe on the gateway for PROBE_SECONDS; again for LONG_PROBE_SECONDS when that saw fewer than
+    two keyframes (a long keyframe interval), so intervals up to 10 s are measured."""
     password = resolve_secret(camera.password_ref, gateway.secrets_file) if camera.password_ref else None
     _status, version, _ = remote.run(client, "ffprobe -version | head -1")
     major = ffmpeg_major_from_version_line(version)
-    command = ffprobe_command(camera.transport, camera.rtsp_timeout, major)
-    status, out, err = remote.run(
-        client, command, timeout=2 * camera.rtsp_timeout + PROBE_SECONDS + 15, input=input_url(camera, password) + "\n"
-    )
-    if status != 0 or not out.strip():
-        return ProbeResult(camera=camera.id, ok=False, problems=[classify_failure(err)])
-    return analyse(camera.id, json.loads(out), camera.hls_time)
+    for seconds in (PROBE_SECONDS, LONG_PROBE_SECONDS):
+        command = ffprobe_command(camera.transport, camera.rtsp_timeout, major, seconds)
+        status, out, err = remote.run(
+            client, command, timeout=2 * camera.rtsp_timeout + seconds + 15, input=input_url(camera, password) + "\n"
+        )
+        if status != 0 or not out.strip():
+            return ProbeResult(camera=camera.id, ok=False, problems=[classify_failure(err)])
+        result = analyse(camera.id, json.loads(out), camera.hls_time)
+        if result.keyframe_interval is not None or not result.video_codec:
+            break
+    return result
 
 
 @click.command()

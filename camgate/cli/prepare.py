@@ -7,7 +7,7 @@ import sys
 import click
 
 from camgate.cli.common import EXIT_FAILURE, EXIT_OK, fail, load_gateways_or_exit, print_table
-from camgate.plan import plan_site, probed_bitrates
+from camgate.plan import plan_site, probed
 from camgate.units import format_bytes, parse_size
 
 
@@ -36,8 +36,10 @@ def validate(inventory: str) -> None:
 @click.option("--disk", help="Disk for recordings, e.g. 2T (default: recordings_max_size of the gateways).")
 def plan(inventory: str, viewers: int, disk: str | None) -> None:
     """Bandwidth in from the cameras and out to viewers, recording storage per day and week, and
-    how many days the disk holds. Uses bitrates measured by `camgate probe` where there are any,
-    else each camera's bitrate_kbps. Exits 1 when the disk cannot hold the retention asked for.
+    how many days the disk holds, and each camera's expected live latency in a standard player
+    (three target durations plus about a second; the target is the larger of hls_time and the
+    camera's keyframe interval). Uses what `camgate probe` measured where there is any, else each
+    camera's bitrate_kbps. Exits 1 when the disk cannot hold the retention asked for.
 
     \b
     Example:
@@ -46,14 +48,15 @@ def plan(inventory: str, viewers: int, disk: str | None) -> None:
     if disk is not None and parse_size(disk) is None:
         fail(f"--disk: {disk!r} is not a size; fix: use e.g. 500G or 2T")
     gateways = load_gateways_or_exit(inventory)
-    site = plan_site(gateways, probed_bitrates(inventory), viewers, disk)
+    site = plan_site(gateways, probed(inventory), viewers, disk)
     rows = [
         (c.gateway, c.camera, f"{c.kbps / 1000:.2f} Mbit/s", c.source,
          format_bytes(c.bytes_per_day) if c.record else "-", format_bytes(c.bytes_per_day * 7) if c.record else "-",
-         c.retention if c.record else "-", format_bytes(c.bytes_for_retention) if c.record else "-")
+         c.retention if c.record else "-", format_bytes(c.bytes_for_retention) if c.record else "-",
+         f"~{c.latency_s} s")
         for c in site.cameras
     ]  # fmt: skip
-    print_table(("GATEWAY", "CAMERA", "BITRATE", "FROM", "PER DAY", "PER WEEK", "RETENTION", "NEEDS"), rows)
+    print_table(("GATEWAY", "CAMERA", "BITRATE", "FROM", "PER DAY", "PER WEEK", "RETENTION", "NEEDS", "LATENCY"), rows)
     click.echo("")
     click.echo(f"in from cameras:   {site.in_mbps:.1f} Mbit/s")
     click.echo(f"out to {viewers} viewers: {site.out_mbps:.1f} Mbit/s (every viewer on every camera)")

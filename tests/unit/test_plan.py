@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from camgate.cli import main
 from camgate.model import parse_gateway
-from camgate.plan import plan_site, probe_file, probed_bitrates
+from camgate.plan import plan_site, probe_file, probed
 
 GIB = 1024**3
 
@@ -37,9 +37,11 @@ def test_days_a_disk_holds_and_the_warning_when_retention_does_not_fit():
 
 def test_probed_bitrates_win_over_estimates(tmp_path):
     inventory = tmp_path / "site.py"
-    probe_file(inventory).write_text(json.dumps({"gw1": {"a": {"bitrate_kbps": 1500.0}}}))
-    site = plan_site([gateway()], probed_bitrates(inventory), viewers=1)
+    probe_file(inventory).write_text(json.dumps({"gw1": {"a": {"bitrate_kbps": 1500.0, "keyframe_interval": 4.0}}}))
+    site = plan_site([gateway()], probed(inventory), viewers=1)
     assert [(c.camera, c.kbps, c.source) for c in site.cameras] == [("a", 1500.0, "probe"), ("b", 1000.0, "inventory")]
+    # a 4 s keyframe interval makes 4 s segments: three of them behind the live edge, plus one second
+    assert [c.latency_s for c in site.cameras] == [13, 7]
 
 
 def test_plan_command_prints_a_table_and_exits_1_when_the_disk_is_too_small(tmp_path):

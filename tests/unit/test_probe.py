@@ -54,3 +54,15 @@ def test_the_camera_url_travels_on_stdin_not_in_the_command():
     command = ffprobe_command("tcp", 5, 5)
     assert command.startswith("read -r url && exec ffprobe") and command.endswith('-i "$url"')
     assert "-timeout 5000000" in command and "-stimeout" in ffprobe_command("tcp", 5, 4)
+
+
+def test_expected_latency_follows_the_keyframe_interval_and_advice_says_how_to_lower_it():
+    from camgate.probe import LONG_PROBE_SECONDS, expected_latency
+
+    assert expected_latency(1, 1.0) == 4 and expected_latency(2, 1.0) == 7 and expected_latency(2, 4.0) == 13
+    slow = analyse("yard", probe_json(gop_frames=100), hls_time=2)
+    assert "expected live latency in a standard player: about 13 s; set the camera's keyframe interval to 1-2 s to bring it down" in slow.advice
+    assert any(a == "expected live latency in a standard player: about 7 s" for a in analyse("a", probe_json(), 2).advice)
+    # the second look is long enough for two keyframes 10 s apart
+    assert LONG_PROBE_SECONDS >= 2 * 10
+    assert "-read_intervals %+21" in ffprobe_command("tcp", 5, 5, LONG_PROBE_SECONDS)
