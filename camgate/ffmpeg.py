@@ -23,6 +23,10 @@ TS_SEGMENT_PATTERN = "seg-%d.ts"
 # With encrypt=True: camgate-hls-key keeps this file pointing at the newest key (URI, path); ffmpeg
 # re-reads it at every segment (periodic_rekey), so a new key applies from the next segment on.
 KEY_INFO_NAME = "keyinfo.txt"
+# The camera's still for the app's grid (GET .../snapshot.jpg), refreshed at most this often.
+SNAPSHOT_NAME = "snapshot.jpg"
+SNAPSHOT_SECONDS = 5
+SNAPSHOT_QUALITY = 5  # mjpeg -q:v: 2 (best) to 31
 # Recording files: UTC start time in the name (strftime), e.g. 20261125T124500Z.ts.
 RECORDING_PATTERN = "%Y%m%dT%H%M%SZ.ts"
 
@@ -132,9 +136,29 @@ def tee_slave(format_name: str, options: list[tuple[str, str]], target: str, ext
     return f"[{spec}]{target}"
 
 
-def camera_args(camera: Camera, hls_dir: str, major: int, recordings_dir: str | None = None) -> list[str]:
+def snapshot_output(hls_dir: str, major: int) -> list[str]:
+    """A JPEG of the picture at most every SNAPSHOT_SECONDS, from keyframes only (the input decodes
+    nothing else: -skip_frame nokey), replaced atomically so nginx never serves half a file.
+    yuv420p with `-strict unofficial`: no range conversion, so no per-frame swscaler warning."""
+    every = f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{SNAPSHOT_SECONDS})',format=yuv420p"
+    return [
+        "-map", "0:v:0", "-vf", every, *frame_rate_passthrough(major),
+        "-c:v", "mjpeg", "-q:v", str(SNAPSHOT_QUALITY), "-strict", "unofficial",
+        "-f", "image2", "-update", "1", "-atomic_writing", "1", f"{hls_dir}/{SNAPSHOT_NAME}",
+    ]  # fmt: skip
+
+
+def frame_rate_passthrough(major: int) -> list[str]:
+    """ffmpeg 5.1 replaced -vsync with -fps_mode; 4.x knows only -vsync."""
+    return ["-fps_mode", "passthrough"] if major >= 5 else ["-vsync", "passthrough"]
+
+
+def camera_args(
+    camera: Camera, hls_dir: str, major: int, recordings_dir: str | None = None, snapshot: bool = False
+) -> list[str]:
     """Full argv (ffmpeg first) that turns the camera's RTSP stream into live HLS in hls_dir and, with
-    record=True, into recording files in recordings_dir from the same pull (one camera connection).
+    record=True, into recording files in recordings_dir from the same pull (one camera connection);
+    with snapshot=True also a JPEG still in hls_dir (snapshot_output).
 
     Recording goes through the tee muxer: audio is encoded once for both outputs, and the recording
     output runs behind its own FIFO with onfail=ignore, so a full or failing disk never stalls live.
@@ -147,6 +171,8 @@ def camera_args(camera: Camera, hls_dir: str, major: int, recordings_dir: str | 
         "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning",
         "-rtsp_transport", camera.transport,
         socket_timeout_option(major), str(camera.rtsp_timeout * 1_000_000),
+        # Decode keyframes only, and only for the snapshot: the HLS and recording outputs copy.
+        *(["-skip_frame:v", "nokey"] if snapshot else []),
         "-i", RTSP_URL_PLACEHOLDER,
         *maps,
         "-c:v", "copy",
@@ -155,22 +181,25 @@ def camera_args(camera: Camera, hls_dir: str, major: int, recordings_dir: str | 
         *audio_args(camera.audio),
     ]  # fmt: skip
     playlist = f"{hls_dir}/{PLAYLIST_NAME}"
+    still = snapshot_output(hls_dir, major) if snapshot else []
     if not camera.record or recordings_dir is None:
         live = [arg for key, value in hls_options(camera, hls_dir) for arg in (f"-{key}", value)]
-        return [*head, "-f", "hls", *live, playlist]
+        return [*head, "-f", "hls", *live, playlist, *still]
     tee = "|".join([
         tee_slave("hls", hls_options(camera, hls_dir), playlist),
         tee_slave("segment", recording_options(camera), f"{recordings_dir}/{RECORDING_PATTERN}",
                   extra="onfail=ignore:use_fifo=1"),
     ])  # fmt: skip
-    return [*head, "-f", "tee", tee]
+    return [*head, "-f", "tee", tee, *still]
 
 
-def input_url(camera: Camera, password: str | None) -> str:
-    """The camera URL with percent-encoded credentials, as ffmpeg reads it (from the credentials file)."""
+def input_url(camera: Camera, password: str | None, url: str | None = None) -> str:
+    """The camera URL (or another of its URLs, the sub stream's) with percent-encoded credentials, as
+    ffmpeg reads it (from the credentials file)."""
+    url = url or camera.url
     if not camera.username:
-        return camera.url
-    scheme, rest = camera.url.split("://", 1)
+        return url
+    scheme, rest = url.split("://", 1)
     userinfo = quote(camera.username, safe="")
     if password is not None:
         userinfo += ":" + quote(password, safe="")

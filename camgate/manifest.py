@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from camgate import paths
+from camgate.ffmpeg import SNAPSHOT_NAME
 from camgate.model import Gateway
 from camgate.signing import MULTIVARIANT
 
@@ -25,9 +26,10 @@ def catalog(gateway: Gateway) -> dict[str, Any]:
         "hls_root": gateway.hls_root,
         "health_file": paths.HEALTH_STATUS_FILE,
         "multivariant": MULTIVARIANT,
+        "snapshot": SNAPSHOT_NAME,
         "max_playback": MAX_PLAYBACK_SECONDS,
         "cameras": {
-            c.id: {"name": c.name, "encrypted": c.encrypt, "record": c.record, "hls_time": c.hls_time}
+            c.id: {"name": c.name, "encrypted": c.encrypt, "record": c.record, "hls_time": c.hls_time, "snapshot": c.snapshot}
             for c in gateway.enabled_cameras
         },
         "users": {u.name: [c.id for c in gateway.cameras_of(u)] for u in gateway.app_users},

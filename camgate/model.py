@@ -296,6 +296,14 @@ CAMERA_SPECS: tuple[Spec, ...] = (
     Spec("id", (str,), _MISSING, "Slug used in unit names, paths and URLs (`front-door`).", check_slug),
     Spec("name", (str,), None, "Display name for the app; defaults to the id.", check_display_name),
     Spec("url", (str,), _MISSING, "Camera stream, `rtsp://` or `rtsps://`, without credentials.", check_rtsp_url),
+    Spec(
+        "sub_url",
+        (str, type(None)),
+        None,
+        "The camera's small 'sub' profile (e.g. `/Streaming/Channels/102`, `subtype=1`), same credentials: "
+        "a second variant for phones on cellular, copied by its own unit (the camera sees two connections).",
+        check_rtsp_url,
+    ),
     Spec("username", (str, type(None)), None, "RTSP user name, if the camera needs one.", check_username),
     Spec(
         "password_ref",
@@ -349,6 +357,13 @@ CAMERA_SPECS: tuple[Spec, ...] = (
         False,
         "AES-128 segment encryption; keys rotate every `hls_key_rotation` seconds and are served only "
         "under the same signed path as the playlist.",
+        None,
+    ),
+    Spec(
+        "snapshot",
+        (bool,),
+        True,
+        "A JPEG still every few seconds from the same pull (keyframes decoded only), for the app's grid.",
         None,
     ),
     Spec("enabled", (bool,), True, "`False` keeps the camera in the inventory but removes it from the host.", None),
@@ -472,6 +487,20 @@ CAMERA_DEFAULTS = defaults_of(CAMERA_SPECS)
 
 
 @dataclass(frozen=True)
+class Stream:
+    """One RTSP pull of a camera: its own unit, credentials file and HLS folder, all named by `id`
+    (the camera's id for the main stream, '<id>.sub' for the sub stream: ids hold no dots)."""
+
+    id: str
+    url: str
+    main: bool
+
+    @property
+    def unit_name(self) -> str:
+        return paths.camera_unit(self.id)
+
+
+@dataclass(frozen=True)
 class Camera:
     """A validated camera: every field is set (the defaults live in CAMERA_SPECS only)."""
 
@@ -491,10 +520,18 @@ class Camera:
     record_segment: int
     encrypt: bool
     enabled: bool
+    sub_url: str | None
+    snapshot: bool
 
     @property
     def unit_name(self) -> str:
         return paths.camera_unit(self.id)
+
+    @property
+    def streams(self) -> tuple[Stream, ...]:
+        """What the gateway pulls from this camera: its main stream, and its sub stream if it has one."""
+        main = Stream(self.id, self.url, main=True)
+        return (main, Stream(paths.sub_stream_id(self.id), self.sub_url, main=False)) if self.sub_url else (main,)
 
     def to_data(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -578,7 +615,7 @@ class Gateway:
                 return cam
         raise KeyError(camera_id)
 
-    def hls_dir(self, camera: Camera) -> str:
+    def hls_dir(self, camera: Camera | Stream) -> str:
         return paths.camera_hls_dir(self.hls_root, camera.id)
 
     def recordings_dir(self, camera: Camera) -> str:
@@ -681,6 +718,9 @@ def parse_camera(raw: Any, host: str, problems: list[str], index: int) -> Camera
         return None
     if values["name"] is None:
         values["name"] = values["id"]
+    if values["sub_url"] is not None and values["sub_url"] == values["url"]:
+        problems.append(f"{where}: field 'sub_url': is the same as 'url'; fix: give the camera's second (sub) profile, or remove it")
+        return None
     if values["password_ref"] and not values["username"]:
         problems.append(f"{where}: field 'username': is required with 'password_ref'; fix: set the camera's user name")
         return None

@@ -92,6 +92,13 @@ def camera_of_unit(unit: str) -> str:
     return unit.removeprefix(CAMERA_UNIT_PREFIX).removesuffix(".service")
 
 
+SUB_STREAM_SUFFIX = ".sub"  # camera ids hold no dots, so '<id>.sub' names nothing else
+
+
+def sub_stream_id(camera_id: str) -> str:
+    return f"{camera_id}{SUB_STREAM_SUFFIX}"
+
+
 def credentials_path(camera_id: str) -> str:
     return f"{CREDENTIALS_DIR}/{camera_id}.url"
 

@@ -15,7 +15,7 @@ import jinja2
 from camgate import manifest, paths, tls
 from camgate.ffmpeg import camera_args
 from camgate.gateway import health
-from camgate.model import Camera, Gateway
+from camgate.model import Camera, Gateway, Stream
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -62,17 +62,20 @@ def sha1(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-def render_camera_unit(gateway: Gateway, camera: Camera, ffmpeg_major: int) -> str:
-    hls_dir = gateway.hls_dir(camera)
-    recordings_dir = gateway.recordings_dir(camera) if camera.record else None
+def render_camera_unit(gateway: Gateway, camera: Camera, ffmpeg_major: int, stream: Stream | None = None) -> str:
+    """The unit of one of the camera's streams (default: its main stream); only the main one records."""
+    stream = stream or camera.streams[0]
+    hls_dir = gateway.hls_dir(stream)
+    recordings_dir = gateway.recordings_dir(camera) if camera.record and stream.main else None
     return render(
         "systemd/camgate-camera.service.j2",
         camera=camera,
+        stream=stream,
         hls_dir=hls_dir,
         runtime_directory=hls_dir.removeprefix("/run/"),
-        credentials_path=paths.credentials_path(camera.id),
+        credentials_path=paths.credentials_path(stream.id),
         recordings_dir=recordings_dir,
-        argv=camera_args(camera, hls_dir, ffmpeg_major, recordings_dir),
+        argv=camera_args(camera, hls_dir, ffmpeg_major, recordings_dir, snapshot=camera.snapshot and stream.main),
     )
 
 

@@ -23,24 +23,26 @@ BACKOFF = {"fast_retries": 10, "max_delay": 30, "healthy_run": 60}
 
 @deploy("camgate cameras")
 def cameras() -> None:
-    """Guarantees, per enabled camera: /etc/camgate/credentials/<id>.url (0600 root) holding the RTSP
-    URL with credentials; /etc/systemd/system/camgate-camera-<id>.service enabled and running,
-    restarted when its unit or credentials changed. Units of cameras no longer enabled are stopped,
+    """Guarantees, per enabled camera and per stream of it (main `<id>`; with sub_url also `<id>.sub`):
+    /etc/camgate/credentials/<stream>.url (0600 root) holding the RTSP URL with credentials;
+    /etc/systemd/system/camgate-camera-<stream>.service enabled and running, restarted when its unit
+    or credentials changed. Units of cameras no longer enabled are stopped,
     disabled and deleted with their credentials. While some camera has encrypt=True,
     camgate-hls-keys.timer gives each such camera a new AES-128 key every hls_key_rotation seconds.
-    Reads: cameras[*], hls_root, hls_key_rotation, secrets_file."""
+    Reads: cameras[*] (sub_url among them), hls_root, hls_key_rotation, secrets_file."""
     gateway = gateway_from_host(host)
     major = ffmpeg_major_on_host()
-    wanted = {camera.unit_name: camera for camera in gateway.enabled_cameras}
-    # Everything this role writes, rendered up front: (path, content, mode, camera id or None).
+    # One unit per stream: each camera's main stream, and its sub stream if it has one.
+    wanted = {stream.unit_name: (camera, stream) for camera in gateway.enabled_cameras for stream in camera.streams}
+    # Everything this role writes, rendered up front: (path, content, mode, stream id or None).
     planned = [
         (paths.CAMERA_LAUNCHER, render("bin/camgate-camera-run.j2", placeholder=RTSP_URL_PLACEHOLDER, **BACKOFF), "0755", None),
         (paths.HLS_KEY_SCRIPT, render("bin/camgate-hls-key.j2", **key_rotation_context(gateway)), "0755", None),
     ]
-    for unit_name, camera in wanted.items():
+    for unit_name, (camera, stream) in wanted.items():
         password = resolve_secret(camera.password_ref, gateway.secrets_file) if camera.password_ref else None
-        planned.append((paths.credentials_path(camera.id), input_url(camera, password) + "\n", "0600", camera.id))
-        planned.append((paths.unit_path(unit_name), render_camera_unit(gateway, camera, major), "0644", camera.id))
+        planned.append((paths.credentials_path(stream.id), input_url(camera, password, stream.url) + "\n", "0600", stream.id))
+        planned.append((paths.unit_path(unit_name), render_camera_unit(gateway, camera, major, stream), "0644", stream.id))
     # One round trip for every file's state: only what differs gets an operation (and its facts).
     present = host.get_fact(PathStates, paths=tuple(path for path, *_ in planned))
     differing = [item for item in planned if present.get(item[0]) != file_state(item[1], item[2])]
@@ -58,8 +60,8 @@ def cameras() -> None:
     systemd.daemon_reload(name="Reload systemd units", _if=any_changed(*unit_puts, *removed, *key_units))
     running = host.get_fact(SystemdStatus)
     enabled = host.get_fact(SystemdEnabled)
-    for unit_name, camera in wanted.items():
-        own = [op for path, op in puts.items() if path in (paths.credentials_path(camera.id), paths.unit_path(unit_name))]
+    for unit_name, (camera, stream) in wanted.items():
+        own = [op for path, op in puts.items() if path in (paths.credentials_path(stream.id), paths.unit_path(unit_name))]
         if camera.encrypt and paths.HLS_KEY_SCRIPT in puts:
             own.append(puts[paths.HLS_KEY_SCRIPT])
         if paths.CAMERA_LAUNCHER in puts:
@@ -90,7 +92,7 @@ def key_rotation_context(gateway) -> dict:
 
 def key_rotation_units(gateway) -> list:
     """camgate-hls-keys.service/.timer while some camera encrypts; removed when none does."""
-    dirs = [gateway.hls_dir(camera) for camera in gateway.encrypted_cameras]
+    dirs = [gateway.hls_dir(stream) for camera in gateway.encrypted_cameras for stream in camera.streams]
     context = {**key_rotation_context(gateway), "dirs": dirs, "hls_root": gateway.hls_root}
     ops = []
     if not dirs and host.get_fact(File, path=paths.unit_path(paths.HLS_KEYS_TIMER)):

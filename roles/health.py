@@ -27,13 +27,7 @@ def health() -> None:
     GET /api/status and .../index.m3u8; the same script answers `camgate status` over SSH.
     Reads: cameras (id, hls_time), hls_root."""
     gateway = gateway_from_host(host)
-    config = {
-        "cameras": [
-            {"id": c.id, "unit": c.unit_name, "dir": gateway.hls_dir(c),
-             "playlist": f"{gateway.hls_dir(c)}/{PLAYLIST_NAME}", "hls_time": c.hls_time}
-            for c in gateway.enabled_cameras
-        ]
-    }  # fmt: skip
+    config = {"cameras": [health_entry(gateway, camera) for camera in gateway.enabled_cameras]}
     code = {"health": health_module, "media": media_module}
     changed = [
         *(
@@ -59,3 +53,17 @@ def health() -> None:
     systemd.daemon_reload(name="Reload systemd (health units)", _if=any_changed(*units))
     systemd.service(name="Health timer", service=paths.HEALTH_TIMER, running=True, enabled=True)
     systemd.service(name="Health now", service=paths.HEALTH_SERVICE, running=None, restarted=True, _if=any_changed(*changed, *units))
+
+
+def health_entry(gateway, camera) -> dict:
+    """What the health script needs to know of one camera (see camgate/gateway/health.py)."""
+
+    def stream_entry(stream) -> dict:
+        folder = gateway.hls_dir(stream)
+        return {"unit": stream.unit_name, "dir": folder, "playlist": f"{folder}/{PLAYLIST_NAME}"}
+
+    main, *sub = camera.streams
+    entry = {"id": camera.id, **stream_entry(main), "hls_time": camera.hls_time}
+    if sub:
+        entry["sub"] = stream_entry(sub[0])
+    return entry

@@ -6,7 +6,12 @@ config the deploy writes (/etc/camgate/health.json):
 
     {"cameras": [{"id": "front", "unit": "camgate-camera-front.service",
                   "dir": "/run/camgate/hls/front", "playlist": "/run/camgate/hls/front/stream.m3u8",
-                  "hls_time": 2}]}
+                  "hls_time": 2,
+                  "sub": {"unit": "camgate-camera-front.sub.service", "dir": "/run/camgate/hls/front.sub",
+                          "playlist": "/run/camgate/hls/front.sub/stream.m3u8"}}]}
+
+A camera's status is its main stream's; its sub stream (if any) is judged the same way and becomes
+the second variant of the multivariant playlist while it is up.
 
 Per camera: its status with the reason, the age of the newest segment, the unit's state, automatic
 restarts since boot (systemd's NRestarts), the last line ffmpeg logged that is not known noise, and
@@ -257,19 +262,25 @@ def last_lines(units: list[str]) -> dict[str, str]:
     return found
 
 
+# Where each stream's media playlist is, relative to the camera's multivariant playlist (nginx maps
+# .../<camera>/sub/<file> to the sub stream's folder).
+VARIANT_URIS = {"main": "stream.m3u8", "sub": "sub/stream.m3u8"}
+
+
 def status(config: dict, now: float | None = None) -> dict:
     now = time.time() if now is None else now
     cameras = config.get("cameras", [])
-    units = [c["unit"] for c in cameras]
+    streams = {"main": cameras, "sub": [{**c["sub"], "hls_time": c["hls_time"]} for c in cameras if c.get("sub")]}
+    units = [s["unit"] for group in streams.values() for s in group]
     states = unit_states(units)
     lines = last_lines(units)
-    report = {"generated": round(now, 3), "cameras": {}}
-    for cam in cameras:
-        state = states.get(cam["unit"], {})
-        age = newest_segment_age(cam["playlist"], now)
-        last_error = lines.get(cam["unit"])
-        verdict, reason, attributes = judge(cam, state.get("ActiveState") == "active", age, last_error)
-        report["cameras"][cam["id"]] = {
+
+    def judged(stream: dict) -> dict:
+        state = states.get(stream["unit"], {})
+        age = newest_segment_age(stream["playlist"], now)
+        last_error = lines.get(stream["unit"])
+        verdict, reason, attributes = judge(stream, state.get("ActiveState") == "active", age, last_error)
+        return {
             "up": verdict == "up",
             "status": verdict,
             "reason": reason,
@@ -277,8 +288,22 @@ def status(config: dict, now: float | None = None) -> dict:
             "state": f"{state.get('ActiveState', 'unknown')}/{state.get('SubState', 'unknown')}",
             "restarts": int(state.get("NRestarts") or 0),
             "last_error": last_error,
-            "multivariant": media.multivariant_playlist([("stream.m3u8", attributes)]) if verdict == "up" else None,
+            "attributes": attributes,
         }
+
+    report = {"generated": round(now, 3), "cameras": {}}
+    for cam in cameras:
+        main = judged(cam)
+        sub = judged({**cam["sub"], "hls_time": cam["hls_time"]}) if cam.get("sub") else None
+        variants = [(VARIANT_URIS[name], judgement.pop("attributes")) for name, judgement in (("main", main), ("sub", sub))
+                    if judgement is not None and judgement["up"]]  # fmt: skip
+        main.pop("attributes", None)
+        if sub is not None:
+            sub.pop("attributes", None)
+            main["sub"] = {k: sub[k] for k in ("up", "status", "reason", "newest_segment_age", "restarts")}
+        # The main stream decides whether the camera is up; a live sub stream still plays while it is not.
+        main["multivariant"] = media.multivariant_playlist(variants) if variants else None
+        report["cameras"][cam["id"]] = main
     return report
 
 

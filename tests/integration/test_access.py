@@ -125,6 +125,8 @@ def test_manifest_lists_only_the_users_cameras_with_working_signed_urls(gateway,
         assert camera["name"] == f"Testbed {camera['id']}"
         assert abs(camera["expires"] - (now + gateway.url_ttl)) < 30
         assert client.wait_for_playlist(camera["url"], timeout=30)[0].status == 200
+        assert camera["url"].endswith("/index.m3u8") and camera["snapshot"].endswith("/snapshot.jpg")
+        assert camera["snapshot"].rsplit("/", 1)[0] == camera["url"].rsplit("/", 1)[0]  # one signature
     bob = json.loads(client.fetch(f"{gateway.base_url}/api/cameras", headers=app_user(state, "bob")).body)
     assert [c["id"] for c in bob["cameras"]] == ["cam3"]
 

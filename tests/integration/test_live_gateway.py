@@ -1,10 +1,13 @@
 """After one deploy to a bare host: services up, credentials locked away, every camera live over HTTP."""
 
 import gzip
+import time
+from email.utils import parsedate_to_datetime
 
 import pytest
 
 from tests.players.hls import PLAYLIST_TYPE, parse_playlist, probe_video, segment_url
+from camgate.ffmpeg import SNAPSHOT_SECONDS
 from tests.integration.conftest import probe_stream
 from tests.testbed.proc import wait_until
 
@@ -107,6 +110,26 @@ def test_the_apps_url_is_a_multivariant_playlist_that_describes_the_stream(gatew
     assert int(attributes["BANDWIDTH"]) >= int(attributes["AVERAGE-BANDWIDTH"]) > 100_000
     media = client.fetch(segment_url(url, uri))
     assert media.status == 200 and parse_playlist(media.body.decode()).segments
+
+
+@pytest.mark.parametrize("camera_id", CAMERAS)
+def test_every_camera_has_a_fresh_snapshot_under_its_signed_path(gateway, client, signed, camera_id, tmp_path):
+    url = signed(camera_id, file="snapshot.jpg")
+    assert wait_until(lambda: client.fetch(url).status == 200, timeout=30)
+    resp = client.fetch(url)
+    assert resp.headers["content-type"] == "image/jpeg" and resp.headers["cache-control"] == "no-cache"
+    assert resp.body[:3] == b"\xff\xd8\xff"  # a JPEG
+    path = tmp_path / "snapshot.jpg"
+    path.write_bytes(resp.body)
+    assert probe_video(str(path)) == {"codec_name": "mjpeg", "width": 640, "height": 360}
+    # Refreshed every 5 s from keyframes (1 s apart here): never older than that plus a keyframe.
+    age = time.time() - parsedate_to_datetime(resp.headers["last-modified"]).timestamp()
+    assert age <= SNAPSHOT_SECONDS + 3, age
+    # The app revalidates cheaply: same picture, 304 without a body.
+    again = client.fetch(url, headers={"If-None-Match": resp.headers["etag"]})
+    assert again.status in (200, 304) and (again.status == 200 or not again.body)
+    assert client.fetch(f"{gateway.base_url}/hls/{camera_id}/snapshot.jpg").status == 403
+    assert client.fetch(url.replace(f"/{camera_id}/", "/cam9/")).status == 403  # another camera's path
 
 
 def test_a_camera_that_is_not_up_gets_503_not_a_playlist(host, client, signed):

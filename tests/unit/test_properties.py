@@ -371,7 +371,7 @@ def test_camera_unit_has_one_exec_start_and_no_injected_line(spec, major):
         assert "%" not in description.replace("%%", ""), "an unescaped specifier in Description="
         exec_start = next(line for line in lines if line.startswith("ExecStart="))
         recordings = f"{gw.recordings_root}/{camera.id}" if camera.record else None
-        argv = camera_args(camera, f"{gw.hls_root}/{camera.id}", major, recordings)
+        argv = camera_args(camera, f"{gw.hls_root}/{camera.id}", major, recordings, snapshot=camera.snapshot)
         assert systemd_words(exec_start.removeprefix("ExecStart=")) == [
             "/usr/local/lib/camgate/camgate-camera-run",
             *argv,

@@ -57,7 +57,8 @@ def test_nginx_site_serves_streams_only_through_signed_paths():
     # The only regex locations: signed live paths (the multivariant playlist, then the media files),
     # recording paths, and the per-camera API.
     locations = re.findall(r'location ~ "([^"]+)"', site)
-    assert [p.split("(")[0] for p in locations] == ["^/s/", "^/s/", "^/r/", "^/r/", "^/api/cameras/", "^/api/recordings/", "^/api/recordings/"]
+    assert [p.split("(")[0] for p in locations] == ["^/s/", "^/s/", "^/s/", "^/r/", "^/r/", "^/api/cameras/", "^/api/recordings/", "^/api/recordings/"]
+    assert "alias /run/camgate/hls/$camera.sub/$file;" in site  # the sub stream: /s/.../<camera>/sub/<file>
     assert locations[0].endswith("/index\\.m3u8$")
     assert 'secure_link_md5 "$expires/$camera/rec $camgate_link_secret";' in site
     assert all(p.endswith("$") for p in locations)

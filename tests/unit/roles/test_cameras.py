@@ -138,3 +138,30 @@ def test_a_running_camera_that_was_disabled_by_hand_is_restarted_when_its_passwo
 
     assert "systemctl enable camgate-camera-front.service" in result.commands()
     assert "systemctl restart camgate-camera-front.service" in result.commands()
+
+
+SUB = "rtsp://192.168.1.20:554/stream2"
+
+
+def test_a_camera_with_a_sub_stream_gets_a_second_unit_with_its_own_credentials_and_no_recording():
+    result = deploy(cameras, site(cam("front", sub_url=SUB, record=True)))
+
+    assert result.uploaded(f"{CREDENTIALS}/front.sub.url") == "rtsp://admin:pw-front@192.168.1.20:554/stream2\n"
+    sub_unit = result.uploaded(unit_path("front.sub"))
+    assert f"LoadCredential=rtsp-url:{CREDENTIALS}/front.sub.url" in sub_unit
+    assert "RuntimeDirectory=camgate/hls/front.sub" in sub_unit
+    assert "segment_format" not in sub_unit and "snapshot.jpg" not in sub_unit  # the main stream records and snaps
+    assert "segment_format" in result.uploaded(unit_path("front")) and "snapshot.jpg" in result.uploaded(unit_path("front"))
+    assert {"Run camgate-camera-front.service", "Run camgate-camera-front.sub.service"} <= set(result.changes())
+
+
+def test_dropping_the_sub_url_stops_and_deletes_only_the_sub_stream():
+    host = settled(cam("front", sub_url=SUB))
+
+    result = deploy(cameras, site(cam("front")), host)
+
+    assert "Stop removed camgate-camera-front.sub.service" in result.changes()
+    assert "Stop removed camgate-camera-front.service" not in result.changes()
+    after = result.host_after()
+    assert after.lookup(f"{CREDENTIALS}/front.sub.url") is None and after.lookup(unit_path("front.sub")) is None
+    assert after.lookup(unit_path("front")) is not None
