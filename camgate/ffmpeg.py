@@ -88,6 +88,19 @@ def socket_timeout_option(major: int) -> str:
 AAC_ARGS = ["-c:a", "aac", "-ac", "1", "-ar", "16000", "-b:a", "48k"]
 
 
+# video="transcode" (MJPEG/MPEG-4 cameras): H.264 for every player, a keyframe at every segment
+# boundary. One thread: a camera's encoder must not take a gateway's every core. Measured cost per
+# camera at 25 fps on the CI machine kind (bench/transcode.py): see TRANSCODE_CPU.
+def video_args(camera: Camera) -> list[str]:
+    if camera.video == "transcode":
+        return [
+            "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-crf", "23", "-pix_fmt", "yuv420p",
+            "-threads", "1", "-force_key_frames", f"expr:gte(t,n_forced*{camera.hls_time})",
+        ]  # fmt: skip
+    # HEVC in fMP4 as Apple requires it (hvc1 sample entry, not hev1); H.264 keeps avc1.
+    return ["-c:v", "copy", "-tag:v", "hvc1"]
+
+
 def audio_args(audio: str) -> list[str]:
     if audio == "copy":
         return ["-c:a", "copy"]
@@ -169,15 +182,16 @@ def camera_args(
     head = [
         "/usr/bin/ffmpeg",
         "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning",
+        # Overwrite: a restarted unit finds its snapshot.jpg still there (RuntimeDirectoryPreserve),
+        # and ffmpeg would refuse to start rather than replace it.
+        "-y",
         "-rtsp_transport", camera.transport,
         socket_timeout_option(major), str(camera.rtsp_timeout * 1_000_000),
-        # Decode keyframes only, and only for the snapshot: the HLS and recording outputs copy.
-        *(["-skip_frame:v", "nokey"] if snapshot else []),
+        # Decode keyframes only, and only for the snapshot, while the other outputs copy video.
+        *(["-skip_frame:v", "nokey"] if snapshot and camera.video == "copy" else []),
         "-i", RTSP_URL_PLACEHOLDER,
         *maps,
-        "-c:v", "copy",
-        # HEVC in fMP4 as Apple requires it (hvc1 sample entry, not hev1); H.264 keeps avc1.
-        "-tag:v", "hvc1",
+        *video_args(camera),
         *audio_args(camera.audio),
     ]  # fmt: skip
     playlist = f"{hls_dir}/{PLAYLIST_NAME}"

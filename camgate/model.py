@@ -314,6 +314,14 @@ CAMERA_SPECS: tuple[Spec, ...] = (
     ),
     Spec("transport", (str,), "tcp", "RTSP transport: `tcp` (reliable) or `udp`.", _choice("tcp", "udp")),
     Spec(
+        "video",
+        (str,),
+        "copy",
+        "`copy` (H.264/H.265 as the camera sends it; any other codec is reported unplayable) or `transcode` "
+        "(re-encode to H.264, for MJPEG/MPEG-4 cameras: costs CPU, `camgate plan` shows how much).",
+        _choice("copy", "transcode"),
+    ),
+    Spec(
         "audio",
         (str,),
         "aac",
@@ -510,6 +518,7 @@ class Camera:
     username: str | None
     password_ref: str | None
     transport: str
+    video: str
     audio: str
     hls_time: int
     hls_list_size: int

@@ -13,6 +13,24 @@ from camgate.probe import expected_latency
 from camgate.units import parse_duration, parse_size
 
 DAY = 86400
+# Share of one core (%) a camera with video="transcode" costs at 25 fps, by picture height: measured
+# with `python -m bench.video_cost` on the CI machine kind (2 cores), libx264 veryfast, one thread.
+TRANSCODE_CPU = ((360, 8.2), (720, 25.7), (1080, 55.5))
+UNKNOWN_HEIGHT = 1080  # no probe yet: assume the common main-stream size
+
+
+def transcode_cpu(height: int | None, fps: float | None) -> float:
+    """Estimated share of one core for transcoding a camera: interpolated by height, scaled by fps."""
+    height = height or UNKNOWN_HEIGHT
+    points = list(TRANSCODE_CPU)
+    if height <= points[0][0]:
+        share = points[0][1] * height / points[0][0]
+    elif height >= points[-1][0]:
+        share = points[-1][1] * (height / points[-1][0]) ** 2
+    else:
+        (h1, c1), (h2, c2) = next((a, b) for a, b in zip(points, points[1:]) if a[0] <= height <= b[0])
+        share = c1 + (c2 - c1) * (height - h1) / (h2 - h1)
+    return round(share * (fps or 25) / 25, 1)
 
 
 @dataclass(frozen=True)
@@ -26,6 +44,7 @@ class CameraPlan:
     retention_days: float
     retention: str
     latency_s: int  # expected glass-to-glass in a standard player, from hls_time and the probed keyframe interval
+    transcode_cpu: float  # share of one core (%) for video="transcode", 0 when video is copied
 
     @property
     def bytes_for_retention(self) -> float:
@@ -50,6 +69,10 @@ class SitePlan:
     @property
     def bytes_per_day(self) -> float:
         return sum(c.bytes_per_day for c in self.cameras if c.record)
+
+    @property
+    def transcode_cpu(self) -> float:
+        return sum(c.transcode_cpu for c in self.cameras)
 
     @property
     def days_held(self) -> float | None:
@@ -99,6 +122,7 @@ def plan_camera(gateway: Gateway, camera: Camera, measurements: dict[str, dict[s
         retention_days=(parse_duration(camera.retention) or 0) / DAY,
         retention=camera.retention,
         latency_s=expected_latency(camera.hls_time, measured.get("keyframe_interval")),
+        transcode_cpu=transcode_cpu(measured.get("height"), measured.get("fps")) if camera.video == "transcode" else 0.0,
     )
 
 

@@ -141,7 +141,10 @@ def advise(result: ProbeResult, hls_time: int) -> None:
             "an HEVC decoder do not, and encrypt=True cannot apply (ffmpeg cannot encrypt fMP4): H.264 plays everywhere"
         )
     elif result.video_codec not in HLS_VIDEO:
-        result.problems.append(f"{result.video_codec} video cannot be carried by HLS; set the camera to H.264")
+        result.problems.append(
+            f"{result.video_codec} video cannot be carried by HLS; set the camera to H.264 or H.265, or set "
+            "video='transcode' (re-encoded on the gateway; `camgate plan` shows the CPU it costs)"
+        )
     if result.audio_codec is None:
         result.advice.append("audio='none' (the camera sends no audio)")
     elif result.audio_codec in HLS_AUDIO_COPY:

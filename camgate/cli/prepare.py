@@ -53,14 +53,17 @@ def plan(inventory: str, viewers: int, disk: str | None) -> None:
         (c.gateway, c.camera, f"{c.kbps / 1000:.2f} Mbit/s", c.source,
          format_bytes(c.bytes_per_day) if c.record else "-", format_bytes(c.bytes_per_day * 7) if c.record else "-",
          c.retention if c.record else "-", format_bytes(c.bytes_for_retention) if c.record else "-",
-         f"~{c.latency_s} s")
+         f"~{c.latency_s} s", f"{c.transcode_cpu:g} %" if c.transcode_cpu else "-")
         for c in site.cameras
     ]  # fmt: skip
-    print_table(("GATEWAY", "CAMERA", "BITRATE", "FROM", "PER DAY", "PER WEEK", "RETENTION", "NEEDS", "LATENCY"), rows)
+    print_table(("GATEWAY", "CAMERA", "BITRATE", "FROM", "PER DAY", "PER WEEK", "RETENTION", "NEEDS", "LATENCY", "TRANSCODE CPU"), rows)
     click.echo("")
     click.echo(f"in from cameras:   {site.in_mbps:.1f} Mbit/s")
     click.echo(f"out to {viewers} viewers: {site.out_mbps:.1f} Mbit/s (every viewer on every camera)")
     click.echo(f"recordings:        {format_bytes(site.bytes_per_day)}/day, {format_bytes(site.bytes_per_day * 7)}/week")
+    if site.transcode_cpu:
+        click.echo(f"transcoding:       {site.transcode_cpu:.0f} % of one core (video='transcode' cameras; "
+                   "a 2-core gateway has 200 %)")  # fmt: skip
     if site.days_held is not None:
         click.echo(f"disk {format_bytes(site.disk_bytes)} holds {site.days_held:.1f} days of recordings")
     elif site.bytes_per_day:

@@ -58,3 +58,14 @@ def test_plan_command_prints_a_table_and_exits_1_when_the_disk_is_too_small(tmp_
     assert small.exit_code == 1 and "warning: the disk budget holds 2.5 days" in small.output
     bad = CliRunner().invoke(main, ["plan", str(inventory), "--disk", "lots"])
     assert bad.exit_code == 2 and "--disk" in bad.output
+
+
+def test_transcoding_cameras_show_their_cpu_cost_from_the_measured_table(tmp_path):
+    from camgate.plan import transcode_cpu
+
+    assert transcode_cpu(720, 25) == 25.7 and transcode_cpu(360, 25) == 8.2 and transcode_cpu(None, None) == 55.5
+    assert 8.2 < transcode_cpu(540, 25) < 25.7 and transcode_cpu(720, 12.5) == 12.8
+    inventory = tmp_path / "site.py"
+    probe_file(inventory).write_text(json.dumps({"gw1": {"a": {"height": 720, "fps": 25}}}))
+    site = plan_site([gateway(video="transcode")], probed(inventory), viewers=1)
+    assert [c.transcode_cpu for c in site.cameras] == [25.7, 0.0] and site.transcode_cpu == 25.7
