@@ -17,8 +17,9 @@ from camgate.secrets import resolve_secret
 from roles.facts import PathStates, ffmpeg_major_on_host, file_state
 from roles.operations import put_secret
 
-# Restart pacing of a failing camera (see templates/bin/camgate-camera-run.j2).
-BACKOFF = {"fast_retries": 10, "max_delay": 30, "healthy_run": 60}
+# Restart pacing of a failing camera, and how many timestamp rewrites in a row make the launcher
+# restart ffmpeg (see templates/bin/camgate-camera-run.j2).
+BACKOFF = {"fast_retries": 10, "max_delay": 30, "healthy_run": 60, "dts_run": 20}
 
 
 @deploy("camgate cameras")

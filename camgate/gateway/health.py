@@ -47,7 +47,7 @@ except ImportError:  # on the gateway: run as a script, with media.py uploaded b
 STALE_SEGMENTS = 3
 STALE_GRACE = 2.0  # seconds on top, for the camera's keyframe interval and scheduling
 # Lines that say nothing about why a camera is down (the backoff notice repeats the symptom).
-NOISE = ("camgate: restart ", "Timestamps are unset in a packet", "using insecure memory", "Non-monotonous DTS", "Non-monotonic DTS")
+NOISE = ("camgate: restart ", "Timestamps are unset in a packet", "Queue input is backward in time", "using insecure memory", "Non-monotonous DTS", "Non-monotonic DTS")
 JOURNAL_LINES = 3000
 # Sample entries phones and browsers decode (hev1, HEVC's other entry, is refused by Apple's players).
 PLAYABLE_VIDEO = {"avc1", "avc3", "hvc1"}

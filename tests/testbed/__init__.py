@@ -1,8 +1,10 @@
 """The local testbed: a throwaway systemd Debian host (systemd-nspawn) plus simulated RTSP cameras.
 
-    bed = Testbed(state_dir=".testbed", index=0, cameras=3, auth_cameras=("cam3",), acme=True)
+    bed = Testbed(state_dir=".testbed", index=0, cameras=3, auth_cameras=("cam3",), acme=True, zoo=True)
     bed.up()      # rootfs (cached), netns + veth + NAT, overlay root, boot, SSH pinned, cameras,
-                  # and with acme=True an ACME server (pebble) the target can get certificates from
+                  # and with acme=True an ACME server (pebble) the target can get certificates from;
+                  # zoo=True (or a tuple of zoo ids) adds the camera zoo (tests.testbed.zoo): H.265,
+                  # G.711, MJPEG, 4 s GOP, sub profiles, digest auth, jumping timestamps
     bed.down()    # everything up() made is removed again; safe to call at any point
 
 Everything a deploy needs to reach it is written to <state_dir>/state.json (0600), which
@@ -20,6 +22,7 @@ from camgate.passwords import hash_password
 
 from . import cameras as camera_procs
 from . import container, network, pebble, rootfs, ssh
+from . import zoo as camera_zoo
 from .errors import TestbedError
 from .layout import Layout
 from .proc import log, phase, signal_pid, terminate
@@ -50,6 +53,7 @@ class Testbed:
         cameras: int = 3,
         auth_cameras: tuple[str, ...] = ("cam3",),
         acme: bool = False,
+        zoo: bool | tuple[str, ...] = False,
     ):
         self.layout = Layout.create(state_dir, index)
         if not 1 <= cameras <= 16:
@@ -57,6 +61,11 @@ class Testbed:
         self.camera_count = cameras
         self.auth_cameras = tuple(auth_cameras)
         self.acme = acme
+        ids = [c.id for c in camera_zoo.ZOO]
+        self.zoo_ids = tuple(ids if zoo is True else zoo or ())
+        unknown = sorted(set(self.zoo_ids) - set(ids))
+        if unknown:
+            raise TestbedError(f"unknown zoo cameras {', '.join(unknown)}; the zoo has {', '.join(ids)}")
         self.timings: dict[str, float] = {}
 
     # public ----------------------------------------------------------------------------------
@@ -85,6 +94,8 @@ class Testbed:
                 container.wait_for_system_running(layout)
             with phase("cameras", self.timings):
                 entries, camera_secrets = self.start_cameras()
+                zoo_entries, zoo_secrets = self.start_zoo()
+                camera_secrets += zoo_secrets
                 app_users, app_secrets = make_app_users()
                 camera_procs.write_private(layout.secrets_file, camera_secrets + app_secrets)
             acme = None
@@ -103,6 +114,7 @@ class Testbed:
                 "ssh_config": str(layout.ssh_config),
                 "ssh_alias": layout.name,
                 "cameras": entries,
+                "zoo": zoo_entries,
                 "app_users": app_users,
                 "domain": layout.domain,
                 "timings": self.timings,
@@ -141,7 +153,9 @@ class Testbed:
             "overlay_mounted": container.overlay_mounted(layout),
             "container": container.is_running(layout),
             "ssh": ssh.sshd_answers(layout.target_address, timeout=0.5) if network.is_up(layout) else False,
-            "cameras": {c["id"]: camera_procs.camera_alive(c) for c in state.get("cameras", [])},
+            "cameras": {
+                c["id"]: camera_procs.camera_alive(c) for c in state.get("cameras", []) + state.get("zoo", [])
+            },
         }
         if "acme" in state or pebble.acme_processes(layout):
             info["acme"] = pebble.is_running(layout)
@@ -163,14 +177,15 @@ class Testbed:
         terminate(entry["pid"], grace=2.0)
         if password is None:
             password = entry.get("password")
-        number = int(camera_id.removeprefix("cam"))
-        fresh = camera_procs.start_camera(self.layout, number, password)
-        state["cameras"] = [fresh if c["id"] == camera_id else c for c in state["cameras"]]
+        fresh = camera_procs.restart_camera(self.layout, entry, password)
+        for key in ("cameras", "zoo"):
+            state[key] = [fresh if c["id"] == camera_id else c for c in state.get(key, [])]
         self.write_state(state)
         return fresh
 
     def _camera(self, camera_id: str) -> dict:
-        for entry in (self.read_state() or {}).get("cameras", []):
+        state = self.read_state() or {}
+        for entry in state.get("cameras", []) + state.get("zoo", []):
             if entry["id"] == camera_id:
                 return entry
         raise TestbedError(f"{self.layout.name} has no camera {camera_id!r}")
@@ -204,6 +219,19 @@ class Testbed:
             entries.append(camera_procs.start_camera(layout, number, password))
             if password is not None:
                 secrets_lines.append(f"{camera_id} = {json.dumps(password)}\n")
+        return entries, "".join(secrets_lines)
+
+    def start_zoo(self) -> tuple[list[dict], str]:
+        """Start the zoo cameras asked for (each on its own port slot, see zoo.FIRST_ZOO_NUMBER); return
+        their state entries and the secrets-file lines of their passwords."""
+        entries, secrets_lines = [], []
+        for cam in camera_zoo.ZOO:
+            if cam.id not in self.zoo_ids:
+                continue
+            password = camera_procs.new_password() if cam.auth else None
+            entries.append(camera_procs.start_zoo_camera(self.layout, cam, password))
+            if password is not None:
+                secrets_lines.append(f"{cam.id} = {json.dumps(password)}\n")
         return entries, "".join(secrets_lines)
 
     def write_state(self, state: dict) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from .errors import TestbedError
 from .layout import AUTH_USERNAME, Layout
 from .proc import find_pids, pid_matches, reap, terminate
+from .zoo import DEFAULT_KIND, KINDS, ZOO_PREFIX, ZooCamera
 
 FAKE_CAMERA_SCRIPT = Path(__file__).with_name("fake_camera.py")
 # GStreamer's Python bindings come from Debian packages, so the camera runs on Debian's interpreter.
@@ -27,20 +28,42 @@ def new_password() -> str:
     return f"{secrets.token_urlsafe(9)}@:/x"
 
 
-def start_camera(layout: Layout, number: int, password: str | None) -> dict:
-    """Start one camera process detached from us; wait for its READY line; return its state entry."""
-    camera_id = f"cam{number}"
+def start_camera(
+    layout: Layout,
+    number: int,
+    password: str | None,
+    kind: str = DEFAULT_KIND,
+    sub: bool = False,
+    auth_method: str = "basic",
+    camera_id: str | None = None,
+) -> dict:
+    """Start one camera process detached from us; wait for its READY line; return its state entry.
+
+    `number` picks the port (Layout.camera_port); the id (and mount /<id>) defaults to cam<number>.
+    `kind` is one of tests.testbed.zoo.KINDS; `sub` also serves /<id>-sub; with a password the
+    camera asks for it with `auth_method` (basic or digest)."""
+    camera_id = camera_id or f"cam{number}"
+    if kind not in KINDS:
+        raise TestbedError(f"camera {camera_id}: unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
+    if auth_method not in ("basic", "digest"):
+        raise TestbedError(f"camera {camera_id}: auth_method must be basic or digest, got {auth_method!r}")
     port = layout.camera_port(number)
     argv = [
         SYSTEM_PYTHON, str(FAKE_CAMERA_SCRIPT),
         "--address", layout.host_address, "--port", str(port), "--mount", f"/{camera_id}",
         "--instance", layout.name,
     ]  # fmt: skip
+    if kind != DEFAULT_KIND:
+        argv += ["--kind", kind]
+    if sub:
+        argv += ["--sub"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     if password is not None:
         password_file = layout.run_dir / f"{camera_id}.password"
         write_private(password_file, password)
         argv += ["--user", AUTH_USERNAME, "--password-file", str(password_file)]
+        if auth_method != "basic":
+            argv += ["--auth-method", auth_method]
     log_path = layout.camera_log(camera_id)
     with open(log_path, "w") as out:
         proc = subprocess.Popen(
@@ -49,15 +72,41 @@ def start_camera(layout: Layout, number: int, password: str | None) -> dict:
         )  # fmt: skip
     layout.pid_file(camera_id).write_text(f"{proc.pid}\n")
     wait_for_ready(proc, log_path, camera_id)
+    url = f"rtsp://{layout.host_address}:{port}/{camera_id}"
     entry = {
         "id": camera_id,
-        "url": f"rtsp://{layout.host_address}:{port}/{camera_id}",
+        "url": url,
         "pid": proc.pid,
         "log": str(log_path),
+        "number": number,
+        "kind": kind,
     }
+    if sub:
+        entry["sub_url"] = f"{url}-sub"
     if password is not None:
-        entry.update(username=AUTH_USERNAME, password=password)
+        entry.update(username=AUTH_USERNAME, password=password, auth_method=auth_method)
     return entry
+
+
+def start_zoo_camera(layout: Layout, camera: ZooCamera, password: str | None) -> dict:
+    """Start one camera of tests.testbed.zoo.ZOO (it needs a password when camera.auth is set)."""
+    if (password is None) != (camera.auth is None):
+        raise TestbedError(f"zoo camera {camera.id}: auth {camera.auth!r} but password {'given' if password else 'missing'}")
+    return start_camera(
+        layout, camera.number, password, kind=camera.kind, sub=camera.sub,
+        auth_method=camera.auth or "basic", camera_id=camera.id,
+    )  # fmt: skip
+
+
+def restart_camera(layout: Layout, entry: dict, password: str | None) -> dict:
+    """Start a camera again as its state entry describes it (same port, kind, sub profile, auth method),
+    with `password` (None: no auth). Entries written before the zoo existed are cam<number> H.264+AAC."""
+    camera_id = entry["id"]
+    number = entry.get("number") or int(camera_id.removeprefix("cam"))
+    return start_camera(
+        layout, number, password, kind=entry.get("kind", DEFAULT_KIND), sub="sub_url" in entry,
+        auth_method=entry.get("auth_method", "basic"), camera_id=camera_id,
+    )  # fmt: skip
 
 
 def wait_for_ready(proc: subprocess.Popen, log_path: Path, camera_id: str) -> None:
@@ -88,8 +137,9 @@ def stop_cameras(layout: Layout) -> None:
         terminate(pid, grace=5.0)
         reap(pid)
     if layout.run_dir.is_dir():
-        for path in list(layout.run_dir.glob("cam*.pid")) + list(layout.run_dir.glob("cam*.password")):
-            path.unlink(missing_ok=True)
+        for prefix in ("cam", ZOO_PREFIX):
+            for path in list(layout.run_dir.glob(f"{prefix}*.pid")) + list(layout.run_dir.glob(f"{prefix}*.password")):
+                path.unlink(missing_ok=True)
 
 
 def camera_alive(entry: dict) -> bool:

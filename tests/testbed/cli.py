@@ -54,19 +54,36 @@ def testbed() -> None:
     help="Comma-separated cameras that require RTSP credentials.",
 )  # fmt: skip
 @click.option("--acme", is_flag=True, help="Also run an ACME server (pebble) the host can get certificates from.")
-def up(state_dir: str, index: int, cameras: int, auth_cameras: str, acme: bool) -> None:
+@click.option(
+    "--zoo", default="", metavar="all|ID,...",
+    help="Also start cameras of the camera zoo (H.265, G.711, MJPEG, 4 s GOP, sub profiles, digest "
+    "auth, jumping timestamps): `all`, or comma-separated ids like zoo-h265-pcma.",
+)  # fmt: skip
+def up(state_dir: str, index: int, cameras: int, auth_cameras: str, acme: bool, zoo: str) -> None:
     """Boot the testbed host and start the cameras (a running one is replaced)."""
     _require_root()
-    bed = Testbed(state_dir, index, cameras, tuple(c for c in auth_cameras.split(",") if c), acme=acme)
+    zoo_ids: bool | tuple[str, ...] = True if zoo == "all" else tuple(z for z in zoo.split(",") if z)
+    try:
+        bed = Testbed(
+            state_dir, index, cameras, tuple(c for c in auth_cameras.split(",") if c), acme=acme, zoo=zoo_ids
+        )
+    except TestbedError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_TESTBED)
     try:
         state = bed.up()
     except TestbedError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_TESTBED)
     click.echo(f"testbed {state['name']} is up: ssh -F {state['ssh_config']} {state['ssh_alias']}")
-    for cam in state["cameras"]:
-        auth = f" (user {cam['username']})" if cam.get("username") else ""
-        click.echo(f"  camera {cam['id']}: {cam['url']}{auth}")
+    for cam in state["cameras"] + state.get("zoo", []):
+        notes = [cam["kind"]] if cam.get("kind", "h264-aac") != "h264-aac" else []
+        if cam.get("sub_url"):
+            notes.append(f"sub {cam['sub_url']}")
+        if cam.get("username"):
+            notes.append(f"{cam.get('auth_method', 'basic')} auth, user {cam['username']}")
+        note = f" ({'; '.join(notes)})" if notes else ""
+        click.echo(f"  camera {cam['id']}: {cam['url']}{note}")
     if "acme" in state:
         click.echo(f"  ACME server: {state['acme']['server']} (its CA: {state['acme']['ca_bundle']})")
         click.echo(f"  test domain: {state['domain']} -> {state['target_address']} (DNS {state['acme']['dns']})")

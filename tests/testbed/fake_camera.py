@@ -1,19 +1,37 @@
 #!/usr/bin/python3
-"""A fake IP camera: one GStreamer RTSP server process serving one H.264 + AAC stream.
+"""A fake IP camera: one GStreamer RTSP server process serving one camera's stream(s).
 
 Run with Debian's /usr/bin/python3 (it needs the system `gi` bindings):
 
     CAMGATE_CAMERA_PASSWORD=secret /usr/bin/python3 fake_camera.py \\
-        --address 10.231.0.1 --port 8556 --mount /cam3 --user viewer
+        --address 10.231.0.1 --port 8556 --mount /cam3 --user viewer [--auth-method digest] \\
+        [--kind h265-pcma] [--sub]
 
 The password never goes on the command line (argv is world-readable): it comes from the
 environment variable CAMGATE_CAMERA_PASSWORD or from a file named by --password-file (mode 0600).
-With --user the server requires RTSP basic auth and answers 401 without it.
+With --user the server requires RTSP auth (basic, or digest with --auth-method digest) and answers
+401 without it.
+
+--kind picks what the camera sends, as real sites have them (tests/testbed/zoo.py says what a
+gateway should see from each):
+
+    h264-aac        H.264 640x360 25 fps, 1 s GOP, ~1 Mbit/s + AAC 48 kHz mono (the default)
+    h264-pcma       the same video + G.711 A-law 8 kHz mono
+    h264-pcmu       the same video + G.711 mu-law 8 kHz mono
+    h264-720p-gop4  H.264 1280x720 25 fps, a keyframe every 4 s, ~2 Mbit/s, no audio
+    h265-aac        H.265 640x360 25 fps, 1 s GOP, ~700 kbit/s + AAC
+    h265-pcma       H.265 as above + G.711 A-law
+    mjpeg           Motion JPEG 640x360 25 fps (every frame a keyframe), no audio
+    h264-jumping    h264-aac whose timestamps jump back by JUMP_BACK_S every JUMP_EVERY_S of
+                    stream time (a camera-side encoder restart or clock step), while it keeps streaming
+
+--sub also serves <mount>-sub from the same process: the same picture, smaller (see SUB_SIZES) and
+at ~256 kbit/s, in the main stream's codecs, like a camera's second profile.
 
 Video: videotestsrc (live) -> a QR code of the frame's count and timestamp (debugqroverlay), so no
-two frames are alike and a frame can be recognised downstream -> x264 (ultrafast, zerolatency, 1 s
-GOP) 640x360 25 fps. Audio: audiotestsrc (live sine) -> AAC. The media is shared, so several
-clients read one encoder. Prints "READY rtsp://..." on stdout once listening.
+two frames are alike and a frame can be recognised downstream -> encoder. Audio: audiotestsrc (live
+sine) -> encoder. The media is shared, so several clients read one encoder; it is built when the
+first client asks for it. Prints "READY rtsp://..." on stdout once listening.
 """
 
 from __future__ import annotations
@@ -22,16 +40,52 @@ import argparse
 import os
 import signal
 import sys
+from dataclasses import dataclass
 
 import gi
 
 gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 PASSWORD_ENV = "CAMGATE_CAMERA_PASSWORD"
 PATTERNS = ("smpte", "ball", "pinwheel", "spokes", "circular", "zone-plate", "gamut", "bar", "colors")
 AAC_ENCODERS = ("avenc_aac", "voaacenc", "fdkaacenc")
+FRAMERATE = 25
+SUB_BITRATE_KBPS = 256
+SUB_MJPEG_QUALITY = 40
+# The sub profile's picture for a main picture size: 16:9, both sides multiples of 8 (RTP/JPEG
+# carries width and height in units of 8 pixels).
+SUB_SIZES = {(640, 360): (384, 216), (1280, 720): (640, 360)}
+# h264-jumping: how far back the timestamps go, and how often (in stream time).
+JUMP_BACK_S = 5
+JUMP_EVERY_S = 15
+
+
+@dataclass(frozen=True)
+class Kind:
+    video: str  # h264, h265, mjpeg
+    width: int
+    height: int
+    gop_frames: int  # keyframe interval in frames (MJPEG: every frame)
+    video_kbps: int  # encoder bitrate (H.264/H.265); MJPEG uses mjpeg_quality
+    audio: str | None  # aac, pcma, pcmu or None
+    jumping: bool = False
+    mjpeg_quality: int = 50
+
+
+KINDS = {
+    "h264-aac": Kind("h264", 640, 360, FRAMERATE, 1000, "aac"),
+    "h264-pcma": Kind("h264", 640, 360, FRAMERATE, 1000, "pcma"),
+    "h264-pcmu": Kind("h264", 640, 360, FRAMERATE, 1000, "pcmu"),
+    "h264-720p-gop4": Kind("h264", 1280, 720, 4 * FRAMERATE, 2000, None),
+    "h265-aac": Kind("h265", 640, 360, FRAMERATE, 700, "aac"),
+    "h265-pcma": Kind("h265", 640, 360, FRAMERATE, 700, "pcma"),
+    "mjpeg": Kind("mjpeg", 640, 360, 1, 0, None),
+    "h264-jumping": Kind("h264", 640, 360, FRAMERATE, 1000, "aac", jumping=True),
+}
+DEFAULT_KIND = "h264-aac"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -39,7 +93,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--address", required=True, help="address to bind (only this one)")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--mount", required=True, help="mount path, e.g. /cam1")
-    parser.add_argument("--user", help="require RTSP basic auth with this user name")
+    parser.add_argument("--kind", choices=sorted(KINDS), default=DEFAULT_KIND, help="what the camera sends")
+    parser.add_argument("--sub", action="store_true", help="also serve a smaller sub profile at <mount>-sub")
+    parser.add_argument("--user", help="require RTSP auth with this user name")
+    parser.add_argument("--auth-method", choices=("basic", "digest"), default="basic", help="with --user")
     parser.add_argument("--password-file", help="file holding the password (else $%s)" % PASSWORD_ENV)
     parser.add_argument("--pattern", default=None, help="videotestsrc pattern (default: by mount)")
     parser.add_argument("--freq", type=int, default=440, help="audio tone in Hz")
@@ -68,24 +125,55 @@ def aac_encoder() -> str:
     raise SystemExit("no AAC encoder element (avenc_aac, voaacenc, fdkaacenc) is installed")
 
 
-def launch_line(pattern: str, freq: int, stamp: bool) -> str:
+def video_branch(kind: Kind, pattern: str, stamp: bool, sub: bool) -> str:
+    width, height = SUB_SIZES[(kind.width, kind.height)] if sub else (kind.width, kind.height)
     overlay = "! debugqroverlay x=1 y=1 pixel-size=2 " if stamp else ""
-    encoder = aac_encoder()
-    return (
-        "( "
+    source = (
         f"videotestsrc is-live=true pattern={pattern} "
-        "! video/x-raw,width=640,height=360,framerate=25/1 "
+        f"! video/x-raw,width={width},height={height},framerate={FRAMERATE}/1 "
         f"{overlay}"
         "! videoconvert ! video/x-raw,format=I420 "
-        "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bitrate=1000 "
-        "! video/x-h264,profile=baseline "
-        "! rtph264pay name=pay0 pt=96 config-interval=1 "
-        f"audiotestsrc is-live=true wave=sine freq={freq} volume=0.2 "
-        "! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 "
-        f"! {encoder} bitrate=64000 ! aacparse "
-        "! rtpmp4gpay name=pay1 pt=97 "
-        ")"
     )
+    kbps = SUB_BITRATE_KBPS if sub else kind.video_kbps
+    if kind.video == "h264":
+        return source + (
+            f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={kind.gop_frames} bitrate={kbps} "
+            "! video/x-h264,profile=baseline "
+            "! rtph264pay name=pay0 pt=96 config-interval=1 "
+        )
+    if kind.video == "h265":
+        # open-gop=0: keyframes are IDR pictures, not CRA, so every one is a clean start for a client.
+        return source + (
+            f"! x265enc tune=zerolatency speed-preset=ultrafast key-int-max={kind.gop_frames} bitrate={kbps} "
+            'option-string="open-gop=0" '
+            "! video/x-h265,profile=main ! h265parse "
+            "! rtph265pay name=pay0 pt=96 config-interval=1 "
+        )
+    if kind.video == "mjpeg":
+        quality = SUB_MJPEG_QUALITY if sub else kind.mjpeg_quality
+        return source + f"! jpegenc quality={quality} ! rtpjpegpay name=pay0 pt=26 "
+    raise ValueError(f"unknown video codec {kind.video!r}")
+
+
+def audio_branch(kind: Kind, freq: int) -> str:
+    if kind.audio is None:
+        return ""
+    tone = f"audiotestsrc is-live=true wave=sine freq={freq} volume=0.2 ! audioconvert ! audioresample "
+    if kind.audio == "aac":
+        return tone + (
+            "! audio/x-raw,rate=48000,channels=1 "
+            f"! {aac_encoder()} bitrate=64000 ! aacparse "
+            "! rtpmp4gpay name=pay1 pt=97 "
+        )
+    if kind.audio == "pcma":
+        return tone + "! audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay1 pt=8 "
+    if kind.audio == "pcmu":
+        return tone + "! audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name=pay1 pt=0 "
+    raise ValueError(f"unknown audio codec {kind.audio!r}")
+
+
+def launch_line(pattern: str, freq: int, stamp: bool, kind: Kind = KINDS[DEFAULT_KIND], sub: bool = False) -> str:
+    return "( " + video_branch(kind, pattern, stamp, sub) + audio_branch(kind, freq) + ")"
 
 
 def check_pipeline(launch: str) -> None:
@@ -97,16 +185,66 @@ def check_pipeline(launch: str) -> None:
     pipeline.set_state(Gst.State.NULL)
 
 
-def configure_auth(server: GstRtspServer.RTSPServer, factory: GstRtspServer.RTSPMediaFactory,
-                   user: str, password: str) -> None:
+def jump_offset(running_time: int) -> int:
+    """How far back a buffer at `running_time` is moved: JUMP_BACK_S more after every JUMP_EVERY_S.
+    Always less than running_time, so a timestamp never goes below its segment's start."""
+    return (running_time // (JUMP_EVERY_S * Gst.SECOND)) * JUMP_BACK_S * Gst.SECOND
+
+
+def shift_timestamps(pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+    """Pad probe on a payloader's sink pad: move PTS/DTS back by jump_offset of the buffer's running
+    time. The payloader derives the RTP timestamp from them, so the jump is on the wire, in video and
+    audio alike (the running time is the pipeline's clock for both; the PTS is not: x264enc adds
+    1000 hours to its own)."""
+    buffer = info.get_buffer()
+    event = pad.get_sticky_event(Gst.EventType.SEGMENT, 0)
+    if buffer is None or event is None or buffer.pts == Gst.CLOCK_TIME_NONE:
+        return Gst.PadProbeReturn.OK
+    running_time = event.parse_segment().to_running_time(Gst.Format.TIME, buffer.pts)
+    if running_time == Gst.CLOCK_TIME_NONE:
+        return Gst.PadProbeReturn.OK
+    offset = jump_offset(running_time)
+    if offset:
+        buffer.pts -= offset
+        if buffer.dts != Gst.CLOCK_TIME_NONE:
+            buffer.dts -= min(offset, buffer.dts)
+    return Gst.PadProbeReturn.OK
+
+
+def make_jump(_factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia) -> None:
+    bin_ = media.get_element()
+    for name in ("pay0", "pay1"):
+        payloader = bin_.get_by_name(name)
+        if payloader is not None:
+            payloader.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, shift_timestamps)
+
+
+def configure_auth(server: GstRtspServer.RTSPServer, factories: list[GstRtspServer.RTSPMediaFactory],
+                   user: str, password: str, method: str = "basic") -> None:
     auth = GstRtspServer.RTSPAuth()
     token = GstRtspServer.RTSPToken()
     token.set_string(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, "viewer")
-    auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+    if method == "digest":
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+        auth.add_digest(user, password, token)
+    else:
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
     server.set_auth(auth)
-    factory.add_role_from_structure(Gst.Structure.from_string(
-        "viewer, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
-    )[0])
+    for factory in factories:
+        factory.add_role_from_structure(Gst.Structure.from_string(
+            "viewer, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
+        )[0])
+
+
+def make_factory(launch: str, kind: Kind) -> GstRtspServer.RTSPMediaFactory:
+    check_pipeline(launch)
+    factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_launch(launch)
+    factory.set_shared(True)
+    factory.set_latency(0)
+    if kind.jumping:
+        factory.connect("media-configure", make_jump)
+    return factory
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,19 +255,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"--user given but no password in ${PASSWORD_ENV} or --password-file", file=sys.stderr)
         return 2
     stamp = not args.no_stamp and Gst.ElementFactory.find("debugqroverlay") is not None
+    kind = KINDS[args.kind]
+    pattern = args.pattern or default_pattern(args.mount)
+    sub_mount = f"{args.mount}-sub"
 
     server = GstRtspServer.RTSPServer()
     server.set_address(args.address)
     server.set_service(str(args.port))
-    factory = GstRtspServer.RTSPMediaFactory()
-    launch = launch_line(args.pattern or default_pattern(args.mount), args.freq, stamp)
-    check_pipeline(launch)
-    factory.set_launch(launch)
-    factory.set_shared(True)
-    factory.set_latency(0)
+    mounts = {args.mount: make_factory(launch_line(pattern, args.freq, stamp, kind), kind)}
+    if args.sub:
+        mounts[sub_mount] = make_factory(launch_line(pattern, args.freq, stamp, kind, sub=True), kind)
     if args.user:
-        configure_auth(server, factory, args.user, password)
-    server.get_mount_points().add_factory(args.mount, factory)
+        configure_auth(server, list(mounts.values()), args.user, password, args.auth_method)
+    for mount, factory in mounts.items():
+        server.get_mount_points().add_factory(mount, factory)
 
     loop = GLib.MainLoop()
     if server.attach(None) == 0:
@@ -137,8 +276,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, loop.quit)
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGINT, loop.quit)
-    auth_note = f" (basic auth, user {args.user})" if args.user else ""
-    print(f"READY rtsp://{args.address}:{args.port}{args.mount}{auth_note}", flush=True)
+    base = f"rtsp://{args.address}:{args.port}"
+    notes = []
+    if args.kind != DEFAULT_KIND:
+        notes.append(f"kind {args.kind}")
+    if args.sub:
+        notes.append(f"sub {base}{sub_mount}")
+    if args.user:
+        notes.append(f"{args.auth_method} auth, user {args.user}")
+    note = f" ({'; '.join(notes)})" if notes else ""
+    print(f"READY {base}{args.mount}{note}", flush=True)
     loop.run()
     return 0
 

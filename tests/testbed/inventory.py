@@ -9,6 +9,7 @@ from typing import Any
 
 from camgate.inventory import camera, gateway
 from camgate.model import InventoryError
+from tests.testbed.zoo import zoo_camera
 
 DEFAULT_STATE_DIR = ".testbed"
 ACME_EMAIL = "ops@camgate.test"
@@ -63,6 +64,36 @@ def clone_cameras(state: dict[str, Any]) -> list[dict[str, Any]]:
     return [camera(f"clone-{n}", url=source, audio=audio, hls_time=2) for n in range(1, count + 1)]
 
 
+def zoo_settings(cam: dict[str, Any]) -> dict[str, Any]:
+    """Inventory fields for a zoo camera from what the zoo says it sends: audio copied when it is
+    AAC, transcoded when G.711, none when there is none; segments as long as its keyframe interval;
+    its bitrate for `camgate plan`; its sub profile as sub_url. Video is copied, except for the
+    cameras named in $CAMGATE_TESTBED_ZOO_TRANSCODE (ids, comma-separated): video='transcode'."""
+    expect = zoo_camera(cam["id"]).expect
+    audio = "none" if expect.audio_codec is None else "copy" if expect.hls_ready_audio else "aac"
+    transcode = [c for c in os.environ.get("CAMGATE_TESTBED_ZOO_TRANSCODE", "").split(",") if c]
+    settings = {
+        "audio": audio,
+        "hls_time": min(10, max(1, round(expect.keyframe_interval))),
+        "bitrate_kbps": expect.bitrate_kbps,
+        "video": "transcode" if cam["id"] in transcode else "copy",
+    }
+    if cam.get("sub_url"):
+        settings["sub_url"] = cam["sub_url"]
+    return settings
+
+
+def zoo_cameras(state: dict[str, Any], only: list[str] | None) -> list[dict[str, Any]]:
+    """The zoo cameras the testbed runs (`testbed up --zoo`), in their own settings."""
+    cameras = []
+    for cam in state.get("zoo", []):
+        if only is not None and cam["id"] not in only:
+            continue
+        credentials = {"username": cam["username"], "password_ref": f"secret:{cam['id']}"} if cam.get("password") else {}
+        cameras.append(camera(cam["id"], url=cam["url"], name=f"Zoo {cam['kind']}", **credentials, **zoo_settings(cam)))
+    return cameras
+
+
 def testbed_dirs() -> list[Path]:
     """$CAMGATE_TESTBED_DIR, or several comma-separated (one gateway each), or .testbed."""
     value = os.environ.get("CAMGATE_TESTBED_DIR") or DEFAULT_STATE_DIR
@@ -82,6 +113,7 @@ def testbed_gateway(state_dir: str | Path | None = None, only: list[str] | None 
         settings = CAMERA_SETTINGS[index % len(CAMERA_SETTINGS)]
         credentials = {"username": cam["username"], "password_ref": f"secret:{cam['id']}"} if cam.get("password") else {}
         cameras.append(camera(cam["id"], url=cam["url"], name=f"Testbed {cam['id']}", **credentials, **settings))
+    cameras += zoo_cameras(state, only)
     cameras += clone_cameras(state)
     ids = {c["id"] for c in cameras}
     app_users = [
