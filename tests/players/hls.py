@@ -190,3 +190,34 @@ def probe_video(path: str) -> dict:
     if result.returncode != 0:
         return {}
     return (json.loads(result.stdout).get("streams") or [{}])[0]
+
+
+def rfc8216_problems(text: str, live: bool = True) -> list[str]:
+    """What a playlist breaks of RFC 8216 (and of Apple's authoring spec where phones need it):
+    media playlists: EXT-X-TARGETDURATION present and >= 1, every EXTINF rounded <= it (4.3.3.1), a
+    live playlist listing >= 3 target durations (6.2.2), fMP4 segments with an EXT-X-MAP;
+    multivariant playlists: every EXT-X-STREAM-INF with BANDWIDTH (4.3.4.2), CODECS, RESOLUTION and
+    FRAME-RATE (Apple 9.1, 9.2, 9.15) and a URI after it. [] when it keeps them all."""
+    playlist = parse_playlist(text)
+    problems: list[str] = []
+    if playlist.variants:
+        for attributes, uri in playlist.variants:
+            if not attributes.get("BANDWIDTH", "").isdigit():
+                problems.append(f"{uri}: no integer BANDWIDTH")
+            for name in ("CODECS", "RESOLUTION", "FRAME-RATE"):
+                if not attributes.get(name):
+                    problems.append(f"{uri}: no {name}")
+            if attributes.get("RESOLUTION") and not re.fullmatch(r"\d+x\d+", attributes["RESOLUTION"]):
+                problems.append(f"{uri}: RESOLUTION {attributes['RESOLUTION']!r} is not WxH")
+        return problems
+    target = playlist.target_duration
+    if target < 1:
+        problems.append(f"EXT-X-TARGETDURATION is {target}")
+    for segment in playlist.segments:
+        if round(segment.duration) > target:
+            problems.append(f"{segment.uri}: EXTINF {segment.duration} rounds over the target duration {target}")
+    if live and target >= 1 and sum(s.duration for s in playlist.segments) < 3 * target:
+        problems.append(f"the live playlist lists {sum(s.duration for s in playlist.segments):.3f} s, under 3 target durations")
+    if any(s.uri.endswith(".m4s") for s in playlist.segments) and not playlist.map_uri:
+        problems.append("fMP4 segments without EXT-X-MAP")
+    return problems

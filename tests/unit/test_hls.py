@@ -25,3 +25,18 @@ def test_live_playlist_is_parsed():
 def test_non_playlist_is_rejected():
     with pytest.raises(PlaylistError):
         parse_playlist("<html>")
+
+
+def test_the_rfc8216_check_finds_what_players_trip_on():
+    from tests.players.hls import rfc8216_problems
+
+    good = '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI="init.mp4"\n' + "".join(f"#EXTINF:2.0,\nseg-{n}.m4s\n" for n in range(4))
+    assert rfc8216_problems(good) == []
+    collapsed = "#EXTM3U\n#EXT-X-TARGETDURATION:0\n" + "".join(f"#EXTINF:0.001111,\nseg-{n}.m4s\n" for n in range(6))
+    found = rfc8216_problems(collapsed)
+    assert "EXT-X-TARGETDURATION is 0" in found and "fMP4 segments without EXT-X-MAP" in found
+    assert any("under 3 target durations" in p for p in rfc8216_problems('#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\na.ts\n'))
+    master = '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=900000,CODECS="avc1.64001e,mp4a.40.2",RESOLUTION=640x360,FRAME-RATE=25.000\nstream.m3u8\n'
+    assert rfc8216_problems(master) == []
+    assert rfc8216_problems('#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=9\nstream.m3u8\n') == [
+        "stream.m3u8: no CODECS", "stream.m3u8: no RESOLUTION", "stream.m3u8: no FRAME-RATE"]
