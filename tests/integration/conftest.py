@@ -32,6 +32,7 @@ INVENTORY = "inventory/testbed.py"
 FILE_ORDER = (
     "test_live_gateway",
     "test_players",
+    "test_camera_zoo",
     "test_access",
     "test_no_secret_leaks",
     "test_recordings",
@@ -77,6 +78,7 @@ class Deployer:
         "recordings_max_size": "CAMGATE_TESTBED_RECORDINGS_MAX_SIZE",
         "url_ttl": "CAMGATE_TESTBED_URL_TTL",
         "testbeds": "CAMGATE_TESTBED_DIR",
+        "zoo_transcode": "CAMGATE_TESTBED_ZOO_TRANSCODE",
     }
 
     def __init__(self, state_dir: Path):

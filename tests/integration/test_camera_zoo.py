@@ -1,0 +1,220 @@
+"""Every common camera plays on every phone: a second gateway serves the camera zoo (H.264 with AAC
+and G.711, a 720p camera with 4 s between keyframes, H.265 with AAC and G.711, MJPEG, digest auth,
+main + sub profiles, a camera whose timestamps jump back) and real players prove what plays:
+hls.js in Chromium for H.264, the hvc1 init section and ffmpeg for H.265 (Linux Chromium has no
+HEVC decoder), and health tells the truth about the MJPEG camera until it is transcoded."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+import pytest
+import testinfra
+
+from camgate.signing import parse_link_secret_conf, signed_path
+from tests.conftest import phase
+from tests.integration.conftest import INVENTORY, ROOT, Deployer, ffprobe_url, grand_total
+from tests.players.browser import browser_unavailable_reason, play_hls
+from tests.players.hls import Client, parse_playlist, rfc8216_problems, segment_url
+from tests.testbed import Testbed
+from tests.testbed.proc import wait_until
+from tests.testbed.zoo import ZOO, zoo_camera
+
+ZOO_DIR = ROOT / ".testbed-zoo"
+ZOO_INDEX = 9
+H264 = [c.id for c in ZOO if c.expect.video_codec == "h264"]
+HEVC = [c.id for c in ZOO if c.expect.video_codec == "hevc"]
+MJPEG = "zoo-mjpeg"
+JUMPING = "zoo-h264-jumping"
+WITH_SUB = "zoo-h264-aac"
+LONG_GOP = "zoo-h264-720p-gop4"
+# The jumping camera goes back 5 s every 15 s of stream: the launcher restarts ffmpeg on the run of
+# timestamp rewrites, so its playlist is never invalid for longer than this (measured, and reported).
+INVALID_AT_MOST = 12.0
+browser = pytest.mark.skipif(browser_unavailable_reason() is not None, reason=str(browser_unavailable_reason()))
+
+
+@pytest.fixture(scope="module")
+def zoo_bed(first_deploy):
+    bed = Testbed(state_dir=ZOO_DIR, index=ZOO_INDEX, cameras=1, auth_cameras=(), zoo=True)
+    try:
+        with phase("zoo testbed up (8 cameras, 3 sub profiles)"):
+            bed.up()
+        yield bed
+    finally:
+        bed.down()
+
+
+@pytest.fixture(scope="module")
+def zoo(zoo_bed) -> dict:
+    """The zoo gateway deployed (plain HTTP: this file is about cameras and players, test_tls about TLS)."""
+    deployer = Deployer(ZOO_DIR)
+    deployer.env["CAMGATE_TESTBED_TLS"] = "off"
+    with phase("first deploy of the zoo gateway"):
+        deployer.run()
+    state = json.loads((ZOO_DIR / "state.json").read_text())
+    host = testinfra.get_host(f"ssh://{state['ssh_alias']}", ssh_config=state["ssh_config"])
+    secret = parse_link_secret_conf(host.file("/etc/nginx/camgate/link-secret.conf").content_string)
+    return {"deployer": deployer, "state": state, "host": host, "secret": secret, "base": f"http://{state['target_address']}"}
+
+
+def url(zoo: dict, camera_id: str, file: str = "index.m3u8") -> str:
+    return zoo["base"] + signed_path(zoo["secret"], camera_id, int(time.time()) + 900, file)
+
+
+def health(zoo: dict) -> dict:
+    return json.loads(zoo["host"].check_output("python3 /usr/local/lib/camgate/camgate-health /etc/camgate/health.json"))["cameras"]
+
+
+def wait_for_status(zoo: dict, camera_id: str, status: str, timeout: float = 90) -> dict:
+    found: dict = {}
+
+    def reached() -> bool:
+        found.update(health(zoo)[camera_id])
+        return found["status"] == status
+
+    assert wait_until(reached, timeout=timeout, interval=2), f"{camera_id}: {found}"
+    return found
+
+
+def multivariant(zoo: dict, camera_id: str) -> tuple[str, list]:
+    client = Client()
+    resp, playlist = client.wait_for_playlist(url(zoo, camera_id), timeout=90)
+    return resp.body.decode(), playlist.variants
+
+
+@pytest.mark.parametrize("camera_id", [c.id for c in ZOO if c.id != MJPEG])
+def test_every_h264_and_h265_camera_is_up_with_a_valid_multivariant_playlist(zoo, camera_id):
+    wait_for_status(zoo, camera_id, "up")
+    text, variants = multivariant(zoo, camera_id)
+    assert rfc8216_problems(text) == [], text
+    expect = zoo_camera(camera_id).expect
+    attributes, uri = variants[0]
+    assert uri == "stream.m3u8" and attributes["RESOLUTION"] == f"{expect.width}x{expect.height}"
+    assert attributes["CODECS"].split(",")[0].startswith("avc1." if expect.video_codec == "h264" else "hvc1.")
+    # G.711 and AAC both reach the phone as AAC; a camera without audio declares none.
+    assert attributes["CODECS"].split(",")[1:] == (["mp4a.40.2"] if expect.audio_codec else [])
+    media = Client().fetch(segment_url(url(zoo, camera_id), uri))
+    assert rfc8216_problems(media.body.decode()) == [], media.body.decode()
+
+
+@pytest.mark.parametrize("camera_id", HEVC)
+def test_hevc_is_tagged_hvc1_and_a_second_client_decodes_it(zoo, camera_id):
+    wait_for_status(zoo, camera_id, "up")
+    client = Client()
+    playlist = parse_playlist(client.fetch(url(zoo, camera_id, "stream.m3u8")).body.decode())
+    init = client.fetch(segment_url(url(zoo, camera_id, "stream.m3u8"), playlist.map_uri)).body
+    assert b"hvc1" in init and b"hvcC" in init and b"hev1" not in init  # Apple's sample entry
+    streams = ffprobe_url(url(zoo, camera_id), zoo["state"], "stream=codec_type,codec_name,width,height").get("streams", [])
+    video = [s for s in streams if s.get("codec_type") == "video"]
+    assert video and (video[0]["codec_name"], video[0]["width"], video[0]["height"]) == ("hevc", 640, 360), streams
+
+
+@browser
+@pytest.mark.parametrize("camera_id", H264)
+def test_hls_js_plays_every_h264_camera_through_its_signed_url(zoo, camera_id):
+    wait_for_status(zoo, camera_id, "up")
+    expect = zoo_camera(camera_id).expect
+    seconds = 10 if expect.keyframe_interval <= 1 else 20
+    result = play_hls(url(zoo, camera_id), seconds=seconds, startup_timeout=40)
+    assert result.ok and not result.fatal_errors, result.summary()
+    assert (result.video_width, result.video_height) == (expect.width, expect.height), result.summary()
+    assert result.advanced_with_wall_time(0.6), result.summary()
+    print(f"{camera_id}: first frame {result.first_frame_s:.1f} s, latency {result.latency_s} s")
+
+
+@browser
+def test_the_sub_stream_is_the_second_variant_and_plays_when_forced(zoo):
+    wait_for_status(zoo, WITH_SUB, "up")
+    assert wait_until(lambda: health(zoo)[WITH_SUB].get("sub", {}).get("up"), timeout=60, interval=2)
+    _, variants = multivariant(zoo, WITH_SUB)
+    assert [uri for _, uri in variants] == ["stream.m3u8", "sub/stream.m3u8"]
+    main, sub = (attributes for attributes, _ in variants)
+    assert sub["RESOLUTION"] == "384x216" and int(sub["BANDWIDTH"]) < int(main["BANDWIDTH"])
+    assert int(sub["AVERAGE-BANDWIDTH"]) <= 192_000 * 2  # the cellular-sized variant (Apple 9.21 asks <= 192k)
+    result = play_hls(url(zoo, WITH_SUB), seconds=10, level=1, startup_timeout=40)
+    assert result.ok and (result.video_width, result.video_height) == (384, 216), result.summary()
+
+
+def test_the_camera_sees_two_connections_with_a_sub_stream_and_one_without(zoo):
+    state = zoo["state"]
+    by_id = {c["id"]: c for c in state["zoo"]}
+    ports = {cam: by_id[cam]["url"].split(":")[2].split("/")[0] for cam in (WITH_SUB, JUMPING)}
+    connections = zoo["host"].check_output("ss -Htn state established")
+    assert sum(f":{ports[WITH_SUB]} " in line for line in connections.splitlines()) == 2
+    assert sum(f":{ports[JUMPING]} " in line for line in connections.splitlines()) == 1
+
+
+def test_g711_is_transcoded_without_encoder_warnings(zoo):
+    for camera_id in ("zoo-h264-pcma", "zoo-h264-pcmu", "zoo-h265-pcma"):
+        wait_for_status(zoo, camera_id, "up")
+        log = zoo["host"].check_output(f"journalctl -u camgate-camera-{camera_id} -o cat --no-pager")
+        assert "Too many bits" not in log, log[-2000:]
+
+
+def test_the_mjpeg_camera_is_unplayable_in_status_and_verify_until_it_is_transcoded(zoo):
+    found = wait_for_status(zoo, MJPEG, "unplayable")
+    assert "players cannot decode" in found["reason"] and "H.264 or H.265" in found["reason"]
+    assert Client().fetch(url(zoo, MJPEG)).status == 503  # no playlist a player would choke on
+    verify = subprocess.run(
+        [sys.executable, "-m", "camgate.cli", "verify", INVENTORY], cwd=ROOT, env=zoo["deployer"].env,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert verify.returncode == 1
+    failed = [line for line in verify.stdout.splitlines() if "FAIL" in line]
+    assert any(f"camera {MJPEG}: live and playable" in line for line in failed), verify.stdout
+    with phase("redeploy the zoo with video='transcode' for MJPEG"):
+        zoo["deployer"].run(zoo_transcode=MJPEG)
+    wait_for_status(zoo, MJPEG, "up")
+    _, variants = multivariant(zoo, MJPEG)
+    assert variants[0][0]["CODECS"].startswith("avc1.")
+    if browser_unavailable_reason() is None:
+        result = play_hls(url(zoo, MJPEG), seconds=8, startup_timeout=40)
+        assert result.ok and (result.video_width, result.video_height) == (640, 360), result.summary()
+
+
+def test_the_jumping_cameras_playlist_is_valid_again_within_a_bounded_time(zoo):
+    """Sampled every second for 50 s (three jumps): the longest stretch the playlist is invalid."""
+    wait_for_status(zoo, JUMPING, "up")
+    client = Client()
+    invalid_since, longest, samples = None, 0.0, []
+    deadline = time.monotonic() + 50
+    while time.monotonic() < deadline:
+        text = client.fetch(url(zoo, JUMPING, "stream.m3u8")).body.decode()
+        problems = rfc8216_problems(text)
+        playlist = parse_playlist(text)
+        durations = [s.duration for s in playlist.segments]
+        collapsed = bool(durations) and statistics.median(durations) < 0.25
+        now = time.monotonic()
+        bad = bool(problems) or collapsed
+        samples.append(bad)
+        if bad and invalid_since is None:
+            invalid_since = now
+        if not bad and invalid_since is not None:
+            longest, invalid_since = max(longest, now - invalid_since), None
+        time.sleep(1)
+    if invalid_since is not None:
+        longest = max(longest, time.monotonic() - invalid_since)
+    print(f"{JUMPING}: invalid in {sum(samples)} of {len(samples)} samples, longest stretch {longest:.1f} s")
+    assert longest <= INVALID_AT_MOST, longest
+    log = zoo["host"].check_output(f"journalctl -u camgate-camera-{JUMPING} -o cat --no-pager")
+    assert "timestamps jumped back" in log  # the launcher restarted ffmpeg in sync
+
+
+def test_probe_measures_the_long_keyframe_interval_and_the_latency_it_costs(zoo):
+    result = subprocess.run(
+        [sys.executable, "-m", "camgate.cli", "probe", INVENTORY, LONG_GOP, "--no-save"], cwd=ROOT,
+        env=zoo["deployer"].env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "every 4 s" in result.stdout and "expected live latency in a standard player: about 13 s" in result.stdout
+
+
+def test_a_zoo_redeploy_changes_nothing(zoo):
+    again = zoo["deployer"].run()
+    total = grand_total(again.stdout + again.stderr)
+    assert total["success"] == "-" and total["error"] == "-"
