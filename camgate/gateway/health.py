@@ -18,8 +18,9 @@ restarts since boot (systemd's NRestarts), the last line ffmpeg logged that is n
 the EXT-X-STREAM-INF attributes of its stream read from the media itself (the multivariant playlist
 GET .../index.m3u8 serves). Status judges what a player would get, not only that files change:
 
-- down: the unit is not running, or it has not written a playlist yet;
-- stalled: no new segment for STALE_SEGMENTS segment durations (plus STALE_GRACE);
+- down: no playlist, or none for STALE_SEGMENTS segment durations (plus STALE_GRACE) while the unit
+  is not running (a unit that restarts behind a fresh playlist is judged on what it serves);
+- stalled: the unit runs but no new segment came for that long;
 - unplayable: the playlist breaks RFC 8216 (target duration 0, a segment over it, durations
   collapsed by broken camera timestamps), or the media is something phones do not decode (MJPEG,
   HEVC tagged hev1, G.711 audio copied into HLS);
@@ -196,10 +197,9 @@ def avc1_from_annexb(data: bytes) -> str | None:
 
 def judge(cam: dict, active: bool, age: float | None, last_error: str | None) -> tuple[str, str | None, dict]:
     """(status, reason, EXT-X-STREAM-INF attributes) of one camera; see the module's docstring."""
-    if not active:
-        return "down", last_error or "the camera's unit is not running", {}
     if age is None:
-        return "down", last_error or "no playlist yet: the camera has not delivered since its unit started", {}
+        why = "no playlist yet: the camera has not delivered since its unit started" if active else "the camera's unit is not running"
+        return "down", last_error or why, {}
     try:
         with open(cam["playlist"]) as handle:
             playlist = parse_media_playlist(handle.read())
@@ -207,7 +207,10 @@ def judge(cam: dict, active: bool, age: float | None, last_error: str | None) ->
         return "down", f"the playlist cannot be read: {exc}", {}
     stale_after = STALE_SEGMENTS * max(cam["hls_time"], playlist["target"] or 0) + STALE_GRACE
     if age > stale_after:
-        return "stalled", f"no new segment for {age:.0f} s" + (f" ({last_error})" if last_error else ""), {}
+        why = f"no new segment for {age:.0f} s" + (f" ({last_error})" if last_error else "")
+        return ("stalled" if active else "down"), why, {}
+    # A unit restarting (a timestamp resync, a deploy) behind a fresh playlist still plays: players
+    # have the listed segments and the next ones follow within seconds. Judge what they would get.
     problem = playlist_problem(playlist, cam["hls_time"])
     if problem:
         return "unplayable", problem, {}

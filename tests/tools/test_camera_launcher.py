@@ -47,15 +47,30 @@ def test_ffmpeg_gets_the_url_and_its_credentials_are_masked_in_the_log(tmp_path)
     assert "rtsp://***@192.0.2.10:554/stream1 opened" in log and "s3cr" not in log
 
 
-def test_a_run_of_timestamp_rewrites_stops_ffmpeg_to_resync_without_counting_as_a_failure(tmp_path):
+def test_a_run_of_timestamp_rewrites_stops_ffmpeg_to_resync(tmp_path):
     status, log = finish(launcher(tmp_path, [DTS] * (BACKOFF["dts_run"] + 5)), within=10)
     assert status is not None and status != 0, "ffmpeg was not stopped"
     assert "timestamps jumped back (20 packets in a row): restarting ffmpeg to resync" in log
-    assert (tmp_path / "runtime" / ".resync").exists()  # the next start knows why it starts
-    _last, failures = (tmp_path / "runtime" / ".restarts").read_text().split()
-    again, _ = finish(launcher(tmp_path, [], then_sleep=0), within=10)
-    assert again == 0 and not (tmp_path / "runtime" / ".resync").exists()
-    assert (tmp_path / "runtime" / ".restarts").read_text().split()[1] == failures  # not counted
+
+
+def failures_after_a_start(tmp_path, previous_exit: str | None) -> int:
+    """The failure count the launcher keeps after one start that follows a run ended as given."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(exist_ok=True)
+    (runtime / ".restarts").write_text(f"{int(time.time()) - 5} 3\n")  # three quick failures so far
+    if previous_exit:
+        (runtime / ".stopped").write_text(previous_exit + "\n")  # what the unit's ExecStopPost writes
+    finish(launcher(tmp_path, [], then_sleep=0), within=10)
+    assert not (runtime / ".stopped").exists()
+    return int((runtime / ".restarts").read_text().split()[1])
+
+
+def test_only_runs_that_ended_by_themselves_count_toward_the_backoff(tmp_path):
+    assert failures_after_a_start(tmp_path, "exited 1") == 4  # connection refused, 401, ...
+    assert failures_after_a_start(tmp_path, "exited 0") == 4  # the camera hung up
+    assert failures_after_a_start(tmp_path, "exited 255") == 3  # SIGTERM: a deploy, an admin, a resync
+    assert failures_after_a_start(tmp_path, "killed 9") == 3
+    assert failures_after_a_start(tmp_path, None) == 4
 
 
 def test_scattered_timestamp_warnings_are_left_alone(tmp_path):

@@ -22,11 +22,11 @@ def systemd_unit_dir() -> Path | None:
 )
 def test_systemd_analyze_verify_accepts_the_hostile_unit(tmp_path):
     """systemd-analyze verify works without a running systemd when given a root: a copy of the
-    distribution's units (for the targets the unit names) and stand-ins for camgate's executables."""
+    distribution's units (for the targets the unit names) and stand-ins for the executables it runs."""
     root = tmp_path / "root"
     shutil.copytree(systemd_unit_dir(), root / "usr/lib/systemd/system", symlinks=True)
-    for tool in ("camgate-camera-run", "camgate-hls-key"):
-        path = root / "usr/local/lib/camgate" / tool
+    for path in (root / "usr/local/lib/camgate/camgate-camera-run", root / "usr/local/lib/camgate/camgate-hls-key",
+                 root / "bin/sh"):  # fmt: skip
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("#!/bin/sh\n")
         path.chmod(0o755)

@@ -46,8 +46,11 @@ def camera(tmp_path, text: str) -> dict:
 
 def test_down_stalled_and_unplayable_are_told_apart(tmp_path):
     cam = camera(tmp_path, playlist([0.001] * 6))
-    assert judge(cam, active=False, age=1.0, last_error="401 Unauthorized")[:2] == ("down", "401 Unauthorized")
+    assert judge(cam, active=False, age=30.0, last_error="401 Unauthorized")[:2] == ("down", "no new segment for 30 s (401 Unauthorized)")
     assert judge(cam, active=True, age=None, last_error=None)[0] == "down"
+    assert judge(cam, active=False, age=None, last_error=None)[:2] == ("down", "the camera's unit is not running")
+    # restarting behind a fresh playlist: judged on what it serves (here: collapsed segments)
+    assert judge(cam, active=False, age=1.0, last_error=None)[0] == "unplayable"
     stalled = judge(cam, active=True, age=9.0, last_error=None)
     assert stalled[0] == "stalled" and "no new segment for 9 s" in stalled[1]
     verdict, reason, attributes = judge(cam, active=True, age=1.0, last_error=None)

@@ -108,6 +108,8 @@ def test_camera_unit_is_hardened():
 
 
 def test_launcher_masks_credentials():
-    script = render("bin/camgate-camera-run.j2", placeholder="@RTSP_URL@", fast_retries=10, max_delay=30, healthy_run=60)
+    from roles.cameras import BACKOFF
+
+    script = render("bin/camgate-camera-run.j2", placeholder="@RTSP_URL@", **BACKOFF)
     assert script.startswith("#!/bin/bash")
     assert "sed -u -E" in script and "***@" in script
