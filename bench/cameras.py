@@ -67,12 +67,13 @@ def restarts(ssh: list[str]) -> int:
     return sum(int(n) for n in out.split() if n.isdigit())
 
 
-def run(count: int, audio: str, seconds: float) -> dict:
+def run(count: int, audio: str, seconds: float, snapshot: str = "on") -> dict:
     bed = Testbed(STATE_DIR, INDEX, cameras=1, auth_cameras=())
     state = bed.up()
     try:
         env = {**os.environ, "CAMGATE_TESTBED_DIR": str(STATE_DIR), "CAMGATE_TESTBED_CAMERAS": "none",
-               "CAMGATE_TESTBED_CLONES": str(count), "CAMGATE_TESTBED_CLONE_AUDIO": audio}  # fmt: skip
+               "CAMGATE_TESTBED_CLONES": str(count), "CAMGATE_TESTBED_CLONE_AUDIO": audio,
+               "CAMGATE_TESTBED_CLONE_SNAPSHOT": snapshot}  # fmt: skip
         first, _ = deploy(env)
         noop, out = deploy(env)
         ssh = ["ssh", "-F", state["ssh_config"], state["ssh_alias"]]
@@ -97,12 +98,13 @@ def main() -> None:
     parser.add_argument("--counts", default="1,8,16,32,64")
     parser.add_argument("--audio", default="copy", choices=("copy", "aac"))
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--snapshot", default="on", choices=("on", "off"), help="the units' JPEG snapshot")
     args = parser.parse_args()
-    print(f"audio {args.audio}, {args.seconds:.0f} s CPU window, {os.cpu_count()} cores")
+    print(f"audio {args.audio}, snapshot {args.snapshot}, {args.seconds:.0f} s CPU window, {os.cpu_count()} cores")
     print(f"{'cameras':>7} {'first deploy s':>14} {'no-op s':>8} {'no-op changes':>13} {'CPU %/camera':>12} "
           f"{'CPU % total':>11} {'PSS MB/camera':>13} {'late':>5} {'restarts':>8}")  # fmt: skip
     for count in (int(n) for n in args.counts.split(",")):
-        r = run(count, args.audio, args.seconds)
+        r = run(count, args.audio, args.seconds, args.snapshot)
         print(f"{r['count']:7} {r['first']:14.1f} {r['noop']:8.1f} {r['noop_changes']:>13} {r['cpu_per_camera']:12.2f} "
               f"{r['cpu_total']:11.1f} {r['pss_per_camera']:13.1f} {r['late']:5} {r['restarts']:8}", flush=True)  # fmt: skip
 

@@ -57,11 +57,13 @@ def tls_fields(state: dict[str, Any]) -> dict[str, Any]:
 
 def clone_cameras(state: dict[str, Any]) -> list[dict[str, Any]]:
     """$CAMGATE_TESTBED_CLONES=N more cameras reading the testbed's first camera (its RTSP server
-    shares one encoder between clients): what the benchmarks scale with."""
+    shares one encoder between clients): what the benchmarks scale with. $CAMGATE_TESTBED_CLONE_AUDIO
+    (copy, aac) and $CAMGATE_TESTBED_CLONE_SNAPSHOT (on, off) set their audio and snapshot."""
     count = int(os.environ.get("CAMGATE_TESTBED_CLONES") or 0)
     audio = os.environ.get("CAMGATE_TESTBED_CLONE_AUDIO") or "copy"
+    snapshot = (os.environ.get("CAMGATE_TESTBED_CLONE_SNAPSHOT") or "on") != "off"
     source = state["cameras"][0]["url"]
-    return [camera(f"clone-{n}", url=source, audio=audio, hls_time=2) for n in range(1, count + 1)]
+    return [camera(f"clone-{n}", url=source, audio=audio, hls_time=2, snapshot=snapshot) for n in range(1, count + 1)]
 
 
 def zoo_settings(cam: dict[str, Any]) -> dict[str, Any]:
