@@ -19,7 +19,7 @@ from roles.operations import put_secret
 
 # Restart pacing of a failing camera, and how many timestamp rewrites in a row make the launcher
 # restart ffmpeg (see templates/bin/camgate-camera-run.j2).
-BACKOFF = {"fast_retries": 10, "max_delay": 30, "healthy_run": 60, "dts_run": 20}
+BACKOFF = {"fast_retries": 10, "max_delay": 30, "healthy_run": 60, "dts_run": 20, "dts_grace": 10}
 
 
 @deploy("camgate cameras")

@@ -214,6 +214,10 @@ def judge(cam: dict, active: bool, age: float | None, last_error: str | None) ->
     problem = playlist_problem(playlist, cam["hls_time"])
     if problem:
         return "unplayable", problem, {}
+    init = os.path.join(cam["dir"], playlist["map"]) if playlist["map"] else None
+    if init and os.path.exists(init) and os.path.getsize(init) == 0:
+        # ffmpeg truncates the init section when it (re)starts and writes it with the first segment
+        return "down", "starting: ffmpeg is writing the init section", {}
     try:
         if playlist["map"]:
             attributes, problem = fmp4_stream(cam["dir"], playlist)

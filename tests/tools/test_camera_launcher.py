@@ -13,9 +13,11 @@ URL = "rtsp://viewer:s3cr%40t@192.0.2.10:554/stream1"
 DTS = "[hls @ 0x55] Non-monotonous DTS in output stream 0:0; previous: 90000, current: 450; changing to 90001."
 
 
-def launcher(tmp_path, stderr_lines: list[str], then_sleep: float = 30) -> subprocess.Popen:
+def launcher(tmp_path, stderr_lines: list[str], then_sleep: float = 30, grace: int = 0) -> subprocess.Popen:
+    """The launcher with a stand-in ffmpeg that logs `stderr_lines`; `grace` replaces the deployed
+    grace period (BACKOFF['dts_grace']) so a test need not wait it out."""
     script = tmp_path / "camgate-camera-run"
-    script.write_text(render("bin/camgate-camera-run.j2", placeholder=RTSP_URL_PLACEHOLDER, **BACKOFF))
+    script.write_text(render("bin/camgate-camera-run.j2", placeholder=RTSP_URL_PLACEHOLDER, **{**BACKOFF, "dts_grace": grace}))
     script.chmod(0o755)
     fake = tmp_path / "ffmpeg"
     lines = "\n".join(["$1 opened"] + stderr_lines)
@@ -71,6 +73,12 @@ def test_only_runs_that_ended_by_themselves_count_toward_the_backoff(tmp_path):
     assert failures_after_a_start(tmp_path, "exited 255") == 3  # SIGTERM: a deploy, an admin, a resync
     assert failures_after_a_start(tmp_path, "killed 9") == 3
     assert failures_after_a_start(tmp_path, None) == 4
+
+
+def test_a_timestamp_step_at_the_start_of_a_run_is_left_alone(tmp_path):
+    """RTSP timestamps often step once when the first RTCP sender reports arrive: no restart loop."""
+    status, log = finish(launcher(tmp_path, [DTS] * 40, then_sleep=30, grace=BACKOFF["dts_grace"]), within=3)
+    assert status is None and "restarting ffmpeg" not in log
 
 
 def test_scattered_timestamp_warnings_are_left_alone(tmp_path):
