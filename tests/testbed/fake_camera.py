@@ -219,6 +219,26 @@ def make_jump(_factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTS
             payloader.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, shift_timestamps)
 
 
+def not_seekable(_pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+    """Answer a SEEKING query unanswered: a new one says "not seekable" until an element fills it in."""
+    query = info.get_query()
+    if query is not None and query.type == Gst.QueryType.SEEKING:
+        return Gst.PadProbeReturn.HANDLED
+    return Gst.PadProbeReturn.OK
+
+
+def make_live(_factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia) -> None:
+    """A camera's stream is live: a client's PLAY (ffmpeg asks for "Range: npt=0.000-") must not
+    seek it. The test sources can seek, and on a shared media that seek restarts every client's
+    timestamps at 0 whenever another client starts playing. Say the stream is not seekable, as a
+    camera does, and the server skips the seek."""
+    bin_ = media.get_element()
+    for name in ("pay0", "pay1"):
+        payloader = bin_.get_by_name(name)
+        if payloader is not None:
+            payloader.get_static_pad("src").add_probe(Gst.PadProbeType.QUERY_UPSTREAM, not_seekable)
+
+
 def configure_auth(server: GstRtspServer.RTSPServer, factories: list[GstRtspServer.RTSPMediaFactory],
                    user: str, password: str, method: str = "basic") -> None:
     auth = GstRtspServer.RTSPAuth()
@@ -242,6 +262,7 @@ def make_factory(launch: str, kind: Kind) -> GstRtspServer.RTSPMediaFactory:
     factory.set_launch(launch)
     factory.set_shared(True)
     factory.set_latency(0)
+    factory.connect("media-configure", make_live)
     if kind.jumping:
         factory.connect("media-configure", make_jump)
     return factory

@@ -27,7 +27,7 @@ from tests.testbed.cameras import (
     start_zoo_camera,
 )
 from tests.testbed.layout import Layout
-from tests.testbed.proc import reap, terminate
+from tests.testbed.proc import reap, terminate, wait_until
 from tests.testbed.zoo import JUMP_BACK_S, KINDS, ZOO, ZooCamera
 
 READ_SECONDS = 13  # of stream per mount: three keyframes of the 4 s GOP camera after the first
@@ -305,3 +305,26 @@ def test_a_restarted_zoo_camera_comes_back_as_it_was_with_a_new_password(zoo):
     assert video_stream(json.loads(probe.stdout))["width"] == cam.sub_expect.width
     stale = ffprobe(with_credentials(fresh["url"], old), "-show_streams", timeout=20)
     assert stale.returncode != 0 and "401" in stale.stderr
+
+
+def test_a_client_joining_does_not_restart_the_others_timestamps(zoo):
+    """Cameras are live: ffmpeg's PLAY asks for "Range: npt=0.000-", and had the test sources taken
+    that as a seek, each joining client would restart every other client's timestamps at 0 (what a
+    gateway saw with 64 units starting on one simulated camera: thousands of timestamp rewrites)."""
+    cam = next(c for c in ZOO if c.kind == "h264-pcmu")  # steady, and no sub profile to share with
+    entry = zoo["entries"][cam.id]
+    url = with_credentials(entry["url"], entry)
+    port = zoo["layout"].camera_port(cam.number)
+
+    def clients() -> int:
+        out = subprocess.run(["ss", "-Htn", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True)
+        return len(out.stdout.splitlines())
+
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(probe_mount, url, 8)
+        assert wait_until(lambda: clients() >= 1, timeout=20, interval=0.2)
+        joining = [pool.submit(probe_mount, url, 3) for _ in range(3)]
+        probes = [first.result(), *(job.result() for job in joining)]
+    for probe in probes:
+        video = pts_of(probe, video_stream(probe))
+        assert len(video) > 50 and backward_jumps(video) == [], backward_jumps(video)
