@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 # What this machine needs to run the testbed and check streams (the gateway installs its own);
 # ruby: the tool tests check the Vagrantfile (ruby -c) and parse the CI example's YAML.
 # chromium: the real player (hls.js) the tests play streams in; node and npm come with the machine
-# (Debian's nodejs is too old for playwright-core).
-HOST_PACKAGES := mmdebstrap systemd-container iproute2 nftables openssh-client openssl zstd ffmpeg curl pebble ruby chromium \
+# (Debian's nodejs is too old for playwright-core). njs: the tool tests run the gateway's njs module
+# (the engine of the gateway's libnginx-mod-http-js) without a gateway.
+HOST_PACKAGES := mmdebstrap systemd-container iproute2 nftables openssh-client openssl zstd ffmpeg curl pebble ruby chromium njs \
 	python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
 

@@ -32,8 +32,14 @@ KEYFRAMES_ONLY = ["-skip_frame:v", "nokey", "-analyzeduration", "1000000"]
 SNAPSHOT_NAME = "snapshot.jpg"
 SNAPSHOT_SECONDS = 5
 SNAPSHOT_QUALITY = 5  # mjpeg -q:v: 2 (best) to 31
-# Recording files: UTC start time in the name (strftime), e.g. 20261125T124500Z.ts.
-RECORDING_PATTERN = "%Y%m%dT%H%M%SZ.ts"
+# Recording files: UTC start time in the name (strftime), e.g. 20261125T124500Z.mp4. Fragmented MP4
+# (one fragment per keyframe interval), so HEVC recordings play on iPhones as live does; the
+# playback playlist addresses each file's init section and fragments by byte range.
+RECORDING_PATTERN = "%Y%m%dT%H%M%SZ.mp4"
+# frag_discont: each file's fragments carry the stream's own timestamps (tfdt), so consecutive files
+# continue each other and the playback playlist needs no discontinuity between them; delay_moov: the
+# init section is written once the first fragment is known (no edit-list warning per file).
+RECORDING_MOVFLAGS = "+frag_keyframe+delay_moov+default_base_moof+frag_discont"
 
 # ffmpeg shipped by each release we support, for a first deploy where ffmpeg is not installed yet.
 DISTRO_FFMPEG_MAJOR = {
@@ -138,13 +144,14 @@ def hls_options(camera: Camera, hls_dir: str) -> list[tuple[str, str]]:
 
 def recording_options(camera: Camera) -> list[tuple[str, str]]:
     """The segment muxer writing recording files named by their UTC start (the unit sets TZ=UTC),
-    cut at keyframes on wall-clock multiples of record_segment. MPEG-TS: a file cut short by a
-    crash stays playable up to its last packet."""
+    cut at keyframes on wall-clock multiples of record_segment. Fragmented MP4: a file cut short by
+    a crash stays playable up to its last whole fragment (one keyframe interval)."""
     return [
         ("segment_time", str(camera.record_segment)),
         ("segment_atclocktime", "1"),
         ("strftime", "1"),
-        ("segment_format", "mpegts"),
+        ("segment_format", "mp4"),
+        ("segment_format_options", f"movflags={RECORDING_MOVFLAGS}"),
     ]
 
 

@@ -26,7 +26,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-RECORDING_NAME_RE = re.compile(r"^(\d{8}T\d{6}Z)\.ts$")
+# .mp4 (fragmented MP4); .ts were written by camgate before recordings moved to fMP4.
+RECORDING_NAME_RE = re.compile(r"^(\d{8}T\d{6}Z)\.(?:mp4|ts)$")
 CAMERA_DIR_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 DEFAULT_SEGMENT = 60
 

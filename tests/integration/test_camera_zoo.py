@@ -15,7 +15,9 @@ import time
 import pytest
 import testinfra
 
-from camgate.signing import parse_link_secret_conf, signed_path
+from camgate.gateway.media import read_init
+from camgate.gateway.retention import start_of
+from camgate.signing import link_token, parse_link_secret_conf, signed_path
 from tests.conftest import phase
 from tests.integration.conftest import INVENTORY, ROOT, Deployer, ffprobe_url, grand_total
 from tests.players.browser import browser_unavailable_reason, play_hls
@@ -31,6 +33,8 @@ HEVC = [c.id for c in ZOO if c.expect.video_codec == "hevc"]
 MJPEG = "zoo-mjpeg"
 JUMPING = "zoo-h264-jumping"
 WITH_SUB = "zoo-h264-aac"
+HEVC_RECORDING = "zoo-h265-aac"  # records, as WITH_SUB does (tests/testbed/inventory.py ZOO_RECORDING)
+RECORDINGS = "/var/lib/camgate/recordings"
 LONG_GOP = "zoo-h264-720p-gop4"
 # The jumping camera goes back 5 s every 15 s of stream: the launcher restarts ffmpeg on the run of
 # timestamp rewrites, so its playlist is never invalid for longer than this (measured, and reported).
@@ -219,6 +223,56 @@ def test_probe_measures_the_long_keyframe_interval_and_the_latency_it_costs(zoo)
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "every 4 s" in result.stdout and "expected live latency in a standard player: about 13 s" in result.stdout
+
+
+def finished_recordings(zoo: dict, camera_id: str, at_least: int, timeout: float = 120) -> list[tuple[int, int]]:
+    """(start, end) of a camera's finished recording files, oldest first, once there are `at_least`
+    (the newest file is still being written and not counted)."""
+    found: list[tuple[int, int]] = []
+
+    def enough() -> bool:
+        out = zoo["host"].check_output(f"find {RECORDINGS}/{camera_id} -maxdepth 1 -name '*Z.mp4' -printf '%f %T@\\n' | sort")
+        rows = [line.split() for line in out.splitlines()][:-1]
+        found[:] = [(int(start_of(name)), int(float(mtime))) for name, mtime in rows]
+        return len(found) >= at_least
+
+    assert wait_until(enough, timeout=timeout, interval=2), f"{camera_id}: {found}"
+    return found
+
+
+def playback_url(zoo: dict, camera_id: str, start: int, end: int) -> str:
+    """The signed playback URL /api/recordings/<id>/playback hands out (its token signs <id>/rec)."""
+    expires = int(time.time()) + 900
+    token = link_token(zoo["secret"], f"{camera_id}/rec", expires)
+    return f"{zoo['base']}/r/{token}/{expires}/{camera_id}/{start}-{end}.m3u8"
+
+
+def test_hevc_recordings_play_back_as_fmp4_tagged_hvc1(zoo):
+    files = finished_recordings(zoo, HEVC_RECORDING, at_least=2)
+    vod = playback_url(zoo, HEVC_RECORDING, files[0][0], files[-1][1])
+    client = Client()
+    text = client.fetch(vod).body.decode()
+    assert rfc8216_problems(text, live=False) == [], text
+    playlist = parse_playlist(text)
+    assert playlist.ended and len(playlist.segments) >= 2 and all(s.uri.endswith(".mp4") for s in playlist.segments)
+    assert not any(s.discontinuity for s in playlist.segments), text  # one run: the files continue each other
+    length = int(text.split('BYTERANGE="', 1)[1].split("@", 1)[0])
+    init = client.fetch(segment_url(vod, playlist.map_uri), headers={"Range": f"bytes=0-{length - 1}"})
+    assert init.status == 206 and len(init.body) == length
+    assert read_init(init.body).video.codec.startswith("hvc1.")  # Apple's sample entry, as live
+    probed = ffprobe_url(vod, zoo["state"], "format=duration:stream=codec_type,codec_name,width,height")
+    video = [s for s in probed.get("streams", []) if s.get("codec_type") == "video"]
+    assert video and (video[0]["codec_name"], video[0]["width"], video[0]["height"]) == ("hevc", 640, 360), probed
+    assert float(probed["format"]["duration"]) >= 0.9 * sum(s.duration for s in playlist.segments), probed
+
+
+@browser
+def test_hls_js_plays_back_an_h264_recording(zoo):
+    files = finished_recordings(zoo, WITH_SUB, at_least=2)
+    result = play_hls(playback_url(zoo, WITH_SUB, files[0][0], files[-1][1]), seconds=8, startup_timeout=40)
+    assert result.ok and not result.fatal_errors, result.summary()
+    assert (result.video_width, result.video_height) == (640, 360), result.summary()
+    assert result.advanced_with_wall_time(0.6), result.summary()
 
 
 def test_a_zoo_redeploy_changes_nothing(zoo):

@@ -26,7 +26,7 @@ def auth(state, user: str) -> dict[str, str]:
 
 def recordings(host, camera: str) -> list[dict]:
     """Recording files of a camera on the host, oldest first: name, start, end (mtime), size."""
-    out = host.check_output(f"find {ROOT}/{camera} -maxdepth 1 -name '*Z.ts' -printf '%f %s %T@\\n' | sort")
+    out = host.check_output(f"find {ROOT}/{camera} -maxdepth 1 -name '*Z.mp4' -printf '%f %s %T@\\n' | sort")
     files = []
     for line in out.splitlines():
         name, size, mtime = line.split()
@@ -46,8 +46,13 @@ def spans(files: list[dict], gap: float = 2.0) -> list[tuple[float, float]]:
 
 
 def duration_on_host(host, camera: str, name: str) -> float:
-    result = host.run(f"ffprobe -v error -show_entries format=duration -of csv=p=0 {ROOT}/{camera}/{name}")
-    return float(result.stdout.strip()) if result.rc == 0 and result.stdout.strip() else 0.0
+    """Seconds of media in a file. Its fragments carry the stream's own timestamps (they continue the
+    previous file's), and ffprobe's duration of a fragmented MP4 runs from 0 to the file's end."""
+    result = host.run(f"ffprobe -v error -show_entries format=start_time,duration -of json {ROOT}/{camera}/{name}")
+    if result.rc != 0:
+        return 0.0
+    found = json.loads(result.stdout).get("format", {})
+    return float(found.get("duration", 0)) - float(found.get("start_time", 0))
 
 
 def decodes_on_host(host, camera: str, name: str) -> bool:

@@ -195,7 +195,8 @@ def probe_video(path: str) -> dict:
 def rfc8216_problems(text: str, live: bool = True) -> list[str]:
     """What a playlist breaks of RFC 8216 (and of Apple's authoring spec where phones need it):
     media playlists: EXT-X-TARGETDURATION present and >= 1, every EXTINF rounded <= it (4.3.3.1), a
-    live playlist listing >= 3 target durations (6.2.2), fMP4 segments with an EXT-X-MAP;
+    live playlist listing >= 3 target durations (6.2.2), fMP4 segments with an EXT-X-MAP, and the
+    EXT-X-VERSION that EXT-X-MAP and EXT-X-BYTERANGE need (7);
     multivariant playlists: every EXT-X-STREAM-INF with BANDWIDTH (4.3.4.2), CODECS, RESOLUTION and
     FRAME-RATE (Apple 9.1, 9.2, 9.15) and a URI after it. [] when it keeps them all."""
     playlist = parse_playlist(text)
@@ -218,6 +219,11 @@ def rfc8216_problems(text: str, live: bool = True) -> list[str]:
             problems.append(f"{segment.uri}: EXTINF {segment.duration} rounds over the target duration {target}")
     if live and target >= 1 and sum(s.duration for s in playlist.segments) < 3 * target:
         problems.append(f"the live playlist lists {sum(s.duration for s in playlist.segments):.3f} s, under 3 target durations")
-    if any(s.uri.endswith(".m4s") for s in playlist.segments) and not playlist.map_uri:
+    if any(s.uri.endswith((".m4s", ".mp4")) for s in playlist.segments) and not playlist.map_uri:
         problems.append("fMP4 segments without EXT-X-MAP")
+    version = int((re.search(r"^#EXT-X-VERSION:(\d+)$", text, re.M) or [0, 1])[1])
+    if playlist.map_uri and version < 6:  # 7: EXT-X-MAP in a playlist of media segments needs version 6
+        problems.append(f"EXT-X-MAP needs EXT-X-VERSION 6 or more, not {version}")
+    if "#EXT-X-BYTERANGE:" in text and version < 4:  # 7: byte ranges need version 4
+        problems.append(f"EXT-X-BYTERANGE needs EXT-X-VERSION 4 or more, not {version}")
     return problems

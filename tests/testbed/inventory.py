@@ -9,7 +9,7 @@ from typing import Any
 
 from camgate.inventory import camera, gateway
 from camgate.model import InventoryError
-from tests.testbed.zoo import zoo_camera
+from tests.testbed.zoo import ZOO_PREFIX, zoo_camera
 
 DEFAULT_STATE_DIR = ".testbed"
 ACME_EMAIL = "ops@camgate.test"
@@ -58,18 +58,26 @@ def tls_fields(state: dict[str, Any]) -> dict[str, Any]:
 def clone_cameras(state: dict[str, Any]) -> list[dict[str, Any]]:
     """$CAMGATE_TESTBED_CLONES=N more cameras reading the testbed's first camera (its RTSP server
     shares one encoder between clients): what the benchmarks scale with. $CAMGATE_TESTBED_CLONE_AUDIO
-    (copy, aac) and $CAMGATE_TESTBED_CLONE_SNAPSHOT (on, off) set their audio and snapshot."""
+    (copy, aac), $CAMGATE_TESTBED_CLONE_SNAPSHOT (on, off) and $CAMGATE_TESTBED_CLONE_SUB (off, on) set
+    their audio, snapshot and sub stream."""
     count = int(os.environ.get("CAMGATE_TESTBED_CLONES") or 0)
     audio = os.environ.get("CAMGATE_TESTBED_CLONE_AUDIO") or "copy"
     snapshot = (os.environ.get("CAMGATE_TESTBED_CLONE_SNAPSHOT") or "on") != "off"
     source = state["cameras"][0]["url"]
-    return [camera(f"clone-{n}", url=source, audio=audio, hls_time=2, snapshot=snapshot) for n in range(1, count + 1)]
+    # $CAMGATE_TESTBED_CLONE_SUB=on: each clone also has a sub stream, the same source again (a real
+    # camera's sub profile is smaller: this is the upper bound of what a sub stream costs).
+    sub = {"sub_url": source} if os.environ.get("CAMGATE_TESTBED_CLONE_SUB") == "on" else {}
+    return [camera(f"clone-{n}", url=source, audio=audio, hls_time=2, snapshot=snapshot, **sub) for n in range(1, count + 1)]
+
+
+# Zoo cameras that record (10 s files): one H.264 and one HEVC, for playback in the players.
+ZOO_RECORDING = (f"{ZOO_PREFIX}h264-aac", f"{ZOO_PREFIX}h265-aac")
 
 
 def zoo_settings(cam: dict[str, Any]) -> dict[str, Any]:
     """Inventory fields for a zoo camera from what the zoo says it sends: audio copied when it is
     AAC, transcoded when G.711, none when there is none; segments as long as its keyframe interval;
-    its bitrate for `camgate plan`; its sub profile as sub_url. Video is copied, except for the
+    its bitrate for `camgate plan`; its sub profile as sub_url; recording for ZOO_RECORDING. Video is copied, except for the
     cameras named in $CAMGATE_TESTBED_ZOO_TRANSCODE (ids, comma-separated): video='transcode'."""
     expect = zoo_camera(cam["id"]).expect
     audio = "none" if expect.audio_codec is None else "copy" if expect.hls_ready_audio else "aac"
@@ -82,6 +90,8 @@ def zoo_settings(cam: dict[str, Any]) -> dict[str, Any]:
     }
     if cam.get("sub_url"):
         settings["sub_url"] = cam["sub_url"]
+    if cam["id"] in ZOO_RECORDING:
+        settings.update(record=True, record_segment=10, retention="1h")
     return settings
 
 

@@ -30,7 +30,7 @@ def test_non_playlist_is_rejected():
 def test_the_rfc8216_check_finds_what_players_trip_on():
     from tests.players.hls import rfc8216_problems
 
-    good = '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI="init.mp4"\n' + "".join(f"#EXTINF:2.0,\nseg-{n}.m4s\n" for n in range(4))
+    good = '#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI="init.mp4"\n' + "".join(f"#EXTINF:2.0,\nseg-{n}.m4s\n" for n in range(4))
     assert rfc8216_problems(good) == []
     collapsed = "#EXTM3U\n#EXT-X-TARGETDURATION:0\n" + "".join(f"#EXTINF:0.001111,\nseg-{n}.m4s\n" for n in range(6))
     found = rfc8216_problems(collapsed)
@@ -38,5 +38,9 @@ def test_the_rfc8216_check_finds_what_players_trip_on():
     assert any("under 3 target durations" in p for p in rfc8216_problems('#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\na.ts\n'))
     master = '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=900000,CODECS="avc1.64001e,mp4a.40.2",RESOLUTION=640x360,FRAME-RATE=25.000\nstream.m3u8\n'
     assert rfc8216_problems(master) == []
+    vod = '#EXTM3U\n#EXT-X-VERSION:{v}\n#EXT-X-TARGETDURATION:10\n#EXT-X-MAP:URI="a.mp4",BYTERANGE="800@0"\n#EXTINF:10.0,\n#EXT-X-BYTERANGE:9000@800\na.mp4\n#EXT-X-ENDLIST\n'
+    assert rfc8216_problems(vod.format(v=6), live=False) == []
+    assert rfc8216_problems(vod.format(v=3), live=False) == [
+        "EXT-X-MAP needs EXT-X-VERSION 6 or more, not 3", "EXT-X-BYTERANGE needs EXT-X-VERSION 4 or more, not 3"]
     assert rfc8216_problems('#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=9\nstream.m3u8\n') == [
         "stream.m3u8: no CODECS", "stream.m3u8: no RESOLUTION", "stream.m3u8: no FRAME-RATE"]

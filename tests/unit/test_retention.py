@@ -54,7 +54,7 @@ def test_enforce_deletes_only_recordings_in_camera_folders(tmp_path):
     root = tmp_path / "recordings"
     (root / "cam1").mkdir(parents=True)
     old = root / "cam1" / "20000101T000000Z.ts"
-    new = root / "cam1" / "20000101T000100Z.ts"
+    new = root / "cam1" / "20000101T000100Z.mp4"
     stranger = root / "cam1" / "notes.txt"
     outside = tmp_path / "20000101T000000Z.ts"
     for path in (old, new, stranger, outside):
@@ -70,8 +70,10 @@ def test_enforce_deletes_only_recordings_in_camera_folders(tmp_path):
 
 
 def test_recording_names_are_utc_start_times():
-    assert start_of("20261125T124500Z.ts") == 1795610700.0
-    assert start_of("seg-1.ts") is None and start_of("20261125T124500Z.ts.tmp") is None
+    assert start_of("20261125T124500Z.mp4") == 1795610700.0
+    assert start_of("20261125T124500Z.ts") == 1795610700.0  # recorded before fMP4
+    assert start_of("seg-1.ts") is None and start_of("20261125T124500Z.mp4.tmp") is None
+    assert start_of("20261125T124500Z.m4s") is None
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("30m", 1800), ("12h", 43200), ("7d", 604800), ("0d", None), ("-1d", None), ("1w", None)])
@@ -92,4 +94,6 @@ def test_recording_comes_from_the_same_pull_through_tee():
     live, recording = args[-1].split("|")
     assert live.startswith("[f=hls:") and live.endswith("]/run/camgate/hls/cam1/stream.m3u8")
     assert "segment_time=30" in recording and "onfail=ignore" in recording and "use_fifo=1" in recording
-    assert recording.endswith("]/var/lib/camgate/recordings/cam1/%Y%m%dT%H%M%SZ.ts")
+    assert recording.endswith("]/var/lib/camgate/recordings/cam1/%Y%m%dT%H%M%SZ.mp4")
+    # fragmented MP4 whose files continue each other's timestamps (no discontinuity between files)
+    assert "segment_format=mp4:" in recording and "+frag_keyframe+" in recording and "+frag_discont" in recording
