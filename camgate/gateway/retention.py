@@ -1,4 +1,6 @@
-"""Recording retention, run on the gateway (camgate-retention.timer and after a deploy that changes it).
+"""The recording store's upkeep on the gateway: retention (camgate-retention.timer, and after a
+deploy that changes it), and the repair of a file a crash cut short (each recording camera unit,
+before ffmpeg starts: `camgate-retention --repair <camera folder>`).
 
 Standard library only: this very file is uploaded to /usr/local/lib/camgate/camgate-retention and
 run by the host's python3 with the JSON config the deploy writes (/etc/camgate/retention.json):
@@ -21,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import struct
 import sys
 import time
 from dataclasses import dataclass
@@ -137,10 +140,54 @@ def enforce(config: dict, now: float | None = None, log=print) -> list[tuple[Rec
     return doomed
 
 
+def whole_fragments_end(path: str) -> int:
+    """Where a fragmented MP4 file's last whole fragment ends (after its init section, or after the
+    last mdat read whole), walking the top-level box headers; 0 when not even the init section is whole.
+    A file ffmpeg closed ends there; one cut by a crash (SIGKILL, power loss) ends in a partial box."""
+    keep = offset = 0
+    with open(path, "rb") as handle:
+        total = os.fstat(handle.fileno()).st_size
+        while offset + 8 <= total:
+            handle.seek(offset)
+            header = handle.read(16)
+            size, kind = struct.unpack_from(">I4s", header)
+            if size == 1 and len(header) == 16:
+                (size,) = struct.unpack_from(">Q", header, 8)
+            if size < 8 or offset + size > total:
+                break
+            offset += size
+            if kind in (b"moov", b"mdat"):
+                keep = offset
+    return keep
+
+
+def repair_newest(folder: str, log=print) -> str | None:
+    """Trim a camera's newest fMP4 recording to its last whole fragment: players fail on the cut box
+    a crash leaves at the end (hls.js: a fatal decode error; ffmpeg: invalid AAC), and this file is
+    the only one a crash can have cut (the camera unit runs this before it starts a new file). The
+    path trimmed, or None when there was nothing to do."""
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".mp4") and start_of(n) is not None)
+    except FileNotFoundError:
+        return None
+    if not names:
+        return None
+    path = os.path.join(folder, names[-1])
+    size, end = os.path.getsize(path), whole_fragments_end(path)
+    if end >= size:
+        return None
+    os.truncate(path, end)
+    log(f"repaired {path}: cut short by a crash, trimmed from {size} to its whole fragments ({end} bytes)")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2 and args[0] == "--repair":
+        repair_newest(args[1])
+        return 0
     if len(args) != 1:
-        print("usage: camgate-retention CONFIG.json", file=sys.stderr)
+        print("usage: camgate-retention CONFIG.json | --repair CAMERA_FOLDER", file=sys.stderr)
         return 2
     with open(args[0]) as handle:
         config = json.load(handle)

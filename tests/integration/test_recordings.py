@@ -12,6 +12,7 @@ from tests.players.hls import parse_playlist
 from camgate.gateway.retention import start_of
 from tests.conftest import phase
 from tests.integration.conftest import ffprobe_url
+from tests.testbed.proc import wait_until
 
 ROOT = "/var/lib/camgate/recordings"
 SEGMENT = 10  # record_segment of the testbed's recording cameras
@@ -165,6 +166,27 @@ def test_a_camera_restart_mid_recording_resumes_and_keeps_earlier_files_playable
     interrupted = before[-1]["name"]
     assert decodes_on_host(host, LONG, interrupted) and duration_on_host(host, LONG, interrupted) > 0
     assert all(decodes_on_host(host, LONG, f["name"]) for f in before[-3:])
+
+
+def test_a_file_cut_by_a_crash_is_repaired_before_the_camera_records_again(host, recorded):
+    """SIGKILL (a crash; a power cut is the same to the file) leaves the file being written with a
+    partial box at its end, which players fail on; the camera unit trims it to its whole fragments
+    before ffmpeg starts again, and the file decodes without an error."""
+
+    def mid_file() -> bool:  # a few fragments into the newest file, so the kill cuts one short
+        newest = recordings(host, LONG)[-1]
+        return newest["size"] > 0 and float(host.check_output("date +%s")) - newest["start"] >= 4
+
+    assert wait_until(mid_file, timeout=3 * SEGMENT, interval=0.5)
+    before = recordings(host, LONG)
+    host.run_expect([0], f"systemctl kill --signal=SIGKILL camgate-camera-{LONG}")
+    assert wait_until(lambda: len(recordings(host, LONG)) > len(before), timeout=3 * SEGMENT, interval=1), (
+        "recording did not resume after the crash"
+    )
+    interrupted = before[-1]["name"]
+    repaired = host.check_output(f"journalctl -u camgate-camera-{LONG} -o cat --no-pager | grep '^repaired ' || true")
+    print(f"{interrupted}: {repaired.splitlines()[-1:] or 'nothing to repair'}")
+    assert decodes_on_host(host, LONG, interrupted) and duration_on_host(host, LONG, interrupted) > 0
 
 
 @pytest.mark.parametrize("path", [f"/api/recordings/{SHORT}", f"/api/recordings/{SHORT}/playback?from=1&to=2"])

@@ -2,12 +2,13 @@
 nothing outside the store."""
 
 import os
+import struct
 
 import pytest
 
 from camgate.ffmpeg import camera_args
 from camgate.model import parse_gateway
-from camgate.gateway.retention import Recording, enforce, plan, scan, start_of
+from camgate.gateway.retention import Recording, enforce, plan, repair_newest, scan, start_of, whole_fragments_end
 from camgate.units import parse_duration, parse_min_free, parse_size
 
 NOW = 1_800_000_000.0
@@ -97,3 +98,36 @@ def test_recording_comes_from_the_same_pull_through_tee():
     assert recording.endswith("]/var/lib/camgate/recordings/cam1/%Y%m%dT%H%M%SZ.mp4")
     # fragmented MP4 whose files continue each other's timestamps (no discontinuity between files)
     assert "segment_format=mp4:" in recording and "+frag_keyframe+" in recording and "+frag_discont" in recording
+
+
+def box(kind: bytes, payload: int) -> bytes:
+    return struct.pack(">I4s", 8 + payload, kind) + bytes(payload)
+
+
+def test_repair_trims_the_newest_file_to_its_whole_fragments(tmp_path):
+    folder = tmp_path / "cam1"
+    folder.mkdir()
+    whole = box(b"ftyp", 20) + box(b"moov", 500) + box(b"moof", 100) + box(b"mdat", 4000)
+    older = folder / "20000101T000000Z.mp4"
+    older.write_bytes(whole + box(b"moof", 100)[:50])  # only the newest is repaired
+    newest = folder / "20000101T000100Z.mp4"
+    newest.write_bytes(whole + box(b"moof", 100) + box(b"mdat", 4000)[:1000])  # cut inside the second mdat
+    lines = []
+    assert repair_newest(str(folder), log=lines.append) == str(newest)
+    assert newest.stat().st_size == len(whole) and older.stat().st_size == len(whole) + 50
+    assert lines == [f"repaired {newest}: cut short by a crash, trimmed from {len(whole) + 108 + 1000} "
+                     f"to its whole fragments ({len(whole)} bytes)"]
+    assert repair_newest(str(folder), log=lines.append) is None and len(lines) == 1  # whole now: nothing to do
+
+
+def test_repair_keeps_an_init_section_and_leaves_other_files_alone(tmp_path):
+    folder = tmp_path / "cam1"
+    folder.mkdir()
+    init = box(b"ftyp", 20) + box(b"moov", 500)
+    cut = folder / "20000101T000000Z.mp4"
+    cut.write_bytes(init + box(b"moof", 100)[:30])
+    (folder / "notes.mp4").write_bytes(b"x" * 10)  # not a recording's name
+    assert whole_fragments_end(str(cut)) == len(init)
+    assert repair_newest(str(folder), log=lambda _: None) == str(cut) and cut.read_bytes() == init
+    assert (folder / "notes.mp4").stat().st_size == 10
+    assert repair_newest(str(tmp_path / "absent"), log=lambda _: None) is None
