@@ -1,10 +1,13 @@
 """A real player plays every camera through the URL the app gets: hls.js in headless Chromium reads
-the signed multivariant playlist over HTTPS, picks the variant, and the picture moves with wall time.
+the signed multivariant playlist over HTTPS, picks the variant, and the picture moves with wall time
+and is as late as HLS makes it: glass-to-glass, read from the timestamp the camera draws in each frame.
 (ffmpeg, the second client, reads the same streams in test_live_gateway.)"""
 
 import pytest
 
 from tests.players.browser import browser_unavailable_reason, play_hls
+from tests.testbed.cameras import camera_clock
+from tests.testbed.inventory import CAMERA_SETTINGS
 
 CAMERAS = ["cam1", "cam2", "cam3"]  # fMP4 H.264 + AAC copied; AES-128 MPEG-TS + AAC; fMP4 without audio
 PLAY_SECONDS = 12
@@ -16,7 +19,10 @@ pytestmark = pytest.mark.skipif(browser_unavailable_reason() is not None, reason
 def test_hls_js_plays_every_camera_through_its_signed_multivariant_url(client, signed, state, camera_id):
     url = signed(camera_id, file="index.m3u8")
     client.wait_for_playlist(url, timeout=60)  # the health timer has described the stream
-    result = play_hls(url, seconds=PLAY_SECONDS, host_map={state["domain"]: state["target_address"]})
+    testbed = next(cam for cam in state["cameras"] if cam["id"] == camera_id)
+    clock = camera_clock(testbed)
+    assert clock is not None, f"no CLOCK line in {testbed['log']}"
+    result = play_hls(url, seconds=PLAY_SECONDS, host_map={state["domain"]: state["target_address"]}, camera_clock=clock)
     assert result.ok, result.summary()
     assert not result.fatal_errors, result.summary()
     assert (result.video_width, result.video_height) == (640, 360), result.summary()
@@ -24,4 +30,10 @@ def test_hls_js_plays_every_camera_through_its_signed_multivariant_url(client, s
     assert [level.get("width") for level in result.levels] == [640]
     if camera_id != "cam3":
         assert result.audio_decoded_bytes, result.summary()  # the AAC track really decodes
-    print(f"{camera_id}: first frame {result.first_frame_s:.1f} s, latency {result.latency_s} s ({result.latency_source})")
+    # At least a segment behind the camera (a segment is listed once it is whole), at most what live
+    # HLS costs (about three segments, docs/cameras.md) plus a generous margin for a busy machine.
+    segment = CAMERA_SETTINGS[CAMERAS.index(camera_id)]["hls_time"]
+    g2g = result.glass_to_glass
+    assert g2g["settled"] >= 5 and segment <= g2g["p50_s"] <= 3 * segment + 5, result.summary() + f" {g2g}"
+    print(f"{camera_id}: first frame {result.first_frame_s:.1f} s, glass-to-glass p50 {g2g['p50_s']} s, "
+          f"latency {result.latency_s} s ({result.latency_source})")

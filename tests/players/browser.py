@@ -86,6 +86,10 @@ class PlayResult:
     latency_source: str | None = None
     pdt_latency_s: float | None = None
     edge_latency_s: float | None = None
+    # With camera_clock: how far the displayed picture is behind the camera's clock, from the timestamp
+    # QR code the simulated cameras draw ({"readings", "unreadable", "settled", "p50_s", "p90_s",
+    # "min_s", "max_s"}: the percentiles over the second half of playback).
+    glass_to_glass: dict | None = None
     frag_loaded: int = 0
     frag_bytes: int = 0
     frames_decoded: int = 0
@@ -202,6 +206,7 @@ def play_hls(
     allow_origins: tuple[str, ...] = (),
     screenshot: str | os.PathLike | None = None,
     timeout: float | None = None,
+    camera_clock: float | None = None,
 ) -> PlayResult:
     """Play `url` in headless Chromium with hls.js: up to `startup_timeout` s for the first frame, then
     `seconds` s of playback (a fatal error ends it early).
@@ -210,6 +215,8 @@ def play_hls(
     host_map: {"cams.example.com": "10.231.5.2"}, so an HTTPS URL with the gateway's name reaches a
     testbed address (Chromium resolves no other name). ignore_https_errors: the certificate is checked
     by other tests. timeout: the hard limit on the whole run (default: startup + seconds + 60 s).
+    camera_clock: the camera's CLOCK line (Unix ms of its running time 0, see tests/testbed/fake_camera.py):
+    read each frame's timestamp from the picture and report glass_to_glass.
     Raises PlayerError when the harness itself fails; a stream that does not play is `ok=False`.
     """
     reason = browser_unavailable_reason()
@@ -229,6 +236,8 @@ def play_hls(
         command += ["--allow-origin", origin]
     if screenshot:
         command += ["--screenshot", str(screenshot)]
+    if camera_clock is not None:
+        command += ["--camera-clock", f"{camera_clock:.3f}"]
     limit = timeout if timeout is not None else startup_timeout + seconds + 60
     # The browser profile and Chromium's temporary files go to a directory removed whatever happens.
     with tempfile.TemporaryDirectory(prefix="camgate-player-") as tmp:

@@ -4,7 +4,13 @@
 //
 //   node hlsjs_play.mjs --url URL [--seconds 20] [--startup-timeout 20] [--level N|auto]
 //        [--host-map name=address ...] [--ignore-https-errors] [--page-origin ORIGIN]
-//        [--allow-origin ORIGIN ...] [--chromium PATH] [--screenshot FILE.png]
+//        [--allow-origin ORIGIN ...] [--chromium PATH] [--screenshot FILE.png] [--camera-clock MS]
+//
+// --camera-clock MS: the picture carries its timestamp as a QR code at its top left (the testbed's
+// simulated cameras draw one: JSON, "TIMESTAMP" in ns of the camera's running time) and MS is the Unix
+// time in milliseconds of that running time 0 (the camera's "CLOCK" line). A few times a second the
+// page reads the code (jsQR) from the frame being presented and reports glass-to-glass latency: when
+// the frame is displayed minus when the camera made it. The browser and the cameras share a clock.
 //
 // --seconds is wall time of playback counted from the first decoded frame; the first frame may take up
 // to --startup-timeout seconds. A fatal hls.js error ends the run early.
@@ -30,6 +36,7 @@ import { fileURLToPath } from 'node:url';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PLAYER_PATH = '/__camgate_player__/';
 const HLS_JS = path.join(HERE, 'node_modules', 'hls.js', 'dist', 'hls.min.js');
+const JSQR = path.join(HERE, 'node_modules', 'jsqr', 'dist', 'jsQR.js');
 // The flags the project requires (playwright-core adds --headless and its own quiet defaults).
 const CHROMIUM_FLAGS = [
   '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -46,7 +53,7 @@ function usage(message) {
 function parseArgs(argv) {
   const opts = {
     url: null, seconds: 20, startupTimeout: 20, level: 'auto', hostMap: [], ignoreHttpsErrors: false,
-    pageOrigin: null, allowOrigins: [], chromium: null, screenshot: null, sampleInterval: 0.5,
+    pageOrigin: null, allowOrigins: [], chromium: null, screenshot: null, sampleInterval: 0.5, cameraClock: null,
   };
   const need = (i) => {
     if (i + 1 >= argv.length) throw usage(`${argv[i]} needs a value`);
@@ -83,6 +90,7 @@ function parseArgs(argv) {
       case '--allow-origin': opts.allowOrigins.push(new URL(need(i)).origin); i++; break;
       case '--chromium': opts.chromium = need(i); i++; break;
       case '--screenshot': opts.screenshot = need(i); i++; break;
+      case '--camera-clock': opts.cameraClock = number(arg, need(i)); i++; break;
       case '-h': case '--help': throw usage('help');
       default: throw usage(`unknown argument ${arg}`);
     }
@@ -124,7 +132,31 @@ function playerHtml() {
     buffer_codecs: {}, level_switches: [], first_frame_s: null, first_frame_current_time: null,
     first_playing_s: null, frames_presented: 0, waiting_after_first_frame: 0, frag_loaded: 0, frag_bytes: 0,
     playlist_loads: 0, play_rejection: null, program_date_time: false, hls_version: null,
-    now, hls: null, video,
+    clock: { readings: [], unreadable: 0 }, readClock: false, now, hls: null, video,
+  };
+  // --camera-clock: the frame's timestamp in its top-left QR code against the frame's display time.
+  const CLOCK_EVERY_MS = 250;
+  const clockCanvas = document.createElement('canvas');
+  let lastClockRead = -Infinity;
+  const readClock = (metadata) => {
+    const at = performance.now();
+    if (at - lastClockRead < CLOCK_EVERY_MS || !video.videoWidth) return;
+    lastClockRead = at;
+    const width = Math.ceil(video.videoWidth / 3), height = Math.ceil(video.videoHeight / 2);
+    clockCanvas.width = width;
+    clockCanvas.height = height;
+    const context = clockCanvas.getContext('2d', { willReadFrequently: true });
+    context.drawImage(video, 0, 0, width, height, 0, 0, width, height);
+    const code = jsQR(context.getImageData(0, 0, width, height).data, width, height, { inversionAttempts: 'dontInvert' });
+    let stamp = null;
+    try { stamp = code ? JSON.parse(code.data).TIMESTAMP : null; } catch { stamp = null; }
+    if (typeof stamp !== 'number') {
+      rec.clock.unreadable++;
+      return;
+    }
+    const displayed = performance.timeOrigin + metadata.expectedDisplayTime;
+    const captured = rec.cameraClock + stamp / 1e6;
+    if (rec.clock.readings.length < 2000) rec.clock.readings.push([now(), (displayed - captured) / 1000]);
   };
   const pushError = (entry) => {
     const list = entry.fatal ? rec.fatal_errors : rec.errors;
@@ -140,6 +172,7 @@ function playerHtml() {
   const onFrame = (_now, metadata) => {
     rec.frames_presented = metadata.presentedFrames;
     firstFrame('requestVideoFrameCallback');
+    if (rec.readClock) readClock(metadata);
     video.requestVideoFrameCallback(onFrame);
   };
   if ('requestVideoFrameCallback' in video) video.requestVideoFrameCallback(onFrame);
@@ -160,8 +193,10 @@ function playerHtml() {
                 reason: e ? 'MediaError code ' + e.code + ': ' + (e.message || '') : 'unknown', at_s: now() });
   });
 
-  rec.start = (url, level) => {
+  rec.start = (url, level, cameraClock) => {
     rec.started = true;
+    rec.cameraClock = cameraClock;
+    rec.readClock = cameraClock !== null && typeof jsQR === 'function';
     t0 = performance.now();
     if (typeof Hls === 'undefined') {
       pushError({ type: 'harness', details: 'hlsJsMissing', fatal: true, reason: 'hls.min.js did not load', at_s: now() });
@@ -312,6 +347,7 @@ async function play(opts, result) {
     result.launch_s = round((Date.now() - launchStart) / 1000);
     result.chromium.version = context.browser() ? context.browser().version() : null;
     const hlsJs = fs.readFileSync(HLS_JS, 'utf8');
+    const jsQr = opts.cameraClock !== null ? fs.readFileSync(JSQR, 'utf8') : null;
     await context.route('**/*', async (route) => {
       const url = route.request().url();
       let parsed;
@@ -358,8 +394,10 @@ async function play(opts, result) {
     }
     await page.setContent(playerHtml(), { waitUntil: 'load', timeout: 15000 });
     await page.addScriptTag({ content: hlsJs });
+    if (jsQr) await page.addScriptTag({ content: jsQr });
     recording = true;
-    await page.evaluate(([url, level]) => window.__camgate.start(url, level), [opts.url, opts.level]);
+    await page.evaluate(([url, level, cameraClock]) => window.__camgate.start(url, level, cameraClock),
+      [opts.url, opts.level, opts.cameraClock]);
 
     // Sample until: startup timeout without a first frame, --seconds after the first frame, or a fatal
     // error (plus a moment so the errors that follow it are recorded too).
@@ -452,6 +490,19 @@ function summarise(opts, result, rec, samples) {
   result.latency_s = pdt !== null ? round(pdt) : round(edge);
   result.latency_source = pdt !== null ? 'program-date-time' : edge !== null ? 'hls.js-latency' : null;
   result.latency_samples = samples.map((s) => [round(s.wall_s), round(s.edge_latency_s), round(s.pdt_latency_s)]);
+  if (opts.cameraClock !== null) {
+    // Over the same settled half as the other latencies.
+    const settledFrom = rec.first_frame_s === null ? Infinity : rec.first_frame_s + playWall / 2;
+    const values = rec.clock.readings.filter(([at]) => at >= settledFrom).map(([, latency]) => latency).sort((a, b) => a - b);
+    const pick = (q) => (values.length ? round(values[Math.min(values.length - 1, Math.floor(q * values.length))]) : null);
+    result.glass_to_glass = {
+      readings: rec.clock.readings.length, unreadable: rec.clock.unreadable, settled: values.length,
+      p50_s: pick(0.5), p90_s: pick(0.9), min_s: pick(0), max_s: values.length ? round(values[values.length - 1]) : null,
+    };
+    if (rec.first_frame_s !== null && !rec.clock.readings.length) {
+      result.problems.push(`--camera-clock: no timestamp read from ${rec.clock.unreadable} frames`);
+    }
+  }
 
   const problems = result.problems;
   for (const e of rec.fatal_errors) problems.push(`fatal ${e.type}/${e.details}${e.reason ? ': ' + e.reason : ''}${e.message ? ': ' + e.message : ''}`);

@@ -7,6 +7,7 @@ import secrets
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .errors import TestbedError
 from .layout import AUTH_USERNAME, Layout
@@ -120,6 +121,16 @@ def wait_for_ready(proc: subprocess.Popen, log_path: Path, camera_id: str) -> No
             )
         time.sleep(0.1)
     raise TestbedError(f"camera {camera_id} did not get ready within {READY_TIMEOUT:.0f}s; see {log_path}")
+
+
+def camera_clock(entry: dict, url: str | None = None) -> float | None:
+    """The Unix time (ms) of a camera's running time 0 for the mount of `url` (default: its main
+    stream), from the latest CLOCK line in its log (fake_camera.py writes one whenever a mount's media
+    starts); None before any. A frame's timestamp (its QR code) plus this is when the frame was made."""
+    mount = urlsplit(url or entry["url"]).path
+    lines = [line.split() for line in Path(entry["log"]).read_text(errors="replace").splitlines()]
+    clocks = [float(words[2]) for words in lines if len(words) == 3 and words[:2] == ["CLOCK", mount]]
+    return clocks[-1] if clocks else None
 
 
 def camera_pids(layout: Layout) -> list[int]:

@@ -28,10 +28,14 @@ gateway should see from each):
 --sub also serves <mount>-sub from the same process: the same picture, smaller (see SUB_SIZES) and
 at ~256 kbit/s, in the main stream's codecs, like a camera's second profile.
 
-Video: videotestsrc (live) -> a QR code of the frame's count and timestamp (debugqroverlay), so no
+Video: videotestsrc (live) -> a QR code at the top left (debugqroverlay; see CLOCK_QR) holding the
+frame's timestamp (JSON, "TIMESTAMP": running time in ns), so no
 two frames are alike and a frame can be recognised downstream -> encoder. Audio: audiotestsrc (live
 sine) -> encoder. The media is shared, so several clients read one encoder; it is built when the
-first client asks for it. Prints "READY rtsp://..." on stdout once listening.
+first client asks for it. Prints "READY rtsp://..." on stdout once listening, and once a mount's
+media runs, "CLOCK <mount> <ms>": the Unix time in milliseconds of that media's running time 0, so
+a viewer's picture can be compared with the camera's clock (glass-to-glass latency: the time a frame
+is displayed minus CLOCK + TIMESTAMP).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import argparse
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass
 
 import gi
@@ -58,6 +63,12 @@ SUB_MJPEG_QUALITY = 40
 # The sub profile's picture for a main picture size: 16:9, both sides multiples of 8 (RTP/JPEG
 # carries width and height in units of 8 pixels).
 SUB_SIZES = {(640, 360): (384, 216), (1280, 720): (640, 360)}
+# The timestamp QR code: its element's name in the pipeline, and its module size in pixels (main,
+# sub), large enough to be read back from the encoded picture.
+CLOCK_QR = "clock"
+CLOCK_QR_PIXELS = (3, 2)
+# Frames over which the CLOCK line's offset is taken (the smallest wall-minus-timestamp seen).
+CLOCK_FRAMES = 25
 # h264-jumping: how far back the timestamps go, and how often (in stream time).
 JUMP_BACK_S = 5
 JUMP_EVERY_S = 15
@@ -127,7 +138,8 @@ def aac_encoder() -> str:
 
 def video_branch(kind: Kind, pattern: str, stamp: bool, sub: bool) -> str:
     width, height = SUB_SIZES[(kind.width, kind.height)] if sub else (kind.width, kind.height)
-    overlay = "! debugqroverlay x=1 y=1 pixel-size=2 " if stamp else ""
+    pixels = CLOCK_QR_PIXELS[1 if sub else 0]
+    overlay = f"! debugqroverlay name={CLOCK_QR} x=1 y=1 pixel-size={pixels} " if stamp else ""
     source = (
         f"videotestsrc is-live=true pattern={pattern} "
         f"! video/x-raw,width={width},height={height},framerate={FRAMERATE}/1 "
@@ -227,6 +239,34 @@ def not_seekable(_pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
     return Gst.PadProbeReturn.OK
 
 
+def clock_probe(mount: str):
+    """A pad probe for the timestamp QR's sink pad that prints the mount's CLOCK line: a live source
+    stamps each frame with the running time at capture, so wall clock minus timestamp is the Unix
+    time of running time 0 (plus the few microseconds from capture to here: the smallest is kept)."""
+    offsets: list[float] = []
+
+    def probe(_pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+        buffer = info.get_buffer()
+        if buffer is None or buffer.pts == Gst.CLOCK_TIME_NONE:
+            return Gst.PadProbeReturn.OK
+        offsets.append(time.time() * 1000 - buffer.pts / 1e6)
+        if len(offsets) == CLOCK_FRAMES:
+            print(f"CLOCK {mount} {min(offsets):.3f}", flush=True)
+            return Gst.PadProbeReturn.REMOVE
+        return Gst.PadProbeReturn.OK
+
+    return probe
+
+
+def make_clock(mount: str):
+    def configure(_factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia) -> None:
+        overlay = media.get_element().get_by_name(CLOCK_QR)
+        if overlay is not None:
+            overlay.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, clock_probe(mount))
+
+    return configure
+
+
 def make_live(_factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia) -> None:
     """A camera's stream is live: a client's PLAY (ffmpeg asks for "Range: npt=0.000-") must not
     seek it. The test sources can seek, and on a shared media that seek restarts every client's
@@ -289,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.user:
         configure_auth(server, list(mounts.values()), args.user, password, args.auth_method)
     for mount, factory in mounts.items():
+        factory.connect("media-configure", make_clock(mount))
         server.get_mount_points().add_factory(mount, factory)
 
     loop = GLib.MainLoop()
