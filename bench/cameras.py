@@ -5,7 +5,11 @@ on the bare host, a timed no-op re-deploy, then CPU % of a core and proportional
 camera unit over a fixed window, and how many cameras' segments arrive late. Bounded: one pass per
 N, MEASURE seconds each. Prints a table; nothing is kept.
 
-    python -m bench.cameras [--counts 1,8,16,32,64] [--audio copy|aac] [--seconds 20]
+    python -m bench.cameras [--counts 1,8,16,32,64] [--audio copy|aac] [--seconds 20] [--snapshot on|off]
+                            [--sub off|on]
+
+With --sub on each camera also has a sub stream (its own unit, reading the same source again: the
+upper bound of a real, smaller sub profile); CPU and PSS per camera then add up both units.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from camgate.paths import SUB_STREAM_SUFFIX, camera_of_unit
 from tests.testbed import Testbed
 
 STATE_DIR = Path(".testbed-bench").resolve()
@@ -58,7 +63,7 @@ def sample(ssh: list[str]) -> dict[str, tuple[int, int]]:
 def late_cameras(ssh: list[str]) -> int:
     report = json.loads(subprocess.run([*ssh, "python3 /usr/local/lib/camgate/camgate-health /etc/camgate/health.json"],
                                        capture_output=True, text=True, check=True).stdout)  # fmt: skip
-    return sum(1 for cam in report["cameras"].values() if not cam["up"])
+    return sum(1 for cam in report["cameras"].values() if not cam["up"] or ("sub" in cam and not cam["sub"].get("up")))
 
 
 def restarts(ssh: list[str]) -> int:
@@ -67,20 +72,30 @@ def restarts(ssh: list[str]) -> int:
     return sum(int(n) for n in out.split() if n.isdigit())
 
 
-def run(count: int, audio: str, seconds: float, snapshot: str = "on") -> dict:
+def per_camera(sample: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+    """Unit figures added up per camera: a camera's sub stream unit counts toward its camera."""
+    cameras: dict[str, tuple[int, int]] = {}
+    for unit, (cpu, pss) in sample.items():
+        camera = camera_of_unit(unit).removesuffix(SUB_STREAM_SUFFIX)
+        total = cameras.get(camera, (0, 0))
+        cameras[camera] = (total[0] + cpu, total[1] + pss)
+    return cameras
+
+
+def run(count: int, audio: str, seconds: float, snapshot: str = "on", sub: str = "off") -> dict:
     bed = Testbed(STATE_DIR, INDEX, cameras=1, auth_cameras=())
     state = bed.up()
     try:
         env = {**os.environ, "CAMGATE_TESTBED_DIR": str(STATE_DIR), "CAMGATE_TESTBED_CAMERAS": "none",
                "CAMGATE_TESTBED_CLONES": str(count), "CAMGATE_TESTBED_CLONE_AUDIO": audio,
-               "CAMGATE_TESTBED_CLONE_SNAPSHOT": snapshot}  # fmt: skip
+               "CAMGATE_TESTBED_CLONE_SNAPSHOT": snapshot, "CAMGATE_TESTBED_CLONE_SUB": sub}  # fmt: skip
         first, _ = deploy(env)
         noop, out = deploy(env)
         ssh = ["ssh", "-F", state["ssh_config"], state["ssh_alias"]]
         time.sleep(10)  # every camera connected and segmenting
-        before, start = sample(ssh), time.monotonic()
+        before, start = per_camera(sample(ssh)), time.monotonic()
         time.sleep(seconds)
-        after, elapsed = sample(ssh), time.monotonic() - start
+        after, elapsed = per_camera(sample(ssh)), time.monotonic() - start
         cpu = [(after[u][0] - before[u][0]) / 1e6 / elapsed * 100 for u in after if u in before and after[u][0] >= before[u][0]]
         pss = [after[u][1] / 1024 for u in after]
         return {
@@ -99,12 +114,14 @@ def main() -> None:
     parser.add_argument("--audio", default="copy", choices=("copy", "aac"))
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--snapshot", default="on", choices=("on", "off"), help="the units' JPEG snapshot")
+    parser.add_argument("--sub", default="off", choices=("off", "on"), help="a sub stream per camera")
     args = parser.parse_args()
-    print(f"audio {args.audio}, snapshot {args.snapshot}, {args.seconds:.0f} s CPU window, {os.cpu_count()} cores")
+    print(f"audio {args.audio}, snapshot {args.snapshot}, sub stream {args.sub}, {args.seconds:.0f} s CPU window, "
+          f"{os.cpu_count()} cores")
     print(f"{'cameras':>7} {'first deploy s':>14} {'no-op s':>8} {'no-op changes':>13} {'CPU %/camera':>12} "
           f"{'CPU % total':>11} {'PSS MB/camera':>13} {'late':>5} {'restarts':>8}")  # fmt: skip
     for count in (int(n) for n in args.counts.split(",")):
-        r = run(count, args.audio, args.seconds, args.snapshot)
+        r = run(count, args.audio, args.seconds, args.snapshot, args.sub)
         print(f"{r['count']:7} {r['first']:14.1f} {r['noop']:8.1f} {r['noop_changes']:>13} {r['cpu_per_camera']:12.2f} "
               f"{r['cpu_total']:11.1f} {r['pss_per_camera']:13.1f} {r['late']:5} {r['restarts']:8}", flush=True)  # fmt: skip
 

@@ -64,9 +64,10 @@ def clone_cameras(state: dict[str, Any]) -> list[dict[str, Any]]:
     audio = os.environ.get("CAMGATE_TESTBED_CLONE_AUDIO") or "copy"
     snapshot = (os.environ.get("CAMGATE_TESTBED_CLONE_SNAPSHOT") or "on") != "off"
     source = state["cameras"][0]["url"]
-    # $CAMGATE_TESTBED_CLONE_SUB=on: each clone also has a sub stream, the same source again (a real
-    # camera's sub profile is smaller: this is the upper bound of what a sub stream costs).
-    sub = {"sub_url": source} if os.environ.get("CAMGATE_TESTBED_CLONE_SUB") == "on" else {}
+    # $CAMGATE_TESTBED_CLONE_SUB=on: each clone also has a sub stream, the same source again under
+    # another URL (the RTSP server ignores the query). A real camera's sub profile is smaller: this is
+    # the upper bound of what a sub stream costs.
+    sub = {"sub_url": f"{source}?profile=sub"} if os.environ.get("CAMGATE_TESTBED_CLONE_SUB") == "on" else {}
     return [camera(f"clone-{n}", url=source, audio=audio, hls_time=2, snapshot=snapshot, **sub) for n in range(1, count + 1)]
 
 
