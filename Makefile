@@ -50,4 +50,4 @@ unit: setup
 	$(BIN)/pytest -q tests/unit
 
 test: setup
-	$(BIN)/pytest -ra tests
+	$(BIN)/pytest -ra --durations=20 tests

@@ -83,7 +83,9 @@ def test_a_frozen_camera_is_given_up_on_reported_down_and_recovers_when_thawed(t
             time.sleep(0.5)
         gave_up = time.monotonic() - start
         assert unit_restarts(host, KILLED) > restarts, "ffmpeg never gave up on the frozen camera"
-        assert gave_up <= 2 * timeout + 5, gave_up
+        # ffmpeg: the read timeout, then up to as long again for its TEARDOWN to go unanswered; on
+        # top, systemd's stop and restart scheduling and this SSH polling, slow on a busy machine.
+        assert gave_up <= 2 * timeout + 10, gave_up
         # A camera that sends nothing is reported down once its newest segment is 3 durations old.
         stale_after = 3 * gateway.camera(KILLED).hls_time + 2
         deadline = time.monotonic() + stale_after + 5

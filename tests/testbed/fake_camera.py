@@ -63,10 +63,10 @@ SUB_MJPEG_QUALITY = 40
 # The sub profile's picture for a main picture size: 16:9, both sides multiples of 8 (RTP/JPEG
 # carries width and height in units of 8 pixels).
 SUB_SIZES = {(640, 360): (384, 216), (1280, 720): (640, 360)}
-# The timestamp QR code: its element's name in the pipeline, and its module size in pixels (main,
-# sub), large enough to be read back from the encoded picture.
+# The timestamp QR code: its element's name in the pipeline, and its module size in pixels (read
+# back from every frame of the encoded main and sub pictures by jsQR).
 CLOCK_QR = "clock"
-CLOCK_QR_PIXELS = (3, 2)
+CLOCK_QR_PIXELS = 2
 # Frames over which the CLOCK line's offset is taken (the smallest wall-minus-timestamp seen).
 CLOCK_FRAMES = 25
 # h264-jumping: how far back the timestamps go, and how often (in stream time).
@@ -138,8 +138,7 @@ def aac_encoder() -> str:
 
 def video_branch(kind: Kind, pattern: str, stamp: bool, sub: bool) -> str:
     width, height = SUB_SIZES[(kind.width, kind.height)] if sub else (kind.width, kind.height)
-    pixels = CLOCK_QR_PIXELS[1 if sub else 0]
-    overlay = f"! debugqroverlay name={CLOCK_QR} x=1 y=1 pixel-size={pixels} " if stamp else ""
+    overlay = f"! debugqroverlay name={CLOCK_QR} x=1 y=1 pixel-size={CLOCK_QR_PIXELS} " if stamp else ""
     source = (
         f"videotestsrc is-live=true pattern={pattern} "
         f"! video/x-raw,width={width},height={height},framerate={FRAMERATE}/1 "
