@@ -12,6 +12,8 @@ from roles.letsencrypt import letsencrypt
 from roles.nginx import nginx
 from roles.recordings import recordings
 from roles.tls import tls
+from roles.turn import turn
+from roles.webrtc import webrtc
 
 gateway_from_host(host)  # validate before the first operation; a bad value stops here
 
@@ -22,5 +24,7 @@ recordings()  # before cameras: a recording camera's unit needs its folder
 cameras()
 health()
 tls()  # before nginx: the certificate nginx refers to exists from the first run on
+webrtc()  # before nginx: its TURN secret include exists before nginx's config names it
+turn()  # after tls: coturn serves TURN over TLS with the gateway's certificate
 nginx()
 letsencrypt()  # after nginx: the ACME challenge is served from nginx's webroot

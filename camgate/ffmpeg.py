@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
+from camgate import webrtc
 from camgate.model import Camera
 
 RTSP_URL_PLACEHOLDER = "@RTSP_URL@"
@@ -178,12 +179,37 @@ def frame_rate_passthrough(major: int) -> list[str]:
     return ["-fps_mode", "passthrough"] if major >= 5 else ["-vsync", "passthrough"]
 
 
+def webrtc_slaves(camera: Camera, port: int) -> list[str]:
+    """Tee slaves sending RTP to Janus's loopback ports: video (copied, parameter sets repeated before
+    every keyframe so a viewer can start at any of them) to `port`, audio to `port` + 2. onfail=ignore:
+    a WebRTC failure never stops live HLS or recording."""
+    rtp = f"?pkt_size={webrtc.RTP_PACKET_SIZE}"
+    slaves = [tee_slave("rtp", [("payload_type", str(webrtc.VIDEO_PT))], f"rtp://{webrtc.RTP_HOST}:{port}{rtp}",
+                        extra="select=v:bsfs/v=dump_extra:onfail=ignore")]  # fmt: skip
+    codec = webrtc.audio_codec(camera)
+    if codec:
+        payload = str(webrtc.AUDIO_CODECS[codec][0])
+        slaves.append(tee_slave("rtp", [("payload_type", payload)], f"rtp://{webrtc.RTP_HOST}:{port + 2}{rtp}", extra="select=a:onfail=ignore"))
+    return slaves
+
+
+def webrtc_output(camera: Camera, port: int) -> list[str]:
+    """An output of its own for Janus, from the copied input: its audio is encoded for WebRTC (Opus,
+    or G.711 copied), whatever the HLS output does with audio. Video and audio go through one tee so
+    that a camera without audio still has an output with a stream (the audio slave then fails alone)."""
+    maps = ["-map", "0:v:0"] + (["-map", "0:a:0?"] if webrtc.audio_codec(camera) else [])
+    return [*maps, "-c:v", "copy", *webrtc.audio_args(camera), "-f", "tee", "|".join(webrtc_slaves(camera, port))]
+
+
 def camera_args(
-    camera: Camera, hls_dir: str, major: int, recordings_dir: str | None = None, snapshot: bool = False
+    camera: Camera, hls_dir: str, major: int, recordings_dir: str | None = None, snapshot: bool = False,
+    webrtc_port: int | None = None,
 ) -> list[str]:
     """Full argv (ffmpeg first) that turns the camera's RTSP stream into live HLS in hls_dir and, with
     record=True, into recording files in recordings_dir from the same pull (one camera connection);
-    with snapshot=True also a JPEG still in hls_dir (snapshot_output).
+    with snapshot=True also a JPEG still in hls_dir (snapshot_output); with webrtc_port, RTP for
+    Janus on that loopback port (webrtc_output; a transcoded camera's video joins the HLS tee instead,
+    so it is encoded once, and goes without audio).
 
     Recording goes through the tee muxer: audio is encoded once for both outputs, and the recording
     output runs behind its own FIFO with onfail=ignore, so a full or failing disk never stalls live.
@@ -208,15 +234,19 @@ def camera_args(
     ]  # fmt: skip
     playlist = f"{hls_dir}/{PLAYLIST_NAME}"
     still = snapshot_output(hls_dir, major) if snapshot else []
-    if not camera.record or recordings_dir is None:
+    recording = camera.record and recordings_dir is not None
+    shared_encoder = webrtc_port is not None and camera.video == "transcode"
+    extra = webrtc_output(camera, webrtc_port) if webrtc_port is not None and not shared_encoder else []
+    if not recording and not shared_encoder:
         live = [arg for key, value in hls_options(camera, hls_dir) for arg in (f"-{key}", value)]
-        return [*head, "-f", "hls", *live, playlist, *still]
-    tee = "|".join([
-        tee_slave("hls", hls_options(camera, hls_dir), playlist),
-        tee_slave("segment", recording_options(camera), f"{recordings_dir}/{RECORDING_PATTERN}",
-                  extra="onfail=ignore:use_fifo=1"),
-    ])  # fmt: skip
-    return [*head, "-f", "tee", tee, *still]
+        return [*head, "-f", "hls", *live, playlist, *still, *extra]
+    slaves = [tee_slave("hls", hls_options(camera, hls_dir), playlist)]
+    if recording:
+        slaves.append(tee_slave("segment", recording_options(camera), f"{recordings_dir}/{RECORDING_PATTERN}",
+                                extra="onfail=ignore:use_fifo=1"))  # fmt: skip
+    if shared_encoder:
+        slaves += webrtc_slaves(camera, webrtc_port)
+    return [*head, "-f", "tee", "|".join(slaves), *still, *extra]
 
 
 def input_url(camera: Camera, password: str | None, url: str | None = None) -> str:

@@ -27,6 +27,10 @@ class Ruleset:
     # None: SSH from anywhere. A tuple (possibly empty): only from these networks.
     ssh_v4: tuple[str, ...] | None
     ssh_v6: tuple[str, ...] | None
+    # With WebRTC cameras: Janus's media ports (UDP), coturn's TURN port (UDP and TCP), TURN over TLS
+    # (TCP, with HTTPS only) and coturn's relay ports (UDP); ranges as "LOW-HIGH" text.
+    udp_ports: tuple[str, ...] = ()
+    tcp_ports: tuple[str, ...] = ()
 
     @property
     def ssh_restricted(self) -> bool:
@@ -105,7 +109,19 @@ def ruleset_for(gateway: Gateway, ssh_port: int | None, deployer: str | None) ->
     v4 = v6 = None
     if gateway.ssh_allow_from:
         v4, v6 = ssh_sources(gateway.ssh_allow_from, deployer)
-    return Ruleset(ssh_port=ssh_port or DEFAULT_SSH_PORT, web_ports=web_ports(gateway), ssh_v4=v4, ssh_v6=v6)
+    udp, tcp = webrtc_ports(gateway)
+    return Ruleset(
+        ssh_port=ssh_port or DEFAULT_SSH_PORT, web_ports=web_ports(gateway), ssh_v4=v4, ssh_v6=v6, udp_ports=udp, tcp_ports=tcp
+    )
+
+
+def webrtc_ports(gateway: Gateway) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(UDP, TCP) ports WebRTC viewers need, none while no camera has webrtc on (docs/firewall.md)."""
+    if not gateway.webrtc_cameras:
+        return (), ()
+    udp = (gateway.webrtc_ports, str(gateway.turn_port), gateway.turn_relay_ports)
+    tcp = (str(gateway.turn_port),) + ((str(gateway.turns_port),) if gateway.https else ())
+    return udp, tcp
 
 
 def render_ruleset(ruleset: Ruleset) -> str:

@@ -282,6 +282,23 @@ def check_networks(value: list | tuple) -> str | None:
     return None
 
 
+def parse_port_range(value: str) -> tuple[int, int] | None:
+    match = re.fullmatch(r"([0-9]{1,5})-([0-9]{1,5})", value)
+    if not match:
+        return None
+    low, high = int(match[1]), int(match[2])
+    return (low, high) if 1024 <= low <= high <= 65535 else None
+
+
+def check_port_range(value: str) -> str | None:
+    found = parse_port_range(value)
+    if found is None:
+        return f"{value!r} is not a port range; fix: use 'LOW-HIGH' within 1024-65535, e.g. '40000-40999'"
+    if found[1] - found[0] + 1 < 10:
+        return f"{value!r} holds fewer than 10 ports; fix: give at least one port per expected viewer, e.g. '40000-40999'"
+    return None
+
+
 def check_cors_origin(value: str) -> str | None:
     if value == "*":
         return None
@@ -373,6 +390,24 @@ CAMERA_SPECS: tuple[Spec, ...] = (
         True,
         "A JPEG still every few seconds from the same pull (keyframes decoded only), for the app's grid.",
         None,
+    ),
+    Spec(
+        "webrtc",
+        (str,),
+        "off",
+        "Live view under a second over WebRTC (Janus): `off`, `main` or `sub` (which stream Janus relays; "
+        "the camera still sees one connection per stream). WebRTC carries H.264: an H.265 camera needs its "
+        "H.264 sub profile here, or video='transcode'.",
+        _choice("off", "main", "sub"),
+    ),
+    Spec(
+        "webrtc_audio",
+        (str,),
+        "opus",
+        "Audio over WebRTC: `opus` (transcoded from what the camera sends), `pcma` or `pcmu` (the camera's "
+        "G.711 passed through untouched; `camgate probe` says which) or `none`. A camera with "
+        "video='transcode' sends video only.",
+        _choice("opus", "pcma", "pcmu", "none"),
     ),
     Spec("enabled", (bool,), True, "`False` keeps the camera in the inventory but removes it from the host.", None),
 )
@@ -487,6 +522,29 @@ GATEWAY_SPECS: tuple[Spec, ...] = (
         "Free space to keep on the recordings disk (`5%` or `20G`); the oldest recordings go first below it.",
         lambda v: None if parse_min_free(v) else f"{v!r} is not a size or percentage; fix: use e.g. '5%' or '20G'",
     ),
+    Spec(
+        "webrtc_ports",
+        (str,),
+        "40000-40999",
+        "UDP ports Janus sends and receives WebRTC media on (one per viewer), opened in the firewall.",
+        lambda v: check_port_range(v),
+    ),
+    Spec(
+        "webrtc_max_viewers",
+        (int,),
+        100,
+        "Most WebRTC viewers at once on the gateway (each user at most 8); more get 429 and play HLS.",
+        _int_range(1, 10_000),
+    ),
+    Spec("turn_port", (int,), 3478, "TURN/STUN port of coturn (UDP and TCP), for viewers WebRTC cannot reach directly.", _int_range(1, 65535)),
+    Spec("turns_port", (int,), 5349, "TURN over TLS port of coturn (TCP), with the gateway's certificate.", _int_range(1, 65535)),
+    Spec(
+        "turn_relay_ports",
+        (str,),
+        "49152-49999",
+        "UDP ports coturn relays media on (one per relayed viewer), opened in the firewall.",
+        lambda v: check_port_range(v),
+    ),
     Spec("app_users", (list, tuple), (), "Who may use the app and see which cameras (see the app user fields).", None),
     Spec("cameras", (list, tuple), (), "The gateway's cameras (see the camera fields).", None),
 )
@@ -531,6 +589,8 @@ class Camera:
     enabled: bool
     sub_url: str | None
     snapshot: bool
+    webrtc: str
+    webrtc_audio: str
 
     @property
     def unit_name(self) -> str:
@@ -541,6 +601,13 @@ class Camera:
         """What the gateway pulls from this camera: its main stream, and its sub stream if it has one."""
         main = Stream(self.id, self.url, main=True)
         return (main, Stream(paths.sub_stream_id(self.id), self.sub_url, main=False)) if self.sub_url else (main,)
+
+    @property
+    def webrtc_stream(self) -> Stream | None:
+        """The stream Janus relays, or None with webrtc='off'."""
+        if self.webrtc == "off":
+            return None
+        return next(s for s in self.streams if s.main == (self.webrtc == "main"))
 
     def to_data(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -611,6 +678,11 @@ class Gateway:
     recordings_root: str
     recordings_max_size: str | None
     recordings_min_free: str
+    webrtc_ports: str
+    webrtc_max_viewers: int
+    turn_port: int
+    turns_port: int
+    turn_relay_ports: str
     app_users: tuple[AppUser, ...]
     cameras: tuple[Camera, ...]
 
@@ -653,6 +725,10 @@ class Gateway:
     @property
     def encrypted_cameras(self) -> tuple[Camera, ...]:
         return tuple(c for c in self.enabled_cameras if c.encrypt)
+
+    @property
+    def webrtc_cameras(self) -> tuple[Camera, ...]:
+        return tuple(c for c in self.enabled_cameras if c.webrtc != "off")
 
     def cameras_of(self, user: AppUser) -> tuple[Camera, ...]:
         """The enabled cameras an app user may see."""
@@ -730,6 +806,15 @@ def parse_camera(raw: Any, host: str, problems: list[str], index: int) -> Camera
     if values["sub_url"] is not None and values["sub_url"] == values["url"]:
         problems.append(f"{where}: field 'sub_url': is the same as 'url'; fix: give the camera's second (sub) profile, or remove it")
         return None
+    if values["webrtc"] == "sub" and not values["sub_url"]:
+        problems.append(f"{where}: field 'webrtc': 'sub' needs the camera's sub profile; fix: set sub_url, or webrtc='main'")
+        return None
+    if values["webrtc_audio"] in ("pcma", "pcmu") and values["audio"] == "copy":
+        problems.append(
+            f"{where}: field 'webrtc_audio': {values['webrtc_audio']!r} passes G.711 through, but audio='copy' says the "
+            "camera sends AAC; fix: webrtc_audio='opus' (or audio='aac' if the camera sends G.711)"
+        )
+        return None
     if values["password_ref"] and not values["username"]:
         problems.append(f"{where}: field 'username': is required with 'password_ref'; fix: set the camera's user name")
         return None
@@ -761,6 +846,7 @@ def parse_gateway(host: str, raw: Any) -> Gateway:
                     "name; fix: set domain='cams.example.com'"
                 )
         check_tls_fields(values, host, problems)
+        check_port_fields(values, host, problems)
         values["app_users"] = parse_app_users(values.get("app_users") or (), cameras, host, problems)
     if problems:
         raise InventoryError(problems)
@@ -793,6 +879,22 @@ def parse_app_users(raw_users: Any, cameras: list[Camera], host: str, problems: 
             continue
         users.append(AppUser(values["name"], values["password_ref"], tuple(ids)))
     return tuple(users)
+
+
+def check_port_fields(values: dict[str, Any], host: str, problems: list[str]) -> None:
+    """The gateway's listening ports and port ranges must not overlap (each field alone was checked)."""
+    taken: list[tuple[str, int, int]] = []
+    for name in ("http_port", "https_port", "turn_port", "turns_port"):
+        if isinstance(values.get(name), int):
+            taken.append((name, values[name], values[name]))
+    for name in ("webrtc_ports", "turn_relay_ports"):
+        found = parse_port_range(values[name]) if isinstance(values.get(name), str) else None
+        if found:
+            taken.append((name, *found))
+    for index, (name, low, high) in enumerate(taken):
+        for other, other_low, other_high in taken[:index]:
+            if low <= other_high and other_low <= high and {name, other} != {"http_port", "https_port"}:
+                problems.append(f"{_where(host)}: field {name!r}: overlaps {other!r}; fix: give each its own ports")
 
 
 def check_tls_fields(values: dict[str, Any], host: str, problems: list[str]) -> None:

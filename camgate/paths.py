@@ -79,6 +79,30 @@ CERTBOT_DROPIN = f"{UNIT_DIR}/certbot.service.d/camgate.conf"
 CERTBOT_TIMER = "certbot.timer"
 
 
+# WebRTC (roles/webrtc.py: Janus and camgate/gateway/webrtc.py; roles/turn.py: coturn).
+# Janus runs as the distribution's janus.service with camgate's drop-in and its own config folder
+# (the distribution's /etc/janus samples enable every plugin and transport; camgate's loads two).
+JANUS_SERVICE = "janus.service"
+JANUS_DROPIN = f"{UNIT_DIR}/janus.service.d/camgate.conf"
+JANUS_CONFIG_DIR = f"{ETC}/janus"
+JANUS_STAGING_DIR = f"{ETC}/janus.staged"  # the next config, tried by a trial Janus before it goes live
+JANUS_APPLY = f"{LIB}/camgate-janus-apply"
+JANUS_USER = "camgate-janus"
+JANUS_HTTP_PORT = 8088  # Janus's API, on 127.0.0.1 only; its admin API is off
+WEBRTC_SECRETS = f"{ETC}/webrtc.env"  # 0600 root: Janus's API secret and the TURN secret (EnvironmentFile)
+WEBRTC_SECRETS_SCRIPT = f"{LIB}/camgate-webrtc-secrets"
+TURN_SECRET_CONF = f"{NGINX_CAMGATE_DIR}/turn-secret.conf"  # 0600 root: the TURN secret, for the manifest
+WEBRTC_SCRIPT = f"{LIB}/camgate-webrtc"
+WEBRTC_CONFIG = f"{ETC}/webrtc.json"
+WEBRTC_SERVICE = "camgate-webrtc.service"
+WEBRTC_PORT = 8086  # camgate-webrtc, on 127.0.0.1 only: nginx proxies /api/webrtc/ to it
+WEBRTC_PUBLIC_PATH = "/api/webrtc"
+COTURN_SERVICE = "coturn.service"
+COTURN_CONFIG = "/etc/turnserver.conf"
+COTURN_DROPIN = f"{UNIT_DIR}/coturn.service.d/camgate.conf"
+COTURN_TLS_DIR = f"{ETC}/turn-tls"  # the gateway's certificate, readable by coturn's user
+
+
 def unit_path(unit: str) -> str:
     return f"{UNIT_DIR}/{unit}"
 
@@ -112,4 +136,4 @@ def camera_recordings_dir(recordings_root: str, camera_id: str) -> str:
 
 
 # Where each gateway-side module lands (camgate/gateway/<name>.py -> path on the gateway).
-GATEWAY_CODE = {"health": HEALTH_SCRIPT, "retention": RETENTION_SCRIPT, "media": MEDIA_MODULE}
+GATEWAY_CODE = {"health": HEALTH_SCRIPT, "retention": RETENTION_SCRIPT, "media": MEDIA_MODULE, "webrtc": WEBRTC_SCRIPT}

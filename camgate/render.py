@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jinja2
 
-from camgate import manifest, paths, tls
+from camgate import manifest, paths, tls, webrtc
 from camgate.ffmpeg import camera_args
 from camgate.gateway import health
 from camgate.model import Camera, Gateway, Stream
@@ -39,6 +39,11 @@ def nginx_string(value: object) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"').replace("$", "${dollar}") + '"'
 
 
+def jcfg_text(value: object) -> str:
+    """Inside a double-quoted Janus (libconfig) string."""
+    return str(value).replace("\\", "\\\\").replace('"', '\\"')
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -49,7 +54,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,
     )
-    env.filters.update(systemd_arg=systemd_arg, systemd_text=systemd_text, nginx_string=nginx_string)
+    env.filters.update(systemd_arg=systemd_arg, systemd_text=systemd_text, nginx_string=nginx_string, jcfg_text=jcfg_text)
     env.globals["paths"] = paths  # every template names gateway paths and units as paths.NAME
     return env
 
@@ -67,6 +72,7 @@ def render_camera_unit(gateway: Gateway, camera: Camera, ffmpeg_major: int, stre
     stream = stream or camera.streams[0]
     hls_dir = gateway.hls_dir(stream)
     recordings_dir = gateway.recordings_dir(camera) if camera.record and stream.main else None
+    webrtc_port = webrtc.rtp_ports(gateway)[camera.id] if camera.webrtc_stream == stream else None
     return render(
         "systemd/camgate-camera.service.j2",
         camera=camera,
@@ -75,7 +81,7 @@ def render_camera_unit(gateway: Gateway, camera: Camera, ffmpeg_major: int, stre
         runtime_directory=hls_dir.removeprefix("/run/"),
         credentials_path=paths.credentials_path(stream.id),
         recordings_dir=recordings_dir,
-        argv=camera_args(camera, hls_dir, ffmpeg_major, recordings_dir, snapshot=camera.snapshot and stream.main),
+        argv=camera_args(camera, hls_dir, ffmpeg_major, recordings_dir, snapshot=camera.snapshot and stream.main, webrtc_port=webrtc_port),
     )
 
 
@@ -101,3 +107,33 @@ def render_manifest_module(gateway: Gateway) -> str:
 def render_htpasswd(users: list[tuple[str, str]]) -> str:
     """`name:hash` lines; the hashes come from the secrets store, never from the inventory."""
     return render("nginx/camgate/app-users.htpasswd.j2", users=users)
+
+
+def render_janus_configs(gateway: Gateway) -> dict[str, str]:
+    """The files of Janus's config folder (paths.JANUS_CONFIG_DIR), by name."""
+    low, high = webrtc.port_range(gateway.webrtc_ports)
+    return {
+        "janus.jcfg": render(
+            "camgate/janus/janus.jcfg.j2",
+            session_timeout=webrtc.KEEPALIVE_SESSION_TIMEOUT,
+            rtp_port_range=f"{low}-{high}",
+            **{f"disabled_{kind}": webrtc.janus_disabled(kind) for kind in webrtc.JANUS_DISABLED},
+        ),
+        "janus.transport.http.jcfg": render("camgate/janus/janus.transport.http.jcfg.j2", port=paths.JANUS_HTTP_PORT),
+        "janus.plugin.streaming.jcfg": render(
+            "camgate/janus/janus.plugin.streaming.jcfg.j2", mountpoints=webrtc.mountpoints(gateway), rtp_host=webrtc.RTP_HOST
+        ),
+    }
+
+
+def render_turnserver_conf(gateway: Gateway, allowed_peers: list[str]) -> str:
+    """/etc/turnserver.conf: coturn relaying to `allowed_peers` (the gateway's own addresses) only."""
+    return render(
+        "turnserver.conf.j2",
+        gateway=gateway,
+        credentials_dir=f"/run/credentials/{paths.COTURN_SERVICE}",
+        relay_ports=webrtc.port_range(gateway.turn_relay_ports),
+        allowed_peers=allowed_peers,
+        user_quota=webrtc.MAX_VIEWERS_PER_USER * 2,
+        total_quota=gateway.webrtc_max_viewers * 2,
+    )

@@ -17,60 +17,32 @@
 // Exit status: 0 played well (ok), 1 did not play well (ok false: see "problems"), 2 the harness itself
 // failed (bad arguments, browser would not start; see "harness_error").
 //
-// The page: Chromium opens <stream origin>/__camgate_player__/ for real (the gateway answers 404) and
-// the player is written into that document, so hls.js loads the stream same-origin, as a page on the
-// gateway would, with the server's own IP address space (see play()). --page-origin http://player.test
-// puts the page on another origin, fulfilled by interception, to see the gateway's CORS headers at work
-// (Chromium's Private/Local Network Access rules then also apply: an insecure public page cannot reach a
-// private or loopback address). Only the stream's origin, the page's origin and --allow-origin are
-// reachable: every other request is aborted and listed in "blocked_requests", and Chromium resolves no
-// other host name. Chromium runs with a fresh profile and with background networking, component
-// updates, sync, QUIC and default apps off.
+// The page and the browser: see chromium.mjs.
 
-import { chromium } from 'playwright-core';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const PLAYER_PATH = '/__camgate_player__/';
+import {
+  CLOCK_JS, HERE, JSQR, commonDefaults, glassToGlass, median, parseCommonArg, positive, round, runPlayer, sleep, usage,
+  withPlayerPage,
+} from './chromium.mjs';
+
 const HLS_JS = path.join(HERE, 'node_modules', 'hls.js', 'dist', 'hls.min.js');
-const JSQR = path.join(HERE, 'node_modules', 'jsqr', 'dist', 'jsQR.js');
-// The flags the project requires (playwright-core adds --headless and its own quiet defaults).
-const CHROMIUM_FLAGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-default-apps', '--no-proxy-server',
-  '--autoplay-policy=no-user-gesture-required', '--disable-extensions', '--no-pings',
-];
-
-function usage(message) {
-  const error = new Error(message);
-  error.usage = true;
-  return error;
-}
 
 function parseArgs(argv) {
-  const opts = {
-    url: null, seconds: 20, startupTimeout: 20, level: 'auto', hostMap: [], ignoreHttpsErrors: false,
-    pageOrigin: null, allowOrigins: [], chromium: null, screenshot: null, sampleInterval: 0.5, cameraClock: null,
-  };
+  const opts = { url: null, seconds: 20, startupTimeout: 20, level: 'auto', screenshot: null, sampleInterval: 0.5, ...commonDefaults() };
   const need = (i) => {
     if (i + 1 >= argv.length) throw usage(`${argv[i]} needs a value`);
     return argv[i + 1];
   };
-  const number = (flag, text) => {
-    const value = Number(text);
-    if (!Number.isFinite(value) || value <= 0) throw usage(`${flag} must be a positive number, not ${text}`);
-    return value;
-  };
   for (let i = 0; i < argv.length; i++) {
+    const used = parseCommonArg(argv, i, opts);
+    if (used) { i += used - 1; continue; }
     const arg = argv[i];
     switch (arg) {
       case '--url': opts.url = need(i); i++; break;
-      case '--seconds': opts.seconds = number(arg, need(i)); i++; break;
-      case '--startup-timeout': opts.startupTimeout = number(arg, need(i)); i++; break;
-      case '--sample-interval': opts.sampleInterval = number(arg, need(i)); i++; break;
+      case '--seconds': opts.seconds = positive(arg, need(i)); i++; break;
+      case '--startup-timeout': opts.startupTimeout = positive(arg, need(i)); i++; break;
+      case '--sample-interval': opts.sampleInterval = positive(arg, need(i)); i++; break;
       case '--level': {
         const value = need(i); i++;
         if (value === 'auto') opts.level = 'auto';
@@ -78,19 +50,7 @@ function parseArgs(argv) {
         else throw usage(`--level takes a variant index or "auto", not ${value}`);
         break;
       }
-      case '--host-map': {
-        const value = need(i); i++;
-        const match = /^([^=\s,]+)=([^=\s,]+)$/.exec(value);
-        if (!match) throw usage(`--host-map takes name=address, not ${value}`);
-        opts.hostMap.push([match[1], match[2]]);
-        break;
-      }
-      case '--ignore-https-errors': opts.ignoreHttpsErrors = true; break;
-      case '--page-origin': opts.pageOrigin = new URL(need(i)).origin; i++; break;
-      case '--allow-origin': opts.allowOrigins.push(new URL(need(i)).origin); i++; break;
-      case '--chromium': opts.chromium = need(i); i++; break;
       case '--screenshot': opts.screenshot = need(i); i++; break;
-      case '--camera-clock': opts.cameraClock = number(arg, need(i)); i++; break;
       case '-h': case '--help': throw usage('help');
       default: throw usage(`unknown argument ${arg}`);
     }
@@ -99,20 +59,6 @@ function parseArgs(argv) {
   const url = new URL(opts.url);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usage(`--url must be http(s), not ${url.protocol}`);
   return opts;
-}
-
-function findChromium(explicit) {
-  // Debian's /usr/bin/chromium is a shell wrapper that sources /etc/chromium.d (which turns on remote
-  // extensions and exports API keys); the real binary beside it takes our flags as they are.
-  const candidates = [explicit, process.env.CAMGATE_CHROMIUM, '/usr/lib/chromium/chromium', '/usr/bin/chromium']
-    .filter(Boolean);
-  for (const candidate of candidates) {
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch { /* next */ }
-  }
-  throw new Error(`no Chromium found (tried ${candidates.join(', ')}); apt-get install chromium`);
 }
 
 // The page: a muted autoplaying <video>, and a recorder the harness reads with page.evaluate.
@@ -132,31 +78,7 @@ function playerHtml() {
     buffer_codecs: {}, level_switches: [], first_frame_s: null, first_frame_current_time: null,
     first_playing_s: null, frames_presented: 0, waiting_after_first_frame: 0, frag_loaded: 0, frag_bytes: 0,
     playlist_loads: 0, play_rejection: null, program_date_time: false, hls_version: null,
-    clock: { readings: [], unreadable: 0 }, readClock: false, now, hls: null, video,
-  };
-  // --camera-clock: the frame's timestamp in its top-left QR code against the frame's display time.
-  const CLOCK_EVERY_MS = 250;
-  const clockCanvas = document.createElement('canvas');
-  let lastClockRead = -Infinity;
-  const readClock = (metadata) => {
-    const at = performance.now();
-    if (at - lastClockRead < CLOCK_EVERY_MS || !video.videoWidth) return;
-    lastClockRead = at;
-    const width = Math.ceil(video.videoWidth / 3), height = Math.ceil(video.videoHeight / 2);
-    clockCanvas.width = width;
-    clockCanvas.height = height;
-    const context = clockCanvas.getContext('2d', { willReadFrequently: true });
-    context.drawImage(video, 0, 0, width, height, 0, 0, width, height);
-    const code = jsQR(context.getImageData(0, 0, width, height).data, width, height, { inversionAttempts: 'dontInvert' });
-    let stamp = null;
-    try { stamp = code ? JSON.parse(code.data).TIMESTAMP : null; } catch { stamp = null; }
-    if (typeof stamp !== 'number') {
-      rec.clock.unreadable++;
-      return;
-    }
-    const displayed = performance.timeOrigin + metadata.expectedDisplayTime;
-    const captured = rec.cameraClock + stamp / 1e6;
-    if (rec.clock.readings.length < 2000) rec.clock.readings.push([now(), (displayed - captured) / 1000]);
+    clock: { readings: [], unreadable: 0 }, now, hls: null, video,
   };
   const pushError = (entry) => {
     const list = entry.fatal ? rec.fatal_errors : rec.errors;
@@ -172,7 +94,7 @@ function playerHtml() {
   const onFrame = (_now, metadata) => {
     rec.frames_presented = metadata.presentedFrames;
     firstFrame('requestVideoFrameCallback');
-    if (rec.readClock) readClock(metadata);
+    if (rec.clock.read) rec.clock.read(metadata);
     video.requestVideoFrameCallback(onFrame);
   };
   if ('requestVideoFrameCallback' in video) video.requestVideoFrameCallback(onFrame);
@@ -195,8 +117,8 @@ function playerHtml() {
 
   rec.start = (url, level, cameraClock) => {
     rec.started = true;
-    rec.cameraClock = cameraClock;
-    rec.readClock = cameraClock !== null && typeof jsQR === 'function';
+    // --camera-clock: the frame's timestamp in its top-left QR code against the frame's display time.
+    if (cameraClock !== null && typeof camgateClock === 'function') rec.clock = camgateClock(video, cameraClock, now);
     t0 = performance.now();
     if (typeof Hls === 'undefined') {
       pushError({ type: 'harness', details: 'hlsJsMissing', fatal: true, reason: 'hls.min.js did not load', at_s: now() });
@@ -300,102 +222,9 @@ function playerHtml() {
 </script></body></html>`;
 }
 
-// Chromium resolves no name but the allowed origins' hosts: --host-map names go to their addresses, every
-// other name fails without a DNS query (the browser's own requests, such as Google account and updater
-// calls that no flag stops, are not page requests, so request interception never sees them).
-function resolverRules(hostMap, allowedOrigins) {
-  const mapped = new Set(hostMap.map(([name]) => name.toLowerCase()));
-  const rules = hostMap.map(([name, address]) => `MAP ${name} ${address}`);
-  rules.push('MAP * ~NOTFOUND');
-  for (const origin of allowedOrigins) {
-    const host = new URL(origin).hostname.toLowerCase();
-    if (!mapped.has(host)) rules.push(`EXCLUDE ${host}`);
-  }
-  return rules.join(', ');
-}
-
-function median(values) {
-  if (!values.length) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-const round = (value, digits = 3) => (value === null || value === undefined ? null : Number(value.toFixed(digits)));
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 async function play(opts, result) {
-  const streamOrigin = new URL(opts.url).origin;
-  const pageOrigin = opts.pageOrigin || streamOrigin;
-  // Origins whose requests go to the network (a page on another origin is all fulfilled here).
-  const allowed = new Set([streamOrigin, ...opts.allowOrigins]);
-  const executablePath = findChromium(opts.chromium);
-  const args = [...CHROMIUM_FLAGS, `--host-resolver-rules=${resolverRules(opts.hostMap, allowed)}`];
-  result.chromium = { executable: executablePath, args: ['--headless', ...args], version: null };
-  result.page_url = pageOrigin + PLAYER_PATH;
-  result.allowed_origins = [...new Set([pageOrigin, ...allowed])];
-
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'camgate-chromium-'));
-  let context = null;
-  try {
-    const launchStart = Date.now();
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath, headless: true, args, ignoreHTTPSErrors: opts.ignoreHttpsErrors,
-      viewport: { width: 1280, height: 720 }, timeout: 30000, serviceWorkers: 'block',
-      acceptDownloads: false,
-    });
-    result.launch_s = round((Date.now() - launchStart) / 1000);
-    result.chromium.version = context.browser() ? context.browser().version() : null;
-    const hlsJs = fs.readFileSync(HLS_JS, 'utf8');
-    const jsQr = opts.cameraClock !== null ? fs.readFileSync(JSQR, 'utf8') : null;
-    await context.route('**/*', async (route) => {
-      const url = route.request().url();
-      let parsed;
-      try { parsed = new URL(url); } catch { parsed = null; }
-      if (parsed && parsed.origin === pageOrigin && !allowed.has(pageOrigin)) {
-        return route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: '<!doctype html><title>-</title>' });
-      }
-      if (parsed && allowed.has(parsed.origin)) return route.continue();
-      if (result.blocked_requests.length < 50) result.blocked_requests.push(url);
-      return route.abort('blockedbyclient');
-    });
-    const page = context.pages()[0] || await context.newPage();
-    page.on('pageerror', (error) => {
-      if (result.page_errors.length < 20) result.page_errors.push(String(error && error.message || error));
-    });
-    page.on('crash', () => { result.page_errors.push('renderer crashed'); });
-    // Why a request failed (a certificate error, CORS, a blocked origin) is only said here and in the
-    // console: hls.js sees just "status 0".
-    let recording = false;  // from the player's start: the page's own 404 is no failure
-    page.on('requestfailed', (request) => {
-      if (recording && result.failed_requests.length < 50) {
-        result.failed_requests.push({ url: request.url(), error: request.failure() ? request.failure().errorText : null });
-      }
-    });
-    page.on('console', (message) => {
-      if (recording && message.type() === 'error' && result.console_errors.length < 50) result.console_errors.push(message.text());
-    });
-    // The page is a real response from the stream's server (the gateway answers 404 there), so the
-    // document has that server's IP address space, as a page served by the gateway would: a page
-    // fulfilled by interception has none and counts as public, and then Chromium's Private/Local Network
-    // Access rules block plain-HTTP requests to a private testbed address even from the same origin.
-    // The player is then written into that document (no CSP on the gateway's 404), hls.js inline.
-    let response;
-    try {
-      response = await page.goto(result.page_url, { waitUntil: 'load', timeout: 15000 });
-    } catch (error) {
-      result.problems.push(`the page at ${result.page_url} did not load: ${String(error.message).split('\n')[0]}`);
-      return;
-    }
-    result.page_status = response ? response.status() : null;
-    if (new URL(page.url()).origin !== pageOrigin) {
-      result.problems.push(`the page at ${result.page_url} was redirected to ${page.url()}`);
-      return;
-    }
-    await page.setContent(playerHtml(), { waitUntil: 'load', timeout: 15000 });
-    await page.addScriptTag({ content: hlsJs });
-    if (jsQr) await page.addScriptTag({ content: jsQr });
-    recording = true;
+  const scripts = [HLS_JS, ...(opts.cameraClock !== null ? [JSQR, CLOCK_JS] : [])];
+  await withPlayerPage(opts, opts.url, result, playerHtml(), scripts, async (page) => {
     await page.evaluate(([url, level, cameraClock]) => window.__camgate.start(url, level, cameraClock),
       [opts.url, opts.level, opts.cameraClock]);
 
@@ -422,10 +251,7 @@ async function play(opts, result) {
       });
     }
     summarise(opts, result, rec, samples);
-  } finally {
-    if (context) await context.close().catch(() => {});
-    fs.rmSync(profile, { recursive: true, force: true });
-  }
+  });
 }
 
 const fatalSeen = (rec) => rec.fatal_errors.length > 0;
@@ -493,15 +319,7 @@ function summarise(opts, result, rec, samples) {
   if (opts.cameraClock !== null) {
     // Over the same settled half as the other latencies.
     const settledFrom = rec.first_frame_s === null ? Infinity : rec.first_frame_s + playWall / 2;
-    const values = rec.clock.readings.filter(([at]) => at >= settledFrom).map(([, latency]) => latency).sort((a, b) => a - b);
-    const pick = (q) => (values.length ? round(values[Math.min(values.length - 1, Math.floor(q * values.length))]) : null);
-    result.glass_to_glass = {
-      readings: rec.clock.readings.length, unreadable: rec.clock.unreadable, settled: values.length,
-      p50_s: pick(0.5), p90_s: pick(0.9), min_s: pick(0), max_s: values.length ? round(values[values.length - 1]) : null,
-    };
-    if (rec.first_frame_s !== null && !rec.clock.readings.length) {
-      result.problems.push(`--camera-clock: no timestamp read from ${rec.clock.unreadable} frames`);
-    }
+    result.glass_to_glass = glassToGlass(rec.clock, settledFrom, rec.first_frame_s, result.problems);
   }
 
   const problems = result.problems;
@@ -521,44 +339,14 @@ function summarise(opts, result, rec, samples) {
   result.ok = problems.length === 0;
 }
 
-async function main() {
-  const result = {
-    ok: false, url: null, problems: [], harness_error: null, fatal_errors: [], errors: [], levels: [],
-    level_played: null, video_width: 0, video_height: 0, current_time_samples: [], played_seconds: 0,
-    stalls: 0, first_frame_s: null, latency_s: null, latency_source: null, frag_loaded: 0,
-    manifest_codecs: [], blocked_requests: [], failed_requests: [], console_errors: [], page_errors: [],
-  };
-  let opts;
-  try {
-    opts = parseArgs(process.argv.slice(2));
-  } catch (error) {
-    const text = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 15)
-      .map((line) => line.replace(/^\/\/ ?/, '')).join('\n');
-    if (error.message === 'help') { process.stdout.write(text + '\n'); process.exit(0); }
-    result.harness_error = error.message;
-    process.stdout.write(JSON.stringify(result) + '\n');
-    process.stderr.write(`${error.message}\n\n${text}\n`);
-    process.exit(2);
-  }
-  result.url = opts.url;
-  // Our own deadline, so a hung browser still yields an answer (browser.py also kills us after its own).
-  const deadline = (opts.startupTimeout + opts.seconds + 45) * 1000;
-  const timer = setTimeout(() => {
-    result.harness_error = `hlsjs_play.mjs gave up after ${deadline / 1000} s`;
-    process.stdout.write(JSON.stringify(result) + '\n');
-    process.exit(2);
-  }, deadline);
-  let status;
-  try {
-    await play(opts, result);
-    status = result.ok ? 0 : 1;
-  } catch (error) {
-    result.harness_error = String(error && error.stack || error);
-    status = 2;
-  }
-  clearTimeout(timer);
-  process.stdout.write(JSON.stringify(result) + '\n');
-  process.exitCode = status;
-}
-
-await main();
+const result = {
+  ok: false, url: null, problems: [], harness_error: null, fatal_errors: [], errors: [], levels: [],
+  level_played: null, video_width: 0, video_height: 0, current_time_samples: [], played_seconds: 0,
+  stalls: 0, first_frame_s: null, latency_s: null, latency_source: null, frag_loaded: 0,
+  manifest_codecs: [], blocked_requests: [], failed_requests: [], console_errors: [], page_errors: [],
+};
+// Our own deadline, so a hung browser still yields an answer (browser.py also kills us after its own).
+await runPlayer(import.meta.url, result, parseArgs, (opts) => opts.startupTimeout + opts.seconds + 45, (opts, res) => {
+  res.url = opts.url;
+  return play(opts, res);
+});

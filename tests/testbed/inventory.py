@@ -18,12 +18,15 @@ PROVIDED_CERTIFICATE = "/etc/ssl/camgate-site/fullchain.pem"
 PROVIDED_KEY = "/etc/ssl/camgate-site/privkey.pem"
 # A spread of settings across the simulated cameras, so the deploy exercises each code path.
 CAMERA_SETTINGS = (
-    {"audio": "copy", "hls_time": 1, "record": True, "record_segment": 10, "retention": "1m"},
+    {"audio": "copy", "hls_time": 1, "record": True, "record_segment": 10, "retention": "1m", "webrtc": "main"},
     {"audio": "aac", "hls_time": 2, "encrypt": True, "record": True, "record_segment": 10, "retention": "1d"},
-    {"audio": "none", "hls_time": 1, "hls_list_size": 5},
+    {"audio": "none", "hls_time": 1, "hls_list_size": 5, "webrtc": "main"},
 )
-# Which testbed cameras each app user may see (the testbed makes their passwords).
+# Which testbed cameras each app user may see (the testbed makes their passwords); alice also sees
+# every zoo camera.
 APP_USER_CAMERAS = {"alice": ["cam1", "cam2"], "bob": ["cam3"]}
+# WebRTC audio per zoo camera audio codec: G.711 passed through, AAC transcoded to Opus.
+ZOO_WEBRTC_AUDIO = {"aac": "opus", "pcm_alaw": "pcma", "pcm_mulaw": "pcmu", None: "none"}
 
 
 def read_state(state_dir: str | Path) -> dict[str, Any]:
@@ -91,6 +94,10 @@ def zoo_settings(cam: dict[str, Any]) -> dict[str, Any]:
     }
     if cam.get("sub_url"):
         settings["sub_url"] = cam["sub_url"]
+    # WebRTC for the H.264 cameras (and a transcoded one), with their own audio passed through.
+    zoo = zoo_camera(cam["id"])
+    if (expect.video_codec == "h264" and not zoo.timestamps_jump) or settings["video"] == "transcode":
+        settings.update(webrtc="main", webrtc_audio=ZOO_WEBRTC_AUDIO[expect.audio_codec])
     if cam["id"] in ZOO_RECORDING:
         settings.update(record=True, record_segment=10, retention="1h")
     return settings
@@ -130,7 +137,11 @@ def testbed_gateway(state_dir: str | Path | None = None, only: list[str] | None 
     cameras += clone_cameras(state)
     ids = {c["id"] for c in cameras}
     app_users = [
-        {"name": name, "password_ref": f"secret:app-{name}", "cameras": [c for c in APP_USER_CAMERAS.get(name, []) if c in ids]}
+        {
+            "name": name,
+            "password_ref": f"secret:app-{name}",
+            "cameras": [c for c in APP_USER_CAMERAS.get(name, []) if c in ids] + ([c["id"] for c in zoo_cameras(state, only)] if name == "alice" else []),
+        }
         for name in state.get("app_users", {})
     ]
     allow_from = [n for n in os.environ.get("CAMGATE_TESTBED_SSH_ALLOW_FROM", "").split(",") if n]

@@ -59,8 +59,8 @@ def test_manifest_catalog_lists_enabled_cameras_and_each_users_cameras():
                   {"name": "admin", "password_ref": "secret:b", "cameras": ["*"]}])  # fmt: skip
     data = catalog(g)
     assert data["cameras"] == {
-        "front": {"name": "Front door", "encrypted": False, "record": False, "hls_time": 2, "snapshot": True},
-        "yard": {"name": "yard", "encrypted": True, "record": False, "hls_time": 2, "snapshot": True},
+        "front": {"name": "Front door", "encrypted": False, "record": False, "hls_time": 2, "snapshot": True, "webrtc": False},
+        "yard": {"name": "yard", "encrypted": True, "record": False, "hls_time": 2, "snapshot": True, "webrtc": False},
     }
     assert data["users"] == {"alice": ["front"], "admin": ["front", "yard"]}
     assert data["base_url"] == "https://cams.example.com" and data["ttl"] == 3600

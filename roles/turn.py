@@ -1,0 +1,64 @@
+"""TURN for WebRTC viewers that cannot reach Janus directly: coturn, the distribution's package."""
+
+import ipaddress
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.facts.deb import DebPackages
+from pyinfra.facts.hardware import Ipv4Addrs
+from pyinfra.facts.systemd import SystemdStatus
+from pyinfra.operations import apt, files, systemd
+from pyinfra.operations.util import any_changed
+
+from camgate import paths
+from camgate.inventory import gateway_from_host
+from camgate.render import render, render_turnserver_conf
+
+
+@deploy("camgate turn")
+def turn() -> None:
+    """Guarantees, while some enabled camera has webrtc on: coturn installed and running with
+    /etc/turnserver.conf from camgate: TURN over UDP and TCP on turn_port, over TLS on turns_port
+    with the gateway's certificate (when it has TLS; handed over as systemd credentials, and a
+    renewal restarts coturn), time-limited credentials only (use-auth-secret with the TURN secret
+    of /etc/camgate/webrtc.env, passed on the command line by camgate's drop-in), UDP relays on
+    turn_relay_ports to this gateway's own IPv4 addresses only (every other peer, loopback and
+    private ranges included, is refused), per-user and total allocation quotas. Restarted when its
+    config or drop-in changed. Without WebRTC cameras: coturn stopped and disabled.
+    Reads: cameras (webrtc), domain, tls, turn_port, turns_port, turn_relay_ports, webrtc_max_viewers."""
+    gateway = gateway_from_host(host)
+    if not gateway.webrtc_cameras:
+        if "coturn" in (host.get_fact(DebPackages) or {}) and paths.COTURN_SERVICE in host.get_fact(SystemdStatus):
+            systemd.service(name="Stop coturn (no WebRTC camera)", service=paths.COTURN_SERVICE, running=False, enabled=False)
+        return
+    # Config and drop-in before the package: its first start already runs camgate's coturn.
+    config = files.put(
+        name=f"coturn {paths.COTURN_CONFIG}",
+        src=StringIO(render_turnserver_conf(gateway, own_addresses())),
+        dest=paths.COTURN_CONFIG,
+        mode="0644",
+    )
+    dropin = files.put(
+        name="coturn.service drop-in",
+        src=StringIO(render("systemd/coturn.service.d/camgate.conf.j2", https=gateway.https)),
+        dest=paths.COTURN_DROPIN,
+        mode="0644",
+    )
+    apt.packages(name="Install coturn", packages=["coturn"], no_recommends=True)
+    systemd.daemon_reload(name="Reload systemd (coturn drop-in)", _if=dropin.did_change)
+    systemd.service(name="coturn enabled and running", service=paths.COTURN_SERVICE, running=True, enabled=True)
+    systemd.service(
+        name="Restart coturn (changed)", service=paths.COTURN_SERVICE, running=None, restarted=True,
+        _if=any_changed(config, dropin),
+    )  # fmt: skip
+
+
+def own_addresses() -> list[str]:
+    """The gateway's IPv4 addresses but loopback: where Janus's media is, and all coturn may relay to."""
+    found = set()
+    for addresses in (host.get_fact(Ipv4Addrs) or {}).values():
+        for address in addresses:
+            if not ipaddress.ip_address(address).is_loopback:
+                found.add(address)
+    return sorted(found, key=ipaddress.ip_address)

@@ -1,0 +1,153 @@
+"""WebRTC live view: Janus (the distribution's package) relaying each camera's RTP, and camgate-webrtc,
+the app's signalling behind nginx. TURN (coturn) is roles.turn."""
+
+import json
+from io import StringIO
+from pathlib import Path
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.facts.deb import DebPackages
+from pyinfra.facts.files import File, Sha1File
+from pyinfra.facts.systemd import SystemdStatus
+from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations.util import any_changed
+
+from camgate import paths, webrtc as webrtc_settings
+from camgate.gateway import webrtc as signalling_module
+from camgate.inventory import gateway_from_host
+from camgate.render import render, render_janus_configs, sha1
+
+
+@deploy("camgate webrtc")
+def webrtc() -> None:
+    """Guarantees, while some enabled camera has webrtc on: the `janus` package installed, run by
+    janus.service under camgate's drop-in (user camgate-janus, hardened, API secret from
+    /etc/camgate/webrtc.env) with camgate's config folder /etc/camgate/janus: the streaming plugin
+    with one private mountpoint per WebRTC camera (RTP on loopback ports, see camgate.webrtc) and
+    the HTTP API on 127.0.0.1:8088 only, no admin API, no other plugin or transport. A changed config
+    goes live only after a trial Janus started with it (camgate-janus-apply), then Janus restarts.
+    /etc/camgate/webrtc.env (0600 root) holds Janus's API secret and the TURN secret, made on the
+    gateway once. camgate-webrtc.service (loopback 8086, behind nginx's /api/webrtc/) signals for
+    the app users allowed each camera; reloaded (viewers kept) when only users or cameras changed.
+    Without WebRTC cameras: Janus and camgate-webrtc stopped and disabled (the package stays).
+    Reads: cameras (webrtc, webrtc_audio, name), app_users, webrtc_ports, webrtc_max_viewers."""
+    gateway = gateway_from_host(host)
+    if not gateway.webrtc_cameras:
+        stop_webrtc()
+        return
+    ensure_webrtc_secrets()
+    server.user(
+        name=f"User {paths.JANUS_USER}",
+        user=paths.JANUS_USER,
+        system=True,
+        shell="/usr/sbin/nologin",
+        home="/nonexistent",
+        ensure_home=False,
+    )
+    janus_configs()
+    dropin = files.put(
+        name="janus.service drop-in",
+        src=StringIO(render("systemd/janus.service.d/camgate.conf.j2")),
+        dest=paths.JANUS_DROPIN,
+        mode="0644",
+    )
+    # With the drop-in and a config in place first, the package's own start of janus.service runs
+    # camgate's Janus from the first second, never the distribution's sample setup.
+    apt.packages(name="Install Janus", packages=["janus", "iproute2"], no_recommends=True)
+    systemd.daemon_reload(name="Reload systemd (janus drop-in)", _if=dropin.did_change)
+    apply_janus_config()
+    systemd.service(
+        name="Janus enabled and running", service=paths.JANUS_SERVICE, running=True, enabled=True,
+        restarted=True, _if=dropin.did_change,
+    )  # fmt: skip
+    systemd.service(name="Janus enabled and running", service=paths.JANUS_SERVICE, running=True, enabled=True)
+    signalling_service(gateway)
+
+
+def ensure_webrtc_secrets() -> None:
+    """Janus's API secret and the TURN secret: made on the gateway once, never read back by a deploy."""
+    files.put(
+        name="Script camgate-webrtc-secrets",
+        src=StringIO(render("bin/camgate-webrtc-secrets.j2")),
+        dest=paths.WEBRTC_SECRETS_SCRIPT,
+        mode="0755",
+    )
+    files.directory(name=paths.NGINX_CAMGATE_DIR, path=paths.NGINX_CAMGATE_DIR, user="root", group="root", mode="0755")
+    missing = not host.get_fact(File, path=paths.WEBRTC_SECRETS) or not host.get_fact(File, path=paths.TURN_SECRET_CONF)
+    server.shell(name="WebRTC secrets (made on the gateway once)", commands=[paths.WEBRTC_SECRETS_SCRIPT], _if=lambda: missing)
+
+
+def janus_configs() -> None:
+    """Stage the config (the live one changes only through camgate-janus-apply); on a first install,
+    when there is no Janus to keep running, the staged config is the live one at once."""
+    gateway = gateway_from_host(host)
+    files.directory(name=paths.JANUS_STAGING_DIR, path=paths.JANUS_STAGING_DIR, mode="0755")
+    for name, content in render_janus_configs(gateway).items():
+        files.put(name=f"Stage Janus {name}", src=StringIO(content), dest=f"{paths.JANUS_STAGING_DIR}/{name}", mode="0644")
+    first = not host.get_fact(File, path=f"{paths.JANUS_CONFIG_DIR}/janus.jcfg")
+    server.shell(
+        name="First Janus config",
+        commands=[f"mkdir -p {paths.JANUS_CONFIG_DIR} && cp {paths.JANUS_STAGING_DIR}/*.jcfg {paths.JANUS_CONFIG_DIR}/"],
+        _if=lambda: first,
+    )
+
+
+def apply_janus_config() -> None:
+    gateway = gateway_from_host(host)
+    script = files.put(
+        name="Script camgate-janus-apply",
+        src=StringIO(render("bin/camgate-janus-apply.j2")),
+        dest=paths.JANUS_APPLY,
+        mode="0755",
+    )
+    # Compared with what is live (not with the staged copy), so an interrupted deploy still converges.
+    differs = any(
+        host.get_fact(Sha1File, path=f"{paths.JANUS_CONFIG_DIR}/{name}") != sha1(content)
+        for name, content in render_janus_configs(gateway).items()
+    )
+    server.shell(
+        name="Try the new Janus config, then restart Janus with it",
+        commands=[paths.JANUS_APPLY],
+        _if=lambda: differs and script is not None,
+    )
+
+
+def signalling_service(gateway) -> None:
+    code = files.put(
+        name="Gateway code webrtc", src=str(Path(signalling_module.__file__)), dest=paths.WEBRTC_SCRIPT, mode="0755"
+    )
+    config = files.put(
+        name="WebRTC signalling settings",
+        src=StringIO(json.dumps(webrtc_settings.signalling_config(gateway), indent=2) + "\n"),
+        dest=paths.WEBRTC_CONFIG,
+        mode="0644",
+    )
+    unit = files.put(
+        name=f"Unit {paths.WEBRTC_SERVICE}",
+        src=StringIO(render(f"systemd/{paths.WEBRTC_SERVICE}.j2")),
+        dest=paths.unit_path(paths.WEBRTC_SERVICE),
+        mode="0644",
+    )
+    systemd.daemon_reload(name="Reload systemd (camgate-webrtc)", _if=unit.did_change)
+    running = host.get_fact(SystemdStatus).get(paths.WEBRTC_SERVICE)
+    systemd.service(name="WebRTC signalling enabled and running", service=paths.WEBRTC_SERVICE, running=True, enabled=True)
+    if running:
+        systemd.service(
+            name="Restart WebRTC signalling (changed)", service=paths.WEBRTC_SERVICE, running=None, restarted=True,
+            _if=any_changed(code, unit),
+        )  # fmt: skip
+        systemd.service(
+            name="Reload WebRTC signalling (users or cameras changed)", service=paths.WEBRTC_SERVICE, running=None,
+            reloaded=True, _if=lambda: config.did_change() and not code.did_change() and not unit.did_change(),
+        )  # fmt: skip
+
+
+def stop_webrtc() -> None:
+    """No WebRTC camera: Janus and the signalling service stop and stay off (the package stays)."""
+    status = host.get_fact(SystemdStatus)
+    if host.get_fact(File, path=paths.unit_path(paths.WEBRTC_SERVICE)):
+        systemd.service(name="Stop WebRTC signalling", service=paths.WEBRTC_SERVICE, running=False, enabled=False)
+        files.file(name=f"Remove {paths.WEBRTC_SERVICE}", path=paths.unit_path(paths.WEBRTC_SERVICE), present=False)
+    if "janus" in (host.get_fact(DebPackages) or {}) and paths.JANUS_SERVICE in status:
+        systemd.service(name="Stop Janus (no WebRTC camera)", service=paths.JANUS_SERVICE, running=False, enabled=False)

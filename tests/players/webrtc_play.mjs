@@ -1,0 +1,216 @@
+#!/usr/bin/env node
+// Watches one camera over WebRTC the way the app does, in Debian's Chromium (headless, driven by
+// playwright-core), and prints ONE JSON object on stdout saying what a viewer would have seen.
+// tests/players/browser.py runs it.
+//
+//   node webrtc_play.mjs --url https://GATEWAY/api/webrtc/CAMERA --user NAME (password in $CAMGATE_APP_PASSWORD)
+//        [--ice-servers JSON] [--relay] [--seconds 10] [--startup-timeout 20] [--no-hangup]
+//        [--host-map name=address ...] [--ignore-https-errors] [--chromium PATH] [--camera-clock MS]
+//
+// The page (on the gateway's origin, see chromium.mjs) does docs/app.md's exchange: POST the camera's
+// webrtc URL with the app user's password -> 201 and Janus's SDP offer; answer it (ICE gathering
+// complete, so the answer carries the browser's candidates); PATCH the answer to the Location; play the
+// tracks in a muted <video>; at the end DELETE the Location (unless --no-hangup). --ice-servers is the
+// manifest's ice_servers (TURN credentials); --relay sets iceTransportPolicy "relay", so every packet
+// goes through TURN. getStats() is sampled twice a second: video frames decoded, audio packets and
+// samples, codecs, and the candidate pair in use.
+//
+// --seconds counts from the first decoded frame; the first frame may take up to --startup-timeout s.
+// --camera-clock MS: glass-to-glass latency read from the picture, as hlsjs_play.mjs does (clock.js).
+
+import {
+  CLOCK_JS, JSQR, commonDefaults, glassToGlass, parseCommonArg, positive, round, runPlayer, sleep, usage, withPlayerPage,
+} from './chromium.mjs';
+
+function parseArgs(argv) {
+  const opts = {
+    url: null, user: null, iceServers: [], relay: false, seconds: 10, startupTimeout: 20, hangup: true,
+    sampleInterval: 0.5, ...commonDefaults(),
+  };
+  const need = (i) => {
+    if (i + 1 >= argv.length) throw usage(`${argv[i]} needs a value`);
+    return argv[i + 1];
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const used = parseCommonArg(argv, i, opts);
+    if (used) { i += used - 1; continue; }
+    const arg = argv[i];
+    switch (arg) {
+      case '--url': opts.url = need(i); i++; break;
+      case '--user': opts.user = need(i); i++; break;
+      case '--ice-servers': opts.iceServers = JSON.parse(need(i)); i++; break;
+      case '--relay': opts.relay = true; break;
+      case '--no-hangup': opts.hangup = false; break;
+      case '--seconds': opts.seconds = positive(arg, need(i)); i++; break;
+      case '--startup-timeout': opts.startupTimeout = positive(arg, need(i)); i++; break;
+      case '-h': case '--help': throw usage('help');
+      default: throw usage(`unknown argument ${arg}`);
+    }
+  }
+  if (!opts.url) throw usage('--url is required');
+  if (!opts.user) throw usage('--user is required (the password comes from $CAMGATE_APP_PASSWORD)');
+  if (!Array.isArray(opts.iceServers)) throw usage('--ice-servers takes a JSON list, as the manifest gives it');
+  return opts;
+}
+
+function pageHtml() {
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>camgate WebRTC viewer</title>
+<style>html,body{margin:0;background:#000}video{width:100%;height:auto;display:block}</style>
+</head><body><video id="v" muted autoplay playsinline></video>
+<script>
+(() => {
+  const video = document.getElementById('v');
+  let t0 = performance.now();
+  const now = () => Math.round(performance.now() - t0) / 1000;
+  const rec = window.__camgate = {
+    signalling: [], tracks: [], states: [], errors: [], first_frame_s: null, location: null,
+    clock: { readings: [], unreadable: 0 }, now, video, pc: null,
+  };
+  const onFrame = (_now, metadata) => {
+    if (rec.first_frame_s === null && video.videoWidth > 0) rec.first_frame_s = now();
+    if (rec.clock.read) rec.clock.read(metadata);
+    video.requestVideoFrameCallback(onFrame);
+  };
+  video.requestVideoFrameCallback(onFrame);
+
+  rec.start = async (url, authorization, iceServers, relay, cameraClock) => {
+    t0 = performance.now();
+    if (cameraClock !== null && typeof camgateClock === 'function') rec.clock = camgateClock(video, cameraClock, now);
+    const pc = rec.pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: relay ? 'relay' : 'all' });
+    const stream = new MediaStream();
+    video.srcObject = stream;
+    pc.ontrack = (event) => {
+      rec.tracks.push({ kind: event.track.kind, at_s: now() });
+      stream.addTrack(event.track);
+      if (rec.tracks.length === 1) video.play().catch((e) => rec.errors.push('play(): ' + e.message));
+    };
+    pc.onconnectionstatechange = () => rec.states.push([now(), pc.connectionState]);
+    const post = await fetch(url, { method: 'POST', headers: { Authorization: authorization } });
+    const offer = await post.text();
+    rec.signalling.push({ step: 'POST', status: post.status, at_s: now(), body: post.status === 201 ? null : offer.slice(0, 300) });
+    if (post.status !== 201) return;
+    rec.location = new URL(post.headers.get('Location'), url).href;
+    await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+    await pc.setLocalDescription(await pc.createAnswer());
+    await new Promise((resolve) => {
+      if (pc.iceGatheringState === 'complete') return resolve();
+      pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+      setTimeout(resolve, 10000);
+    });
+    const patch = await fetch(rec.location, {
+      method: 'PATCH', headers: { Authorization: authorization, 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
+    });
+    rec.signalling.push({ step: 'PATCH', status: patch.status, at_s: now(), body: patch.status === 204 ? null : (await patch.text()).slice(0, 300) });
+  };
+
+  rec.hangup = async (authorization) => {
+    if (!rec.location) return null;
+    const reply = await fetch(rec.location, { method: 'DELETE', headers: { Authorization: authorization } });
+    rec.signalling.push({ step: 'DELETE', status: reply.status, at_s: now() });
+    if (rec.pc) rec.pc.close();
+    return reply.status;
+  };
+
+  rec.sample = async () => {
+    const out = { wall_s: now(), state: rec.pc ? rec.pc.connectionState : 'new', video: null, audio: null, pair: null,
+                  video_width: video.videoWidth, video_height: video.videoHeight, first_frame_s: rec.first_frame_s };
+    if (!rec.pc) return out;
+    const stats = await rec.pc.getStats();
+    const codecs = {};
+    stats.forEach((s) => { if (s.type === 'codec') codecs[s.id] = s.mimeType; });
+    stats.forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') {
+        out.video = { frames_decoded: s.framesDecoded || 0, frames_dropped: s.framesDropped || 0, bytes: s.bytesReceived || 0,
+                      packets_lost: s.packetsLost || 0, codec: codecs[s.codecId] || null, fps: s.framesPerSecond || null };
+      }
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+        out.audio = { packets: s.packetsReceived || 0, bytes: s.bytesReceived || 0, samples: s.totalSamplesReceived || 0,
+                      codec: codecs[s.codecId] || null };
+      }
+    });
+    stats.forEach((s) => {
+      if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
+        const local = stats.get(s.localCandidateId), remote = stats.get(s.remoteCandidateId);
+        out.pair = { local: local ? local.candidateType : null, local_protocol: local ? local.relayProtocol || local.protocol : null,
+                     remote: remote ? remote.candidateType : null, remote_address: remote ? remote.address : null };
+      }
+    });
+    return out;
+  };
+})();
+</script></body></html>`;
+}
+
+async function play(opts, result) {
+  const password = process.env.CAMGATE_APP_PASSWORD || '';
+  const authorization = 'Basic ' + Buffer.from(`${opts.user}:${password}`).toString('base64');
+  const scripts = opts.cameraClock !== null ? [JSQR, CLOCK_JS] : [];
+  await withPlayerPage(opts, opts.url, result, pageHtml(), scripts, async (page) => {
+    await page.evaluate(([url, auth, ice, relay, clock]) => window.__camgate.start(url, auth, ice, relay, clock).catch((e) => {
+      window.__camgate.errors.push(String(e && e.message || e));
+    }), [opts.url, authorization, opts.iceServers, opts.relay, opts.cameraClock]);
+    const samples = [];
+    for (;;) {
+      const sample = await page.evaluate(() => window.__camgate.sample());
+      samples.push(sample);
+      const failed = sample.state === 'failed' || sample.state === 'closed';
+      const refused = await page.evaluate(() => window.__camgate.signalling.some((s) => s.status >= 300));
+      if (failed || refused) break;
+      if (sample.first_frame_s === null && sample.wall_s >= opts.startupTimeout) break;
+      if (sample.first_frame_s !== null && sample.wall_s - sample.first_frame_s >= opts.seconds) break;
+      await sleep(opts.sampleInterval * 1000);
+    }
+    if (opts.hangup) await page.evaluate((auth) => window.__camgate.hangup(auth), authorization);
+    const rec = await page.evaluate(() => {
+      const { video, now, start, sample, hangup, pc, ...plain } = window.__camgate;
+      return JSON.parse(JSON.stringify(plain));
+    });
+    summarise(opts, result, rec, samples);
+  });
+}
+
+function summarise(opts, result, rec, samples) {
+  const last = samples[samples.length - 1] || { video: null, audio: null };
+  const video = last.video || { frames_decoded: 0 };
+  Object.assign(result, {
+    signalling: rec.signalling, tracks: rec.tracks, connection_states: rec.states, page_script_errors: rec.errors,
+    first_frame_s: round(rec.first_frame_s), video_width: last.video_width || 0, video_height: last.video_height || 0,
+    video: last.video, audio: last.audio, candidate_pair: last.pair || null, relay_requested: opts.relay,
+    frames_samples: samples.map((s) => [round(s.wall_s), s.video ? s.video.frames_decoded : 0]),
+    audio_samples: samples.map((s) => [round(s.wall_s), s.audio ? s.audio.packets : 0]),
+  });
+  const problems = result.problems;
+  for (const step of rec.signalling) {
+    if (step.status >= 300) problems.push(`${step.step} answered ${step.status}: ${step.body || ''}`);
+  }
+  for (const error of rec.errors) problems.push(`page: ${error}`);
+  for (const error of result.page_errors) problems.push(`page error: ${error}`);
+  if (rec.first_frame_s === null) {
+    problems.push(`no video frame within ${opts.startupTimeout} s (connection ${last.state})`);
+  } else {
+    // Frames keep coming: decoded frames grow over the second half of the run.
+    const after = samples.filter((s) => s.first_frame_s !== null && s.video);
+    const mid = after[Math.floor(after.length / 2)];
+    const lastFrames = after.length ? after[after.length - 1].video.frames_decoded : 0;
+    result.frames_in_second_half = mid ? lastFrames - mid.video.frames_decoded : 0;
+    result.played_wall_s = after.length ? round(after[after.length - 1].wall_s - rec.first_frame_s) : 0;
+    if (!result.frames_in_second_half) problems.push(`decoded frames stopped at ${lastFrames}`);
+    if (!last.video_width) problems.push('no picture size');
+  }
+  if (opts.relay && last.pair && last.pair.local !== 'relay') problems.push(`--relay, but the candidate pair in use is ${last.pair.local}`);
+  if (opts.cameraClock !== null) {
+    const settledFrom = rec.first_frame_s === null ? Infinity : rec.first_frame_s + 1;
+    result.glass_to_glass = glassToGlass(rec.clock, settledFrom, rec.first_frame_s, problems);
+  }
+  result.ok = problems.length === 0;
+}
+
+const result = {
+  ok: false, url: null, problems: [], harness_error: null, signalling: [], first_frame_s: null, video: null, audio: null,
+  blocked_requests: [], failed_requests: [], console_errors: [], page_errors: [],
+};
+await runPlayer(import.meta.url, result, parseArgs, (opts) => opts.startupTimeout + opts.seconds + 45, (opts, res) => {
+  res.url = opts.url;
+  return play(opts, res);
+});
