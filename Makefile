@@ -9,7 +9,8 @@ BIN := $(VENV)/bin
 # chromium: the real player (hls.js) the tests play streams in; node and npm come with the machine
 # (Debian's nodejs is too old for playwright-core). njs: the tool tests run the gateway's njs module
 # (the engine of the gateway's libnginx-mod-http-js) without a gateway.
-HOST_PACKAGES := mmdebstrap systemd-container iproute2 nftables openssh-client openssl zstd ffmpeg curl pebble ruby chromium njs \
+# janus: the tool tests run camgate-webrtc against a real Janus (the gateway installs its own).
+HOST_PACKAGES := mmdebstrap systemd-container iproute2 nftables openssh-client openssl zstd ffmpeg curl pebble ruby chromium njs janus \
 	python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
 

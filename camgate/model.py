@@ -533,8 +533,15 @@ GATEWAY_SPECS: tuple[Spec, ...] = (
         "webrtc_max_viewers",
         (int,),
         100,
-        "Most WebRTC viewers at once on the gateway (each user at most 8); more get 429 and play HLS.",
+        "Most WebRTC viewers at once on the gateway; more get 429 (the app plays HLS instead).",
         _int_range(1, 10_000),
+    ),
+    Spec(
+        "webrtc_max_viewers_per_user",
+        (int,),
+        16,
+        "Most WebRTC viewers one app user may have open at once (a 16-camera wall is 16).",
+        _int_range(1, 1000),
     ),
     Spec("turn_port", (int,), 3478, "TURN/STUN port of coturn (UDP and TCP), for viewers WebRTC cannot reach directly.", _int_range(1, 65535)),
     Spec("turns_port", (int,), 5349, "TURN over TLS port of coturn (TCP), with the gateway's certificate.", _int_range(1, 65535)),
@@ -680,6 +687,7 @@ class Gateway:
     recordings_min_free: str
     webrtc_ports: str
     webrtc_max_viewers: int
+    webrtc_max_viewers_per_user: int
     turn_port: int
     turns_port: int
     turn_relay_ports: str

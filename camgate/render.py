@@ -134,6 +134,6 @@ def render_turnserver_conf(gateway: Gateway, allowed_peers: list[str]) -> str:
         credentials_dir=f"/run/credentials/{paths.COTURN_SERVICE}",
         relay_ports=webrtc.port_range(gateway.turn_relay_ports),
         allowed_peers=allowed_peers,
-        user_quota=webrtc.MAX_VIEWERS_PER_USER * 2,
+        user_quota=gateway.webrtc_max_viewers_per_user * 2,
         total_quota=gateway.webrtc_max_viewers * 2,
     )

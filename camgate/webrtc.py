@@ -29,7 +29,6 @@ H264_FMTP = "profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowe
 AUDIO_CODECS = {"opus": (111, "opus"), "pcma": (8, "pcma"), "pcmu": (0, "pcmu")}
 OPUS_ARGS = ["-c:a", "libopus", "-ac", "1", "-ar", "48000", "-b:a", "32k", "-application", "voip"]
 KEEPALIVE_SESSION_TIMEOUT = 60  # Janus's session_timeout; the signalling service pings every 20 s
-MAX_VIEWERS_PER_USER = 8
 ANSWER_TIMEOUT = 30  # seconds a viewer may take to send its answer
 MEDIA_TIMEOUT = 10  # seconds without media from the camera before a new viewer gets 503
 
@@ -106,7 +105,7 @@ def signalling_config(gateway: Gateway) -> dict:
         "janus": f"http://127.0.0.1:{paths.JANUS_HTTP_PORT}/janus",
         "public_path": paths.WEBRTC_PUBLIC_PATH,
         "max_viewers": gateway.webrtc_max_viewers,
-        "max_viewers_per_user": MAX_VIEWERS_PER_USER,
+        "max_viewers_per_user": gateway.webrtc_max_viewers_per_user,
         "answer_timeout": ANSWER_TIMEOUT,
         "media_timeout": MEDIA_TIMEOUT,
         "users": {user.name: [c.id for c in gateway.cameras_of(user) if c.id in webrtc] for user in gateway.app_users},

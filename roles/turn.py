@@ -32,13 +32,12 @@ def turn() -> None:
         if "coturn" in (host.get_fact(DebPackages) or {}) and paths.COTURN_SERVICE in host.get_fact(SystemdStatus):
             systemd.service(name="Stop coturn (no WebRTC camera)", service=paths.COTURN_SERVICE, running=False, enabled=False)
         return
+    was_running = bool(host.get_fact(SystemdStatus).get(paths.COTURN_SERVICE))
+    installed = "coturn" in (host.get_fact(DebPackages) or {})
+    content = render_turnserver_conf(gateway, own_addresses())
     # Config and drop-in before the package: its first start already runs camgate's coturn.
-    config = files.put(
-        name=f"coturn {paths.COTURN_CONFIG}",
-        src=StringIO(render_turnserver_conf(gateway, own_addresses())),
-        dest=paths.COTURN_CONFIG,
-        mode="0644",
-    )
+    if not installed:
+        files.put(name=f"coturn {paths.COTURN_CONFIG} (first)", src=StringIO(content), dest=paths.COTURN_CONFIG, mode="0644")
     dropin = files.put(
         name="coturn.service drop-in",
         src=StringIO(render("systemd/coturn.service.d/camgate.conf.j2", https=gateway.https)),
@@ -46,12 +45,18 @@ def turn() -> None:
         mode="0644",
     )
     apt.packages(name="Install coturn", packages=["coturn"], no_recommends=True)
+    # The package's own owner and mode for it (dpkg-statoverride root:turnserver 0640).
+    config = files.put(
+        name=f"coturn {paths.COTURN_CONFIG}", src=StringIO(content), dest=paths.COTURN_CONFIG,
+        user="root", group="turnserver", mode="0640",
+    )  # fmt: skip
     systemd.daemon_reload(name="Reload systemd (coturn drop-in)", _if=dropin.did_change)
     systemd.service(name="coturn enabled and running", service=paths.COTURN_SERVICE, running=True, enabled=True)
-    systemd.service(
-        name="Restart coturn (changed)", service=paths.COTURN_SERVICE, running=None, restarted=True,
-        _if=any_changed(config, dropin),
-    )  # fmt: skip
+    if was_running:
+        systemd.service(
+            name="Restart coturn (changed)", service=paths.COTURN_SERVICE, running=None, restarted=True,
+            _if=any_changed(config, dropin),
+        )  # fmt: skip
 
 
 def own_addresses() -> list[str]:

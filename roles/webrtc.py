@@ -36,6 +36,7 @@ def webrtc() -> None:
     if not gateway.webrtc_cameras:
         stop_webrtc()
         return
+    was_running = bool(host.get_fact(SystemdStatus).get(paths.JANUS_SERVICE))
     ensure_webrtc_secrets()
     server.user(
         name=f"User {paths.JANUS_USER}",
@@ -45,7 +46,7 @@ def webrtc() -> None:
         home="/nonexistent",
         ensure_home=False,
     )
-    janus_configs()
+    first = janus_configs()
     dropin = files.put(
         name="janus.service drop-in",
         src=StringIO(render("systemd/janus.service.d/camgate.conf.j2")),
@@ -56,12 +57,13 @@ def webrtc() -> None:
     # camgate's Janus from the first second, never the distribution's sample setup.
     apt.packages(name="Install Janus", packages=["janus", "iproute2"], no_recommends=True)
     systemd.daemon_reload(name="Reload systemd (janus drop-in)", _if=dropin.did_change)
-    apply_janus_config()
-    systemd.service(
-        name="Janus enabled and running", service=paths.JANUS_SERVICE, running=True, enabled=True,
-        restarted=True, _if=dropin.did_change,
-    )  # fmt: skip
+    apply_janus_config(first)
     systemd.service(name="Janus enabled and running", service=paths.JANUS_SERVICE, running=True, enabled=True)
+    if was_running:
+        systemd.service(
+            name="Restart Janus (drop-in changed)", service=paths.JANUS_SERVICE, running=None, restarted=True,
+            _if=dropin.did_change,
+        )  # fmt: skip
     signalling_service(gateway)
 
 
@@ -73,14 +75,13 @@ def ensure_webrtc_secrets() -> None:
         dest=paths.WEBRTC_SECRETS_SCRIPT,
         mode="0755",
     )
-    files.directory(name=paths.NGINX_CAMGATE_DIR, path=paths.NGINX_CAMGATE_DIR, user="root", group="root", mode="0755")
     missing = not host.get_fact(File, path=paths.WEBRTC_SECRETS) or not host.get_fact(File, path=paths.TURN_SECRET_CONF)
     server.shell(name="WebRTC secrets (made on the gateway once)", commands=[paths.WEBRTC_SECRETS_SCRIPT], _if=lambda: missing)
 
 
-def janus_configs() -> None:
+def janus_configs() -> bool:
     """Stage the config (the live one changes only through camgate-janus-apply); on a first install,
-    when there is no Janus to keep running, the staged config is the live one at once."""
+    when there is no Janus to keep running, the staged config is the live one at once (True)."""
     gateway = gateway_from_host(host)
     files.directory(name=paths.JANUS_STAGING_DIR, path=paths.JANUS_STAGING_DIR, mode="0755")
     for name, content in render_janus_configs(gateway).items():
@@ -91,11 +92,12 @@ def janus_configs() -> None:
         commands=[f"mkdir -p {paths.JANUS_CONFIG_DIR} && cp {paths.JANUS_STAGING_DIR}/*.jcfg {paths.JANUS_CONFIG_DIR}/"],
         _if=lambda: first,
     )
+    return first
 
 
-def apply_janus_config() -> None:
+def apply_janus_config(first: bool) -> None:
     gateway = gateway_from_host(host)
-    script = files.put(
+    files.put(
         name="Script camgate-janus-apply",
         src=StringIO(render("bin/camgate-janus-apply.j2")),
         dest=paths.JANUS_APPLY,
@@ -109,7 +111,7 @@ def apply_janus_config() -> None:
     server.shell(
         name="Try the new Janus config, then restart Janus with it",
         commands=[paths.JANUS_APPLY],
-        _if=lambda: differs and script is not None,
+        _if=lambda: differs and not first,
     )
 
 

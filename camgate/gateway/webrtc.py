@@ -6,7 +6,7 @@ python3 as camgate-webrtc.service, on loopback only, with the JSON config the de
 from a root-only EnvironmentFile):
 
     {"listen": ["127.0.0.1", 8086], "janus": "http://127.0.0.1:8088/janus",
-     "public_path": "/api/webrtc", "max_viewers": 100, "max_viewers_per_user": 8,
+     "public_path": "/api/webrtc", "max_viewers": 100, "max_viewers_per_user": 16,
      "answer_timeout": 30, "media_timeout": 10,
      "users": {"alice": ["front", "yard"]}}
 
@@ -238,6 +238,10 @@ class Signalling:
             raise Refused(400, f"the answer was refused: {(reply.get('error') or {}).get('reason', reply)}")
         viewer.answered = True
 
+    def hang_up(self, user: str, camera: str, viewer_id: str) -> None:
+        self.may_watch(user, camera)
+        self.end(self.viewer(user, camera, viewer_id))
+
     def end(self, viewer: Viewer) -> None:
         with self.lock:
             self.viewers.pop(viewer.id, None)
@@ -348,7 +352,7 @@ class Handler(BaseHTTPRequestHandler):
             camera, viewer_id = self.route()
             if not viewer_id:
                 raise Refused(405, "DELETE <camera>/<viewer> ends that viewer")
-            self.signalling.end(self.signalling.viewer(self.user(), camera, viewer_id))
+            self.signalling.hang_up(self.user(), camera, viewer_id)
             self.send(204, b"")
         except Refused as refused:
             self.fail(refused)
@@ -373,7 +377,7 @@ class Handler(BaseHTTPRequestHandler):
 def read_config(path: str) -> dict:
     with open(path, encoding="utf-8") as handle:
         config = json.load(handle)
-    defaults = {"public_path": "/api/webrtc", "max_viewers": 100, "max_viewers_per_user": 8, "answer_timeout": 30, "media_timeout": 10}
+    defaults = {"public_path": "/api/webrtc", "max_viewers": 100, "max_viewers_per_user": 16, "answer_timeout": 30, "media_timeout": 10}
     return {**defaults, **config}
 
 

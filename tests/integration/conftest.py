@@ -32,6 +32,7 @@ INVENTORY = "inventory/testbed.py"
 FILE_ORDER = (
     "test_live_gateway",
     "test_players",
+    "test_webrtc",
     "test_camera_zoo",
     "test_access",
     "test_no_secret_leaks",

@@ -6,6 +6,7 @@ HEVC decoder), and health tells the truth about the MJPEG camera until it is tra
 
 from __future__ import annotations
 
+import base64
 import json
 import statistics
 import subprocess
@@ -20,7 +21,7 @@ from camgate.gateway.retention import start_of
 from camgate.signing import link_token, parse_link_secret_conf, signed_path
 from tests.conftest import phase
 from tests.integration.conftest import INVENTORY, ROOT, Deployer, ffprobe_url, grand_total
-from tests.players.browser import browser_unavailable_reason, play_hls
+from tests.players.browser import browser_unavailable_reason, play_hls, play_webrtc
 from tests.players.hls import Client, parse_playlist, rfc8216_problems, segment_url
 from tests.testbed import Testbed
 from tests.testbed.proc import wait_until
@@ -144,6 +145,34 @@ def test_the_sub_stream_is_the_second_variant_and_plays_when_forced(zoo):
     assert result.ok and (result.video_width, result.video_height) == (384, 216), result.summary()
 
 
+def watch_webrtc(zoo: dict, camera_id: str, **options):
+    """alice (who sees every zoo camera) watches over WebRTC, as the app does from her manifest."""
+    password = zoo["state"]["app_users"]["alice"]["password"]
+    manifest = json.loads(Client().fetch(f"{zoo['base']}/api/cameras", headers={
+        "Authorization": "Basic " + base64.b64encode(f"alice:{password}".encode()).decode()}).body)  # fmt: skip
+    camera = next(c for c in manifest["cameras"] if c["id"] == camera_id)
+    return play_webrtc(camera["webrtc"], "alice", password, **options)
+
+
+# What reaches the browser over WebRTC: G.711 as the camera sent it, AAC as Opus, no audio as none.
+WEBRTC_AUDIO = {"aac": "audio/opus", "pcm_alaw": "audio/PCMA", "pcm_mulaw": "audio/PCMU", None: None}
+
+
+@browser
+@pytest.mark.parametrize("camera_id", [c for c in H264 if c != JUMPING])
+def test_every_h264_camera_plays_over_webrtc_with_its_own_g711(zoo, camera_id):
+    wait_for_status(zoo, camera_id, "up")
+    expect = zoo_camera(camera_id).expect
+    result = watch_webrtc(zoo, camera_id, seconds=5, startup_timeout=30)
+    assert result.ok, result.summary()
+    assert (result.video_width, result.video_height) == (expect.width, expect.height), result.summary()
+    wanted = WEBRTC_AUDIO[expect.audio_codec]
+    assert (result.audio or {}).get("codec") == wanted, result.summary()
+    if wanted:
+        assert result.audio["packets"] > 0 and result.audio["samples"] > 0, result.summary()
+    print(f"{camera_id}: WebRTC first frame {result.first_frame_s} s (keyframes every {expect.keyframe_interval} s)")
+
+
 def test_the_camera_sees_two_connections_with_a_sub_stream_and_one_without(zoo):
     single = "zoo-h264-pcmu"  # no sub profile, and steady (the jumping camera reconnects to resync)
     by_id = {c["id"]: c for c in zoo["state"]["zoo"]}
@@ -186,6 +215,9 @@ def test_the_mjpeg_camera_is_unplayable_in_status_and_verify_until_it_is_transco
     if browser_unavailable_reason() is None:
         result = play_hls(url(zoo, MJPEG), seconds=8, startup_timeout=40)
         assert result.ok and (result.video_width, result.video_height) == (640, 360), result.summary()
+        # WebRTC shares the one H.264 encoder (and carries no audio: the MJPEG camera has none).
+        live = watch_webrtc(zoo, MJPEG, seconds=4, startup_timeout=30)
+        assert live.ok and live.video["codec"] == "video/H264", live.summary()
 
 
 def test_the_jumping_cameras_playlist_is_valid_again_within_a_bounded_time(zoo):

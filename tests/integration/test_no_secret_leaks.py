@@ -1,12 +1,13 @@
-"""Secrets never leak: a camera password, the URL signing secret and the app users' passwords are in
-no pyinfra output (not even -vvv), no directory nginx serves, no unit file, no world-readable file,
-no journal line, and other users cannot read the camera URL from the process list."""
+"""Secrets never leak: a camera password, the URL signing secret, the app users' passwords, Janus's API
+secret and the TURN secret are in no pyinfra output (not even -vvv), no directory nginx serves, no
+unit file, no world-readable file, no journal line, and other users cannot read the camera URL (or
+Janus's and coturn's secrets) from the process list."""
 
 from urllib.parse import quote
 
 import pytest
 
-from camgate.paths import LINK_SECRET_CONF
+from camgate.paths import LINK_SECRET_CONF, TURN_SECRET_CONF, WEBRTC_SECRETS
 from tests.conftest import phase
 
 PATTERNS = "/root/.camgate-leak-patterns"
@@ -17,7 +18,9 @@ SERVED_DIRS = "/run/camgate /var/lib/camgate/acme /var/www /usr/share/nginx /etc
 def verbose_redeploy(host, deployer):
     """Remove the files that carry secrets, so a -vvv deploy must upload or make them again."""
     host.run_expect(
-        [0], f"rm -f /etc/camgate/credentials/cam3.url /etc/camgate/nginx/app-users.htpasswd {LINK_SECRET_CONF}"
+        [0],
+        f"rm -f /etc/camgate/credentials/cam3.url /etc/camgate/nginx/app-users.htpasswd {LINK_SECRET_CONF} "
+        f"{WEBRTC_SECRETS} {TURN_SECRET_CONF}",
     )
     with phase("deploy -vvv re-creating every secret"):
         return deployer.run(verbose=True)
@@ -27,7 +30,8 @@ def verbose_redeploy(host, deployer):
 def secrets(verbose_redeploy, host, state) -> list[str]:
     camera_password = next(c["password"] for c in state["cameras"] if c.get("password"))
     link = host.file(LINK_SECRET_CONF).content_string.split('"')[1]
-    values = [camera_password, quote(camera_password, safe=""), link]
+    webrtc = dict(line.split("=", 1) for line in host.file(WEBRTC_SECRETS).content_string.splitlines() if "=" in line)
+    values = [camera_password, quote(camera_password, safe=""), link, webrtc["CAMGATE_JANUS_API_SECRET"], webrtc["CAMGATE_TURN_SECRET"]]
     values += [user["password"] for user in state["app_users"].values()]
     # Root-only on the host, so the searches below can read patterns without putting them in argv.
     host.run_expect([0], f"install -m 600 /dev/null {PATTERNS}")
@@ -44,7 +48,8 @@ def quote_sh(value: str) -> str:
 def test_the_verbose_deploy_really_rewrote_the_secrets(verbose_redeploy, host):
     assert verbose_redeploy.returncode == 0
     assert host.file("/etc/camgate/credentials/cam3.url").exists
-    assert host.file(LINK_SECRET_CONF).mode == 0o600 and host.file(LINK_SECRET_CONF).user == "root"
+    for secret_file in (LINK_SECRET_CONF, WEBRTC_SECRETS, TURN_SECRET_CONF):
+        assert host.file(secret_file).mode == 0o600 and host.file(secret_file).user == "root"
 
 
 def test_pyinfra_output_even_at_vvv_shows_no_secret(verbose_redeploy, secrets):
@@ -74,6 +79,8 @@ def test_no_secret_in_the_journal(host, secrets):
 
 def test_other_users_cannot_see_the_camera_url_in_the_process_list(host, secrets):
     assert host.run("ps -eo args | grep -c '^/usr/bin/ffmpeg'").stdout.strip() != "0"  # root sees them
+    # Janus and coturn take their secrets on the command line: hidden the same way.
+    assert host.run("ps -eo args | grep -c -e '^/usr/bin/janus' -e '^/usr/bin/turnserver'").stdout.strip() == "2"
     as_nginx = host.run("runuser -u www-data -- ps -eo args")
     assert "ffmpeg" not in as_nginx.stdout
     assert host.run(f"runuser -u www-data -- ps -eo args | grep -cF -f {PATTERNS}").stdout.strip() == "0"

@@ -1,4 +1,5 @@
-"""A real player for the tests: hls.js in Debian's headless Chromium, run by hlsjs_play.mjs.
+"""Real players for the tests, in Debian's headless Chromium: hls.js (hlsjs_play.mjs, play_hls) and the
+app's WebRTC flow (webrtc_play.mjs, play_webrtc).
 
 ffprobe says a segment decodes; this says a browser plays the stream: hls.js loads the playlists,
 transmuxes, feeds Media Source Extensions, and the <video> element's currentTime moves with the wall
@@ -53,6 +54,13 @@ def browser_unavailable_reason() -> str | None:
 
 def browser_available() -> bool:
     return browser_unavailable_reason() is None
+
+
+def result_from_json(cls, data: dict):
+    """A result dataclass from a player's JSON: the fields it names, the rest in `extra`."""
+    names = {f.name for f in fields(cls)}
+    known = {k: v for k, v in data.items() if k in names and k != "extra"}
+    return cls(**known, extra={k: v for k, v in data.items() if k not in names})
 
 
 @dataclass
@@ -115,9 +123,7 @@ class PlayResult:
 
     @classmethod
     def from_json(cls, data: dict) -> PlayResult:
-        names = {f.name for f in fields(cls)}
-        known = {k: v for k, v in data.items() if k in names and k != "extra"}
-        return cls(**known, extra={k: v for k, v in data.items() if k not in names})
+        return result_from_json(cls, data)
 
     @property
     def fatal_details(self) -> list[str]:
@@ -239,9 +245,19 @@ def play_hls(
     if camera_clock is not None:
         command += ["--camera-clock", f"{camera_clock:.3f}"]
     limit = timeout if timeout is not None else startup_timeout + seconds + 60
+    data, runtime = _run_player(command, limit)
+    result = PlayResult.from_json(data)
+    result.runtime_s = runtime
+    return result
+
+
+def _run_player(command: list[str], limit: float, env_extra: dict | None = None) -> tuple[dict, float]:
+    """Run a player script (node ...) with a hard time limit; its one JSON result and the run's seconds.
+    Raises PlayerError when the harness itself failed."""
+    script = Path(command[1]).name
     # The browser profile and Chromium's temporary files go to a directory removed whatever happens.
     with tempfile.TemporaryDirectory(prefix="camgate-player-") as tmp:
-        env = {**os.environ, "TMPDIR": tmp}
+        env = {**os.environ, "TMPDIR": tmp, **(env_extra or {})}
         for proxy in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
             env.pop(proxy, None)
         start = time.monotonic()
@@ -252,20 +268,122 @@ def play_hls(
         except subprocess.TimeoutExpired:
             _stop(proc)
             stdout, stderr = proc.communicate()
-            raise PlayerError(f"hlsjs_play.mjs still running after {limit:.0f} s (killed): {stderr[-2000:]}")
+            raise PlayerError(f"{script} still running after {limit:.0f} s (killed): {stderr[-2000:]}")
         finally:
             if proc.poll() is None:
                 _stop(proc)
         runtime = time.monotonic() - start
     lines = [line for line in stdout.splitlines() if line.startswith("{")]
     if not lines:
-        raise PlayerError(f"hlsjs_play.mjs exited {proc.returncode} without a result: {stderr[-2000:]}")
+        raise PlayerError(f"{script} exited {proc.returncode} without a result: {stderr[-2000:]}")
     try:
         data = json.loads(lines[-1])
     except json.JSONDecodeError as error:
-        raise PlayerError(f"hlsjs_play.mjs printed unreadable JSON ({error}): {lines[-1][:500]}") from None
-    result = PlayResult.from_json(data)
-    result.runtime_s = round(runtime, 2)
-    if result.harness_error:
-        raise PlayerError(f"hlsjs_play.mjs: {result.harness_error}\n{stderr[-2000:]}")
+        raise PlayerError(f"{script} printed unreadable JSON ({error}): {lines[-1][:500]}") from None
+    if data.get("harness_error"):
+        raise PlayerError(f"{script}: {data['harness_error']}\n{stderr[-2000:]}")
+    return data, round(runtime, 2)
+
+
+@dataclass
+class WebRTCResult:
+    """What webrtc_play.mjs saw (times in seconds from the page's start of the exchange)."""
+
+    ok: bool = False
+    url: str | None = None
+    problems: list[str] = field(default_factory=list)
+    harness_error: str | None = None
+    # [{"step": "POST"|"PATCH"|"DELETE", "status": 201, "at_s": 0.04, "body": error text or None}]
+    signalling: list[dict] = field(default_factory=list)
+    first_frame_s: float | None = None
+    video_width: int = 0
+    video_height: int = 0
+    # getStats at the end: {"frames_decoded", "frames_dropped", "bytes", "packets_lost", "codec", "fps"}
+    video: dict | None = None
+    # {"packets", "bytes", "samples" (decoded), "codec"}: "audio/opus", "audio/PCMA", "audio/PCMU"
+    audio: dict | None = None
+    # The pair in use: {"local": "host"|"srflx"|"prflx"|"relay", "local_protocol", "remote", "remote_address"}
+    candidate_pair: dict | None = None
+    frames_samples: list[list] = field(default_factory=list)  # [at_s, frames decoded so far]
+    audio_samples: list[list] = field(default_factory=list)  # [at_s, audio packets so far]
+    frames_in_second_half: int = 0
+    played_wall_s: float = 0.0
+    t0_unix_ms: float | None = None  # the wall-clock time of at_s 0
+    connection_states: list[list] = field(default_factory=list)
+    glass_to_glass: dict | None = None
+    # With viewers > 1: {"requested", "connected", "frames": [per viewer], "refused": [statuses]}
+    viewers: dict | None = None
+    blocked_requests: list[str] = field(default_factory=list)
+    failed_requests: list[dict] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    runtime_s: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict) -> WebRTCResult:
+        return result_from_json(cls, data)
+
+    def status_of(self, step: str) -> int | None:
+        return next((s["status"] for s in self.signalling if s["step"] == step), None)
+
+    def frames_after(self, unix_s: float) -> int:
+        """Frames decoded after the wall-clock time `unix_s` (0 if none, or no timeline)."""
+        if self.t0_unix_ms is None or not self.frames_samples:
+            return 0
+        at = unix_s - self.t0_unix_ms / 1000
+        before = max((frames for t, frames in self.frames_samples if t <= at), default=0)
+        return self.frames_samples[-1][1] - before
+
+    def summary(self) -> str:
+        return (f"ok={self.ok}; {self.video_width}x{self.video_height}; first frame {self.first_frame_s} s; "
+                f"signalling={[(s['step'], s['status']) for s in self.signalling]}; video={self.video}; "
+                f"audio={self.audio}; pair={self.candidate_pair}; problems={self.problems}")  # fmt: skip
+
+
+def play_webrtc(
+    url: str,
+    user: str,
+    password: str,
+    *,
+    seconds: float = 8,
+    ice_servers: list[dict] | None = None,
+    relay: bool = False,
+    host_map: dict[str, str] | None = None,
+    ignore_https_errors: bool = True,
+    startup_timeout: float = 20,
+    camera_clock: float | None = None,
+    hangup: bool = True,
+    viewers: int = 1,
+    timeout: float | None = None,
+) -> WebRTCResult:
+    """Watch a camera over WebRTC in headless Chromium the way the app does (docs/app.md): POST the
+    manifest's `webrtc` URL with the app user's password, answer Janus's offer, PATCH the answer, play;
+    `seconds` s from the first frame, then DELETE (unless hangup=False). ice_servers: the manifest's
+    (TURN credentials); relay: every packet through TURN. The password reaches the script through its
+    environment, never its argv. viewers: more PeerConnections of the same camera from the same page
+    (benchmarks). Raises PlayerError when the harness itself fails."""
+    reason = browser_unavailable_reason()
+    if reason:
+        raise PlayerError(reason)
+    command = ["node", str(HERE / "webrtc_play.mjs"), "--url", url, "--user", user, "--seconds", str(seconds),
+               "--startup-timeout", str(startup_timeout), "--chromium", chromium_path()]  # fmt: skip
+    if ice_servers:
+        command += ["--ice-servers", json.dumps(ice_servers)]
+    if relay:
+        command.append("--relay")
+    if not hangup:
+        command.append("--no-hangup")
+    if viewers > 1:
+        command += ["--viewers", str(viewers)]
+    for name, address in (host_map or {}).items():
+        command += ["--host-map", f"{name}={address}"]
+    if ignore_https_errors:
+        command.append("--ignore-https-errors")
+    if camera_clock is not None:
+        command += ["--camera-clock", f"{camera_clock:.3f}"]
+    limit = timeout if timeout is not None else startup_timeout + seconds + 60
+    data, runtime = _run_player(command, limit, {"CAMGATE_APP_PASSWORD": password})
+    result = WebRTCResult.from_json(data)
+    result.runtime_s = runtime
     return result

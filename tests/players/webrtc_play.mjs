@@ -4,7 +4,7 @@
 // tests/players/browser.py runs it.
 //
 //   node webrtc_play.mjs --url https://GATEWAY/api/webrtc/CAMERA --user NAME (password in $CAMGATE_APP_PASSWORD)
-//        [--ice-servers JSON] [--relay] [--seconds 10] [--startup-timeout 20] [--no-hangup]
+//        [--ice-servers JSON] [--relay] [--seconds 10] [--startup-timeout 20] [--no-hangup] [--viewers N]
 //        [--host-map name=address ...] [--ignore-https-errors] [--chromium PATH] [--camera-clock MS]
 //
 // The page (on the gateway's origin, see chromium.mjs) does docs/app.md's exchange: POST the camera's
@@ -16,6 +16,9 @@
 // samples, codecs, and the candidate pair in use.
 //
 // --seconds counts from the first decoded frame; the first frame may take up to --startup-timeout s.
+// --viewers N (benchmarks): once the first viewer plays, N-1 more viewers of the same camera join from
+// the same page, each its own exchange and PeerConnection, decoding into a hidden <video>; "viewers"
+// reports how many connected and the frames each decoded. Only the first is measured otherwise.
 // --camera-clock MS: glass-to-glass latency read from the picture, as hlsjs_play.mjs does (clock.js).
 
 import {
@@ -24,7 +27,7 @@ import {
 
 function parseArgs(argv) {
   const opts = {
-    url: null, user: null, iceServers: [], relay: false, seconds: 10, startupTimeout: 20, hangup: true,
+    url: null, user: null, iceServers: [], relay: false, seconds: 10, startupTimeout: 20, hangup: true, viewers: 1,
     sampleInterval: 0.5, ...commonDefaults(),
   };
   const need = (i) => {
@@ -41,6 +44,7 @@ function parseArgs(argv) {
       case '--ice-servers': opts.iceServers = JSON.parse(need(i)); i++; break;
       case '--relay': opts.relay = true; break;
       case '--no-hangup': opts.hangup = false; break;
+      case '--viewers': opts.viewers = Math.round(positive(arg, need(i))); i++; break;
       case '--seconds': opts.seconds = positive(arg, need(i)); i++; break;
       case '--startup-timeout': opts.startupTimeout = positive(arg, need(i)); i++; break;
       case '-h': case '--help': throw usage('help');
@@ -76,6 +80,7 @@ function pageHtml() {
 
   rec.start = async (url, authorization, iceServers, relay, cameraClock) => {
     t0 = performance.now();
+    rec.t0_unix_ms = performance.timeOrigin + t0;
     if (cameraClock !== null && typeof camgateClock === 'function') rec.clock = camgateClock(video, cameraClock, now);
     const pc = rec.pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: relay ? 'relay' : 'all' });
     const stream = new MediaStream();
@@ -104,11 +109,56 @@ function pageHtml() {
     rec.signalling.push({ step: 'PATCH', status: patch.status, at_s: now(), body: patch.status === 204 ? null : (await patch.text()).slice(0, 300) });
   };
 
+  // More viewers of the same camera (see --viewers): each POST, answer, PATCH, a hidden <video>.
+  rec.extra = [];
+  rec.addViewers = async (count, url, authorization, iceServers, relay) => {
+    for (let n = 0; n < count; n++) {
+      const viewer = { status: null, location: null, pc: null };
+      rec.extra.push(viewer);
+      try {
+        const pc = viewer.pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: relay ? 'relay' : 'all' });
+        const sink = document.createElement('video');
+        sink.muted = true;
+        sink.style.display = 'none';
+        document.body.appendChild(sink);
+        const stream = new MediaStream();
+        sink.srcObject = stream;
+        pc.ontrack = (event) => { stream.addTrack(event.track); sink.play().catch(() => {}); };
+        const post = await fetch(url, { method: 'POST', headers: { Authorization: authorization } });
+        viewer.status = post.status;
+        if (post.status !== 201) continue;
+        viewer.location = new URL(post.headers.get('Location'), url).href;
+        await pc.setRemoteDescription({ type: 'offer', sdp: await post.text() });
+        await pc.setLocalDescription(await pc.createAnswer());
+        await new Promise((resolve) => {
+          if (pc.iceGatheringState === 'complete') return resolve();
+          pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+          setTimeout(resolve, 10000);
+        });
+        const patch = await fetch(viewer.location, {
+          method: 'PATCH', headers: { Authorization: authorization, 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
+        });
+        viewer.status = patch.status === 204 ? 201 : patch.status;
+      } catch (e) {
+        viewer.status = String(e && e.message || e);
+      }
+    }
+  };
+  rec.extraSample = async () => Promise.all(rec.extra.map(async (viewer) => {
+    let frames = 0;
+    if (viewer.pc) (await viewer.pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') frames = s.framesDecoded || 0; });
+    return { status: viewer.status, state: viewer.pc ? viewer.pc.connectionState : null, frames };
+  }));
+
   rec.hangup = async (authorization) => {
     if (!rec.location) return null;
     const reply = await fetch(rec.location, { method: 'DELETE', headers: { Authorization: authorization } });
     rec.signalling.push({ step: 'DELETE', status: reply.status, at_s: now() });
     if (rec.pc) rec.pc.close();
+    for (const viewer of rec.extra) {
+      if (viewer.location) await fetch(viewer.location, { method: 'DELETE', headers: { Authorization: authorization } }).catch(() => {});
+      if (viewer.pc) viewer.pc.close();
+    }
     return reply.status;
   };
 
@@ -151,9 +201,15 @@ async function play(opts, result) {
       window.__camgate.errors.push(String(e && e.message || e));
     }), [opts.url, authorization, opts.iceServers, opts.relay, opts.cameraClock]);
     const samples = [];
+    let extraStarted = false;
     for (;;) {
       const sample = await page.evaluate(() => window.__camgate.sample());
       samples.push(sample);
+      if (!extraStarted && opts.viewers > 1 && sample.first_frame_s !== null) {
+        extraStarted = true;
+        await page.evaluate(([count, url, auth, ice, relay]) => { window.__camgate.addViewers(count, url, auth, ice, relay); },
+          [opts.viewers - 1, opts.url, authorization, opts.iceServers, opts.relay]);
+      }
       const failed = sample.state === 'failed' || sample.state === 'closed';
       const refused = await page.evaluate(() => window.__camgate.signalling.some((s) => s.status >= 300));
       if (failed || refused) break;
@@ -161,9 +217,17 @@ async function play(opts, result) {
       if (sample.first_frame_s !== null && sample.wall_s - sample.first_frame_s >= opts.seconds) break;
       await sleep(opts.sampleInterval * 1000);
     }
+    if (opts.viewers > 1) {
+      const extra = await page.evaluate(() => window.__camgate.extraSample());
+      result.viewers = {
+        requested: opts.viewers, connected: 1 + extra.filter((v) => v.state === 'connected').length,
+        frames: [samples.length ? (samples[samples.length - 1].video || {}).frames_decoded || 0 : 0, ...extra.map((v) => v.frames)],
+        refused: extra.filter((v) => v.status !== 201).map((v) => v.status),
+      };
+    }
     if (opts.hangup) await page.evaluate((auth) => window.__camgate.hangup(auth), authorization);
     const rec = await page.evaluate(() => {
-      const { video, now, start, sample, hangup, pc, ...plain } = window.__camgate;
+      const { video, now, start, sample, hangup, pc, extra, addViewers, extraSample, ...plain } = window.__camgate;
       return JSON.parse(JSON.stringify(plain));
     });
     summarise(opts, result, rec, samples);
@@ -174,7 +238,7 @@ function summarise(opts, result, rec, samples) {
   const last = samples[samples.length - 1] || { video: null, audio: null };
   const video = last.video || { frames_decoded: 0 };
   Object.assign(result, {
-    signalling: rec.signalling, tracks: rec.tracks, connection_states: rec.states, page_script_errors: rec.errors,
+    t0_unix_ms: rec.t0_unix_ms, signalling: rec.signalling, tracks: rec.tracks, connection_states: rec.states, page_script_errors: rec.errors,
     first_frame_s: round(rec.first_frame_s), video_width: last.video_width || 0, video_height: last.video_height || 0,
     video: last.video, audio: last.audio, candidate_pair: last.pair || null, relay_requested: opts.relay,
     frames_samples: samples.map((s) => [round(s.wall_s), s.video ? s.video.frames_decoded : 0]),

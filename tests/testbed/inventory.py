@@ -154,6 +154,7 @@ def testbed_gateway(state_dir: str | Path | None = None, only: list[str] | None 
         firewall=os.environ.get("CAMGATE_TESTBED_FIREWALL", "on") != "off",
         recordings_max_size=os.environ.get("CAMGATE_TESTBED_RECORDINGS_MAX_SIZE") or None,
         url_ttl=int(os.environ.get("CAMGATE_TESTBED_URL_TTL") or 3600),
+        webrtc_max_viewers_per_user=int(os.environ.get("CAMGATE_TESTBED_WEBRTC_PER_USER") or 16),
         secrets_file=str(state_dir / "secrets.toml"),
         ssh_user=state["ssh_user"],
         ssh_port=state.get("ssh_port", 22),

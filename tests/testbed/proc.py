@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -78,6 +79,18 @@ def try_run(argv: Sequence[str | os.PathLike[str]]) -> subprocess.CompletedProce
     return subprocess.run(
         [str(a) for a in argv], text=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=60
     )
+
+
+def free_ports(count: int, kind: int = socket.SOCK_STREAM) -> list[int]:
+    """`count` distinct loopback ports free right now (TCP by default, socket.SOCK_DGRAM for UDP)."""
+    sockets = [socket.socket(socket.AF_INET, kind) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def wait_until(check: Callable[[], bool], *, timeout: float, interval: float = 0.2) -> bool:

@@ -27,7 +27,7 @@ from tests.testbed.cameras import (
     start_zoo_camera,
 )
 from tests.testbed.layout import Layout
-from tests.testbed.proc import reap, terminate, wait_until
+from tests.testbed.proc import free_ports, reap, terminate, wait_until
 from tests.testbed.zoo import JUMP_BACK_S, KINDS, ZOO, ZooCamera
 
 READ_SECONDS = 13  # of stream per mount: three keyframes of the 4 s GOP camera after the first
@@ -73,17 +73,6 @@ class LoopbackLayout(Layout):
 
     def camera_port(self, number: int) -> int:
         return self.ports[number]
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def with_credentials(url: str, entry: dict) -> str:

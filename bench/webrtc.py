@@ -1,0 +1,120 @@
+"""WebRTC beside HLS: glass-to-glass latency of the same camera in one run, and what Janus costs per
+camera and per viewer.
+
+    make demo && python -m bench.webrtc [--seconds 20] [--viewers 20] [--window 20]
+
+1. Latency: the demo's first camera (hls_time 1, webrtc on) plays in hls.js and over WebRTC, one after
+   the other, in Debian's Chromium; both read each displayed frame's timestamp QR code against the
+   camera's clock (tests/players/clock.js), so both figures are glass-to-glass on one clock.
+2. Cost: Janus's CPU time (its cgroup's CPUUsageNSec) over --window seconds with no viewer (the RTP
+   of every WebRTC camera coming in: per camera), then with --viewers viewers of one camera, all
+   from one browser page, each its own PeerConnection (per viewer). Memory: janus.service's
+   MemoryCurrent. The browser's own decoding is not counted: it runs on this machine, not the gateway.
+The demo is redeployed first with room for that many viewers per user (CAMGATE_TESTBED_WEBRTC_PER_USER).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from camgate import paths
+from camgate.inventory import load_inventory
+from camgate.remote import link_secret
+from camgate.signing import signed_url
+from tests.players.browser import browser_unavailable_reason, play_hls, play_webrtc
+from tests.testbed.cameras import camera_clock
+
+STATE = Path(".testbed/state.json")
+
+
+def ssh(state: dict, command: str) -> str:
+    return subprocess.run(["ssh", "-F", state["ssh_config"], state["ssh_alias"], command], capture_output=True, text=True, timeout=60, check=True).stdout
+
+
+def janus_usage(state: dict) -> tuple[int, int]:
+    """(CPU ns since Janus started, memory bytes now) of janus.service."""
+    out = ssh(state, f"systemctl show -p CPUUsageNSec -p MemoryCurrent --value {paths.JANUS_SERVICE}").split()
+    return int(out[0]), int(out[1])
+
+
+def cpu_share(state: dict, seconds: float) -> float:
+    """Janus's CPU over `seconds`, in % of one core."""
+    start, t0 = janus_usage(state)[0], time.monotonic()
+    time.sleep(seconds)
+    return (janus_usage(state)[0] - start) / 1e9 / (time.monotonic() - t0) * 100
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=20, help="playback per player for the latency figures")
+    parser.add_argument("--viewers", type=int, default=20)
+    parser.add_argument("--window", type=int, default=20, help="seconds Janus's CPU is measured over")
+    args = parser.parse_args()
+    reason = browser_unavailable_reason()
+    if reason:
+        raise SystemExit(f"no browser player: {reason}")
+    env = {**os.environ, "CAMGATE_TESTBED_WEBRTC_PER_USER": str(max(16, args.viewers))}
+    subprocess.run([sys.executable, "-m", "pyinfra", "-y", "inventory/testbed.py", "deploy.py"], env=env, check=True,
+                   capture_output=True, timeout=900)  # fmt: skip
+    state = json.loads(STATE.read_text())
+    os.environ.update(env)
+    (gateway, data), = load_inventory("inventory/testbed.py")
+    secret = link_secret(gateway, data)
+    host_map = {gateway.domain: state["target_address"]} if gateway.domain != state["target_address"] else None
+    camera = gateway.webrtc_cameras[0]
+    entry = next(c for c in state["cameras"] if c["id"] == camera.id)
+    user = next(u for u in gateway.app_users if camera in gateway.cameras_of(u))
+    password = state["app_users"][user.name]["password"]
+    webrtc_url = f"{gateway.base_url}{paths.WEBRTC_PUBLIC_PATH}/{camera.id}"
+
+    print(f"1. glass-to-glass, camera {camera.id} (hls_time {camera.hls_time} s), {args.seconds} s each, percentiles over the settled part")
+    hls_url, _ = signed_url(gateway, camera, secret, ttl=600)
+    hls = play_hls(hls_url, seconds=args.seconds, host_map=host_map, startup_timeout=40, camera_clock=camera_clock(entry))
+    live = play_webrtc(webrtc_url, user.name, password, seconds=args.seconds, host_map=host_map, camera_clock=camera_clock(entry))
+    for name, result in (("HLS (hls.js)", hls), ("WebRTC", live)):
+        g2g = result.glass_to_glass or {}
+        print(f"   {name:13} p50 {g2g.get('p50_s')} s  p90 {g2g.get('p90_s')} s  ({g2g.get('settled')} readings)  "
+              f"first frame {result.first_frame_s} s  ok={result.ok}", flush=True)  # fmt: skip
+
+    print(f"2. Janus CPU ({args.window} s windows), {len(gateway.webrtc_cameras)} WebRTC cameras feeding it")
+    idle = cpu_share(state, args.window)
+    memory_idle = janus_usage(state)[1]
+    print(f"   no viewer: {idle:.2f} % of a core ({idle / len(gateway.webrtc_cameras):.2f} % per camera), {memory_idle / 2**20:.1f} MiB", flush=True)
+    measured: dict = {}
+    viewers_seconds = args.window + 40
+
+    def watch() -> None:
+        measured["result"] = play_webrtc(webrtc_url, user.name, password, seconds=viewers_seconds, host_map=host_map,
+                                         viewers=args.viewers, startup_timeout=30, timeout=viewers_seconds + 180)  # fmt: skip
+
+    import threading
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    status = lambda: json.loads(ssh(state, f"curl -s http://127.0.0.1:{paths.WEBRTC_PORT}/status"))  # noqa: E731
+    deadline = time.monotonic() + 120
+    while status()["connected"] < args.viewers and time.monotonic() < deadline and thread.is_alive():
+        time.sleep(1)
+    connected = status()["connected"]
+    busy = cpu_share(state, args.window)
+    memory_busy = janus_usage(state)[1]
+    thread.join()
+    result = measured.get("result")
+    per_viewer = (busy - idle) / max(connected, 1)
+    print(f"   {connected} viewers of {camera.id}: {busy:.2f} % of a core, {memory_busy / 2**20:.1f} MiB; "
+          f"per viewer {per_viewer:.2f} % and {(memory_busy - memory_idle) / 2**20 / max(connected, 1):.2f} MiB; "
+          f"about {100 / per_viewer:.0f} viewers per core" if per_viewer > 0 else "")  # fmt: skip
+    if result and result.viewers:
+        frames = result.viewers["frames"]
+        print(f"   every viewer decoded frames: {all(f > 0 for f in frames)} (min {min(frames)}, max {max(frames)}); "
+              f"refused: {result.viewers['refused']}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
