@@ -134,6 +134,22 @@ def analyse(camera: str, data: dict, hls_time: int) -> ProbeResult:
     return result
 
 
+# G.711 as ffprobe names it -> the webrtc_audio that passes it to WebRTC viewers untouched.
+G711_WEBRTC = {"pcm_alaw": "pcma", "pcm_mulaw": "pcmu"}
+
+
+def webrtc_advice(result: ProbeResult) -> None:
+    """What webrtc='main' would carry: H.264 only, and the camera's own G.711 without transcoding."""
+    if result.video_codec == "h264":
+        audio = G711_WEBRTC.get(result.audio_codec or "")
+        if audio:
+            result.advice.append(f"with webrtc='main': webrtc_audio='{audio}' (the camera's G.711 passes through untouched)")
+        elif result.audio_codec:
+            result.advice.append(f"with webrtc='main': webrtc_audio='opus' ({result.audio_codec} is transcoded to Opus)")
+    elif result.video_codec == "hevc":
+        result.advice.append("WebRTC carries H.264: for live view under a second, set webrtc='sub' with an H.264 sub profile")
+
+
 def advise(result: ProbeResult, hls_time: int) -> None:
     if result.video_codec == "hevc":
         result.advice.append(
@@ -151,6 +167,7 @@ def advise(result: ProbeResult, hls_time: int) -> None:
         result.advice.append("audio='copy' (already AAC: cheapest)")
     else:
         result.advice.append(f"audio='aac' ({result.audio_codec} cannot go into HLS; transcoded) or audio='none'")
+    webrtc_advice(result)
     gop = result.keyframe_interval
     if gop is None:
         result.problems.append(

@@ -108,6 +108,7 @@ def signalling_config(gateway: Gateway) -> dict:
         "max_viewers_per_user": gateway.webrtc_max_viewers_per_user,
         "answer_timeout": ANSWER_TIMEOUT,
         "media_timeout": MEDIA_TIMEOUT,
+        "cameras": sorted(webrtc),
         "users": {user.name: [c.id for c in gateway.cameras_of(user) if c.id in webrtc] for user in gateway.app_users},
     }
 

@@ -64,6 +64,15 @@ gateways = [
         ssh_allow_from=["203.0.113.0/24"],
         hide_processes=True,  # /proc hidepid: other users cannot read camera URLs from ps
         #
+        # WebRTC (cameras with webrtc="main"/"sub"): Janus's media ports and coturn's TURN, TURN over
+        # TLS and relay ports, all opened in the firewall; how many viewers at once.
+        webrtc_ports="40000-40999",
+        turn_port=3478,
+        turns_port=5349,
+        turn_relay_ports="49152-49999",
+        webrtc_max_viewers=100,
+        webrtc_max_viewers_per_user=16,
+        #
         # App users: who may sign in to the app and see which cameras. password_ref names a
         # *hash* from `camgate hash-password` in the secrets file, never the password.
         app_users=[
@@ -89,6 +98,10 @@ gateways = [
                 retention="14d",  # 30m, 12h, 7d ...; the disk budget below may delete sooner
                 record_segment=60,  # seconds per recording file
                 encrypt=False,  # AES-128 segments (keys rotate, served under the signed path)
+                # Live view under a second over WebRTC: off, main or sub (H.264 only); its audio:
+                # opus (transcoded), pcma/pcmu (the camera's G.711 untouched: see camgate probe), none.
+                webrtc="main",
+                webrtc_audio="pcma",
                 enabled=True,  # False removes it from the gateway but keeps it here
             ),
             camera(

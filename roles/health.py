@@ -8,7 +8,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
-from camgate import paths
+from camgate import paths, webrtc
 from camgate.ffmpeg import PLAYLIST_NAME
 from camgate.gateway import health as health_module
 from camgate.gateway import media as media_module
@@ -66,4 +66,10 @@ def health_entry(gateway, camera) -> dict:
     entry = {"id": camera.id, **stream_entry(main), "hls_time": camera.hls_time}
     if sub:
         entry["sub"] = stream_entry(sub[0])
+    if camera.webrtc != "off":
+        entry["webrtc"] = {
+            "stream": camera.webrtc,
+            "status_url": f"http://127.0.0.1:{paths.WEBRTC_PORT}/status",
+            "media_timeout": webrtc.MEDIA_TIMEOUT,
+        }
     return entry

@@ -81,17 +81,17 @@ def ensure_webrtc_secrets() -> None:
 
 def janus_configs() -> bool:
     """Stage the config (the live one changes only through camgate-janus-apply); on a first install,
-    when there is no Janus to keep running, the staged config is the live one at once (True)."""
+    when there is no Janus to keep running, the live config is written at once (True)."""
     gateway = gateway_from_host(host)
+    configs = render_janus_configs(gateway)
     files.directory(name=paths.JANUS_STAGING_DIR, path=paths.JANUS_STAGING_DIR, mode="0755")
-    for name, content in render_janus_configs(gateway).items():
+    for name, content in configs.items():
         files.put(name=f"Stage Janus {name}", src=StringIO(content), dest=f"{paths.JANUS_STAGING_DIR}/{name}", mode="0644")
     first = not host.get_fact(File, path=f"{paths.JANUS_CONFIG_DIR}/janus.jcfg")
-    server.shell(
-        name="First Janus config",
-        commands=[f"mkdir -p {paths.JANUS_CONFIG_DIR} && cp {paths.JANUS_STAGING_DIR}/*.jcfg {paths.JANUS_CONFIG_DIR}/"],
-        _if=lambda: first,
-    )
+    if first:
+        files.directory(name=paths.JANUS_CONFIG_DIR, path=paths.JANUS_CONFIG_DIR, mode="0755")
+        for name, content in configs.items():
+            files.put(name=f"First Janus {name}", src=StringIO(content), dest=f"{paths.JANUS_CONFIG_DIR}/{name}", mode="0644")
     return first
 
 

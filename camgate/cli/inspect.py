@@ -94,7 +94,7 @@ def probe_camera(client, gateway, camera) -> ProbeResult:
 @click.option("--json", "as_json", is_flag=True, help="Print the gateways' reports as JSON.")
 def status(inventory: str, as_json: bool) -> None:
     """One table of every camera on every gateway: up, down, stalled or unplayable with the reason,
-    newest segment age, restarts.
+    newest segment age, restarts, and WebRTC (up with its viewers, down or unplayable) where it is on.
 
     Reads each gateway's own health report over SSH; it judges what a player would get (a playlist
     that changes but that no player can play is `unplayable`). Exits 0 when every camera is up, 1
@@ -120,14 +120,22 @@ def status(inventory: str, as_json: bool) -> None:
     rows = [
         (gw, cam, "up" if r["up"] else r["status"].upper(),
          "-" if r["newest_segment_age"] is None else f"{r['newest_segment_age']:g} s",
-         str(r["restarts"]), r["state"], (r["reason"] or "")[:90])
+         str(r["restarts"]), r["state"], webrtc_cell(r.get("webrtc")),
+         "; ".join(why for why in (r["reason"], (r.get("webrtc") or {}).get("reason") and f"WebRTC: {r['webrtc']['reason']}") if why)[:110])
         for gw, report in reports.items() for cam, r in report["cameras"].items()
     ]  # fmt: skip
     if not as_json:
-        print_table(("GATEWAY", "CAMERA", "STATUS", "NEWEST SEGMENT", "RESTARTS", "UNIT", "REASON"), rows)
+        print_table(("GATEWAY", "CAMERA", "STATUS", "NEWEST SEGMENT", "RESTARTS", "UNIT", "WEBRTC", "REASON"), rows)
     if unreachable:
         sys.exit(EXIT_REMOTE)
-    sys.exit(EXIT_OK if all(row[2] == "up" for row in rows) else EXIT_FAILURE)
+    sys.exit(EXIT_OK if all(row[2] == "up" and (row[6] == "-" or row[6].startswith("up")) for row in rows) else EXIT_FAILURE)
+
+
+def webrtc_cell(webrtc: dict | None) -> str:
+    """'-' (webrtc off), 'up (2 viewers)', 'DOWN', 'UNPLAYABLE'."""
+    if not webrtc:
+        return "-"
+    return f"up ({webrtc['viewers']} viewers)" if webrtc["up"] else webrtc["status"].upper()
 
 
 @click.command()

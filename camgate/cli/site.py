@@ -308,9 +308,12 @@ def camera() -> None:
 @click.option("--retention", help=f"How long recordings are kept: 30m, 12h, 7d (default: {DEFAULTS['retention']}).")
 @click.option("--bitrate-kbps", type=int, help=f"The camera's bitrate for `camgate plan` (default: {DEFAULTS['bitrate_kbps']}).")
 @click.option("--encrypt/--no-encrypt", default=None, help=f"AES-128 segment encryption (default: {yes_no(DEFAULTS['encrypt'])}).")
+@click.option("--webrtc", help=f"Live view under a second over WebRTC: off, main or sub (default: {DEFAULTS['webrtc']}).")
+@click.option("--webrtc-audio", help=f"WebRTC audio: opus, pcma, pcmu or none (default: {DEFAULTS['webrtc_audio']}; camgate probe says which).")
 def camera_add(site: str, camera_id: str, url: str, name: str | None, username: str | None, password_stdin: bool,
                password_prompt: bool, transport: str | None, audio: str | None, hls_time: int | None,
-               record: bool | None, retention: str | None, bitrate_kbps: int | None, encrypt: bool | None) -> None:  # fmt: skip
+               record: bool | None, retention: str | None, bitrate_kbps: int | None, encrypt: bool | None,
+               webrtc: str | None, webrtc_audio: str | None) -> None:  # fmt: skip
     """Add camera ID to SITE: one [[cameras]] table with the fields that differ from the defaults.
 
     The password goes to the site's secrets file under the key ID (the file stays 0600) and the
@@ -322,7 +325,7 @@ def camera_add(site: str, camera_id: str, url: str, name: str | None, username: 
       camgate camera add mysite front-door --url rtsp://192.168.1.20:554/stream1 \\
           --name "Front door" --username admin --password-prompt --record --retention 14d
       printf '%s' "$PW" | camgate camera add mysite yard --url rtsp://192.168.1.21/ch1 \\
-          --username viewer --password-stdin --audio none
+          --username viewer --password-stdin --audio none --webrtc main
     """
     site_files = _site_or_exit(site)
     text, data = _read_site_or_exit(site_files)
@@ -343,7 +346,7 @@ def camera_add(site: str, camera_id: str, url: str, name: str | None, username: 
         fail(f"ID: the secrets key {camera_id!r} is already used by another entry of the site; fix: choose another camera id")
     given = {"id": camera_id, "name": name, "url": url, "username": username, "password_ref": ref, "transport": transport,
              "audio": audio, "hls_time": hls_time, "record": record, "retention": retention,
-             "bitrate_kbps": bitrate_kbps, "encrypt": encrypt}  # fmt: skip
+             "bitrate_kbps": bitrate_kbps, "encrypt": encrypt, "webrtc": webrtc, "webrtc_audio": webrtc_audio}  # fmt: skip
     entry = {
         spec.name: given[spec.name]
         for spec in CAMERA_SPECS
@@ -438,14 +441,14 @@ def camera_list(site: str) -> None:
         fail(exc.problems)
     yes_no = {True: "yes", False: "no"}
     rows = [
-        (c.id, c.name, c.url, c.audio, str(c.hls_time), yes_no[c.record], c.retention, yes_no[c.encrypt], yes_no[c.enabled])
+        (c.id, c.name, c.url, c.audio, str(c.hls_time), yes_no[c.record], c.retention, yes_no[c.encrypt], c.webrtc, yes_no[c.enabled])
         for gw in gateways
         for c in gw.cameras
     ]
     if not rows:
         click.echo(f"site {site_files.name!r} has no cameras yet; add one with: camgate camera add {site} ID --url rtsp://...")
         return
-    print_table(("ID", "NAME", "URL", "AUDIO", "HLS_TIME", "RECORD", "RETENTION", "ENCRYPT", "ENABLED"), rows)
+    print_table(("ID", "NAME", "URL", "AUDIO", "HLS_TIME", "RECORD", "RETENTION", "ENCRYPT", "WEBRTC", "ENABLED"), rows)
 
 
 COMMANDS = (init, camera)

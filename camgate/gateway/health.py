@@ -8,7 +8,9 @@ config the deploy writes (/etc/camgate/health.json):
                   "dir": "/run/camgate/hls/front", "playlist": "/run/camgate/hls/front/stream.m3u8",
                   "hls_time": 2,
                   "sub": {"unit": "camgate-camera-front.sub.service", "dir": "/run/camgate/hls/front.sub",
-                          "playlist": "/run/camgate/hls/front.sub/stream.m3u8"}}]}
+                          "playlist": "/run/camgate/hls/front.sub/stream.m3u8"},
+                  "webrtc": {"stream": "main", "status_url": "http://127.0.0.1:8086/status",
+                             "media_timeout": 10}}]}
 
 A camera's status is its main stream's; its sub stream (if any) is judged the same way and becomes
 the second variant of the multivariant playlist while it is up.
@@ -26,6 +28,9 @@ GET .../index.m3u8 serves). Status judges what a player would get, not only that
   HEVC tagged hev1, G.711 audio copied into HLS);
 - up: none of those.
 
+A camera with webrtc on also gets `webrtc`: up only while the stream Janus relays is up and H.264
+and Janus got its media within media_timeout (camgate-webrtc's /status), with the viewer count.
+
     camgate-health CONFIG.json              print the status as JSON
     camgate-health CONFIG.json --out FILE   write it to FILE atomically (what the timer does)
 """
@@ -39,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 
 try:
     from camgate.gateway import media
@@ -57,6 +63,7 @@ MEASURED_SEGMENTS = 6  # recent segments the bit rates are measured over
 SEGMENT_HEAD = 64 * 1024  # a segment's moof boxes come first: its head is enough to read its timing
 COLLAPSED = 0.25  # a median segment shorter than this share of hls_time: timestamps gone wrong
 FFPROBE_TIMEOUT = 20
+WEBRTC_STATUS_TIMEOUT = 5
 
 
 def newest_segment_age(playlist: str, now: float) -> float | None:
@@ -299,9 +306,13 @@ def status(config: dict, now: float | None = None) -> dict:
         }
 
     report = {"generated": round(now, 3), "cameras": {}}
+    signalling = webrtc_status(cameras)
     for cam in cameras:
         main = judged(cam)
         sub = judged({**cam["sub"], "hls_time": cam["hls_time"]}) if cam.get("sub") else None
+        if cam.get("webrtc"):
+            relayed = sub if cam["webrtc"]["stream"] == "sub" else main
+            main["webrtc"] = judge_webrtc(cam["id"], cam["webrtc"], relayed, signalling)
         variants = [(VARIANT_URIS[name], judgement.pop("attributes")) for name, judgement in (("main", main), ("sub", sub))
                     if judgement is not None and judgement["up"]]  # fmt: skip
         main.pop("attributes", None)
@@ -312,6 +323,40 @@ def status(config: dict, now: float | None = None) -> dict:
         main["multivariant"] = media.multivariant_playlist(variants) if variants else None
         report["cameras"][cam["id"]] = main
     return report
+
+
+def webrtc_status(cameras: list[dict]) -> dict | None:
+    """camgate-webrtc's /status (viewers, the age of each camera's media in Janus), None when it does not answer."""
+    urls = {c["webrtc"]["status_url"] for c in cameras if c.get("webrtc")}
+    if not urls:
+        return None
+    try:
+        with urllib.request.urlopen(urls.pop(), timeout=WEBRTC_STATUS_TIMEOUT) as response:
+            return json.loads(response.read())
+    except (OSError, ValueError):
+        return None
+
+
+def judge_webrtc(camera_id: str, settings: dict, relayed: dict | None, signalling: dict | None) -> dict:
+    """Whether a WebRTC viewer would see this camera now: the stream Janus relays is up and H.264,
+    and Janus got its media within media_timeout."""
+    viewers = (signalling or {}).get("cameras", {}).get(camera_id, 0)
+
+    def verdict(status: str, reason: str | None) -> dict:
+        return {"up": status == "up", "status": status, "reason": reason, "viewers": viewers}
+
+    if relayed is None or not relayed["up"]:
+        return verdict("down", f"its {settings['stream']} stream is not up")
+    codecs = (relayed.get("attributes") or {}).get("CODECS", "")
+    if codecs and not codecs.startswith(("avc1", "avc3")):
+        return verdict("unplayable", f"WebRTC carries H.264 and this stream is {codecs.split(',')[0]}; fix: webrtc='sub' with an H.264 sub profile, or video='transcode'")
+    ages = (signalling or {}).get("media_age_ms")
+    if ages is None:
+        return verdict("down", "the WebRTC signalling service or Janus is not answering")
+    age = ages.get(camera_id)
+    if age is None or age > settings["media_timeout"] * 1000:
+        return verdict("down", "no media reached Janus" + (f" for {age / 1000:.0f} s" if age is not None else ""))
+    return verdict("up", None)
 
 
 def write_atomically(path: str, text: str) -> None:

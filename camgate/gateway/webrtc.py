@@ -8,7 +8,7 @@ from a root-only EnvironmentFile):
     {"listen": ["127.0.0.1", 8086], "janus": "http://127.0.0.1:8088/janus",
      "public_path": "/api/webrtc", "max_viewers": 100, "max_viewers_per_user": 16,
      "answer_timeout": 30, "media_timeout": 10,
-     "users": {"alice": ["front", "yard"]}}
+     "cameras": ["front", "yard"], "users": {"alice": ["front", "yard"]}}
 
 nginx has checked the app user's password (auth_basic) and passes the user's name in
 X-Camgate-User; this service lets a user watch only the cameras `users` lists for them (the same
@@ -19,7 +19,8 @@ server-offer form (draft-ietf-wish-whep-00): Janus's streaming plugin makes the 
                                                body: the SDP offer (application/sdp)
     PATCH  <public_path>/<camera>/<viewer>  body: the SDP answer (application/sdp) -> 204
     DELETE <public_path>/<camera>/<viewer>  -> 204: the viewer is gone
-    GET    /status                          viewers per camera (loopback only: nginx never maps it)
+    GET    /status                          viewers per camera and the age of each camera's media in
+                                            Janus (loopback only: nginx never maps it; camgate-health reads it)
 
 Errors are JSON {"error": ...}: 401 no user (nginx did not authenticate), 403 not the user's
 camera, 404 no such camera or viewer, 409 answer twice, 415 not application/sdp, 429 too many
@@ -280,12 +281,31 @@ class Signalling:
                 self.end(viewer)
 
     def status(self) -> dict:
+        """Viewers (all, connected, per camera) and, per WebRTC camera, how long ago Janus last got its
+        media ({camera: ms}, None when Janus is not answering): what camgate-health judges."""
         with self.lock:
             viewers = list(self.viewers.values())
         per_camera: dict[str, int] = {}
         for viewer in viewers:
             per_camera[viewer.camera] = per_camera.get(viewer.camera, 0) + 1
-        return {"viewers": len(viewers), "connected": sum(v.connected for v in viewers), "cameras": per_camera}
+        return {"viewers": len(viewers), "connected": sum(v.connected for v in viewers), "cameras": per_camera, "media_age_ms": self.media_ages()}
+
+    def media_ages(self) -> dict[str, int | None] | None:
+        try:
+            session = self.janus.create_session()
+        except Refused:
+            return None
+        try:
+            handle = self.janus.attach_streaming(session)
+            ages = {}
+            for camera in self.config.get("cameras", []):
+                info = plugin_data(self.janus.message(session, handle, {"request": "info", "id": camera})).get("info")
+                ages[camera] = media_age_ms(info) if info else None
+            return ages
+        except Refused:
+            return None
+        finally:
+            self.janus.destroy(session)
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -84,6 +84,15 @@ def test_webrtc_shows_the_picture_well_under_a_second_behind_the_camera(manifest
     assert 0 < result.glass_to_glass["p50_s"] < 1.5, result.glass_to_glass
 
 
+def test_health_and_api_status_say_whether_a_webrtc_viewer_would_see_the_camera(host, client, gateway, state):
+    health = lambda: json.loads(host.check_output("python3 /usr/local/lib/camgate/camgate-health /etc/camgate/health.json"))["cameras"]  # noqa: E731
+    assert wait_until(lambda: health()[WITH_AUDIO]["webrtc"]["up"], timeout=60), health()[WITH_AUDIO]
+    assert "webrtc" not in health()["cam2"]
+    status = json.loads(client.fetch(f"{gateway.base_url}/api/status", headers=app_user(state, "alice")).body)["cameras"]
+    assert wait_until(lambda: json.loads(client.fetch(f"{gateway.base_url}/api/status", headers=app_user(state, "alice")).body)
+                      ["cameras"][WITH_AUDIO]["webrtc"]["up"], timeout=60), status  # fmt: skip
+
+
 def test_passwords_and_cameras_are_checked_before_anything_reaches_janus(client, manifest, state):
     url = webrtc_url(manifest, WITH_AUDIO)
     assert signal(client, url, {}).status == 401

@@ -95,7 +95,7 @@ class Rig:
     def write_config(self, users: dict, **fields) -> None:
         config = {"listen": ["127.0.0.1", self.service_port], "janus": f"http://127.0.0.1:{self.janus_port}/janus",
                   "public_path": "/api/webrtc", "max_viewers": 100, "max_viewers_per_user": PER_USER, "answer_timeout": 4,
-                  "media_timeout": 5, "users": users, **fields}  # fmt: skip
+                  "media_timeout": 5, "cameras": [LIVE, SILENT], "users": users, **fields}  # fmt: skip
         (self.tmp / "webrtc.json").write_text(json.dumps(config))
 
     def request(self, method: str, path: str, user: str | None = "alice", body: str = "", content_type: str | None = None):
@@ -163,6 +163,12 @@ def test_a_camera_without_mountpoint_is_404_and_one_without_media_is_503_with_re
     assert wait_until(lambda: offer(rig, SILENT)[0] == 503, timeout=5 + 30)
     status, headers, body = rig.request("POST", f"/api/webrtc/{SILENT}")
     assert status == 503 and "play HLS meanwhile" in body and headers.get("Retry-After")
+
+
+def test_status_tells_how_fresh_each_cameras_media_is_in_janus(rig):
+    """What camgate-health reads to judge WebRTC: the live camera's media is fresh, the silent one's is not."""
+    ages = lambda: rig.status()["media_age_ms"]  # noqa: E731
+    assert wait_until(lambda: ages()[LIVE] < 2000 and ages()[SILENT] > 5000, timeout=30), ages()
 
 
 def test_answers_need_sdp_and_the_viewers_own_location(rig):

@@ -145,21 +145,21 @@ def test_camera_add_list_remove_round_trip(site, run):
                  "--retention", "14d", "--bitrate-kbps", "4000", input=PASSWORD + "\n")  # fmt: skip
     assert result.exit_code == 0, result.output
     result = run("camera", "add", "inventory/mysite.py", "yard", "--url", "rtsp://192.168.1.21/ch1",
-                 "--audio", "none", "--hls-time", "4", "--encrypt")  # fmt: skip
+                 "--audio", "none", "--hls-time", "4", "--encrypt", "--webrtc", "main")  # fmt: skip
     assert result.exit_code == 0, result.output
 
     [(gateway, _)] = load_inventory(site / "mysite.py")
     door, yard = gateway.cameras
     assert (door.id, door.name, door.username, door.password_ref, door.record, door.retention, door.bitrate_kbps) == (
         "front-door", "Front door", "admin", "secret:front-door", True, "14d", 4000)  # fmt: skip
-    assert (yard.id, yard.audio, yard.hls_time, yard.encrypt, yard.record) == ("yard", "none", 4, True, False)
+    assert (yard.id, yard.audio, yard.hls_time, yard.encrypt, yard.record, yard.webrtc) == ("yard", "none", 4, True, False, "main")
 
     result = run("camera", "list", "mysite")
     assert result.exit_code == 0
     header, *rows = result.output.splitlines()
-    assert header.split() == ["ID", "NAME", "URL", "AUDIO", "HLS_TIME", "RECORD", "RETENTION", "ENCRYPT", "ENABLED"]
-    assert rows[0].split() == ["front-door", "Front", "door", "rtsp://192.168.1.20:554/stream1", "aac", "2", "yes", "14d", "no", "yes"]
-    assert rows[1].split() == ["yard", "yard", "rtsp://192.168.1.21/ch1", "none", "4", "no", "7d", "yes", "yes"]
+    assert header.split() == ["ID", "NAME", "URL", "AUDIO", "HLS_TIME", "RECORD", "RETENTION", "ENCRYPT", "WEBRTC", "ENABLED"]
+    assert rows[0].split() == ["front-door", "Front", "door", "rtsp://192.168.1.20:554/stream1", "aac", "2", "yes", "14d", "no", "off", "yes"]
+    assert rows[1].split() == ["yard", "yard", "rtsp://192.168.1.21/ch1", "none", "4", "no", "7d", "yes", "main", "yes"]
 
     result = run("camera", "remove", "mysite", "front-door")
     assert result.exit_code == 0, result.output

@@ -32,6 +32,7 @@ def test_figures_are_measured_per_stream():
 def test_g711_audio_is_transcoded_and_a_long_gop_raises_hls_time():
     result = analyse("yard", probe_json(audio="pcm_alaw", gop_frames=100), hls_time=2)
     assert any(a.startswith("audio='aac' (pcm_alaw cannot go into HLS") for a in result.advice)
+    assert "with webrtc='main': webrtc_audio='pcma' (the camera's G.711 passes through untouched)" in result.advice
     assert any(a.startswith("hls_time=4: segments are cut at keyframes, every 4 s") for a in result.advice)
 
 

@@ -8,6 +8,7 @@ import pytest
 from camgate import webrtc
 from camgate.ffmpeg import camera_args
 from camgate.firewall import ruleset_for, render_ruleset
+from camgate.gateway.health import judge_webrtc
 from camgate.manifest import catalog
 from camgate.model import InventoryError, parse_gateway
 from camgate.render import render_camera_unit, render_janus_configs, render_nginx_site, render_turnserver_conf
@@ -182,3 +183,23 @@ def test_signalling_and_manifest_offer_webrtc_only_for_the_users_webrtc_cameras(
     site = render_nginx_site(g, (1, 22, 1))
     assert "proxy_pass http://127.0.0.1:8086;" in site and 'proxy_set_header Authorization "";' in site
     assert "include /etc/nginx/camgate/turn-secret.conf;" in site
+
+
+SETTINGS = {"stream": "main", "status_url": "http://127.0.0.1:8086/status", "media_timeout": 10}
+UP = {"up": True, "attributes": {"CODECS": "avc1.64001f,mp4a.40.2"}}
+
+
+@pytest.mark.parametrize(("relayed", "signalling", "status", "reason"), [
+    ({"up": False}, {"media_age_ms": {"front": 100}}, "down", "its main stream is not up"),
+    ({"up": True, "attributes": {"CODECS": "hvc1.1.6.L93.B0"}}, {"media_age_ms": {"front": 100}}, "unplayable", "WebRTC carries H.264"),
+    (UP, None, "down", "not answering"),
+    (UP, {"media_age_ms": None}, "down", "not answering"),
+    (UP, {"media_age_ms": {"front": 25_000}}, "down", "no media reached Janus for 25 s"),
+    (UP, {"media_age_ms": {"front": 120}, "cameras": {"front": 3}}, "up", None),
+])  # fmt: skip
+def test_webrtc_health_is_up_only_when_a_viewer_would_see_the_camera(relayed, signalling, status, reason):
+    found = judge_webrtc("front", SETTINGS, relayed, signalling)
+    assert found["status"] == status and found["up"] == (status == "up")
+    assert (found["reason"] is None) if reason is None else (reason in found["reason"])
+    if status == "up":
+        assert found["viewers"] == 3

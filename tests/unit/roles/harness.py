@@ -113,7 +113,12 @@ PACKAGE_PATHS = {
 }
 PACKAGE_FILES = {"nginx": {"/etc/nginx/sites-available/default": "server { listen 80 default_server; }\n"}}
 PACKAGE_LINKS = {"nginx": {"/etc/nginx/sites-enabled/default": "/etc/nginx/sites-available/default"}}
-PACKAGE_UNITS = {"nginx": ("nginx.service",), "certbot": ("certbot.timer",), "nftables": ()}
+PACKAGE_UNITS = {
+    "nginx": ("nginx.service",), "certbot": ("certbot.timer",), "nftables": (), "janus": ("janus.service",),
+    "coturn": ("coturn.service",),
+}  # fmt: skip
+# System groups a package's postinst adds (coturn runs as turnserver).
+PACKAGE_GROUPS = {"coturn": ("turnserver",)}
 PACKAGE_COMMANDS = {"nftables": ("nft",), "openssl": ("openssl",), "certbot": ("certbot",), "nginx": ("nginx",)}
 
 
@@ -290,6 +295,7 @@ class SimHost:
                 self.link(path, target)
         self.running.update(PACKAGE_UNITS.get(package, ()))
         self.enabled.update(PACKAGE_UNITS.get(package, ()))
+        self.groups.update(PACKAGE_GROUPS.get(package, ()))
         return self
 
     def resolve(self, path: str, follow_last: bool = True) -> str | None:
@@ -1029,6 +1035,16 @@ def _link_secret(sim: SimHost, args: list[str]) -> None:
         sim.put(conf, 'set $camgate_link_secret "simulated";\n', "0600")
 
 
+def _webrtc_secrets(sim: SimHost, args: list[str]) -> None:
+    """camgate-webrtc-secrets: the env file and the nginx include named in the script (0600 root), when missing."""
+    script = "/usr/local/lib/camgate/camgate-webrtc-secrets"
+    env, conf = _script_line(sim, script, r"^env=(\S+)$"), _script_line(sim, script, r"^conf=(\S+)$")
+    if sim.file(env) is None:
+        sim.put(env, "CAMGATE_JANUS_API_SECRET=simulated\nCAMGATE_TURN_SECRET=simulated\n", "0600")
+    if sim.file(conf) is None:
+        sim.put(conf, 'set $camgate_turn_secret "simulated";\n', "0600")
+
+
 # Programs whose effect on the host the harness models, by the name they are run by.
 PROGRAMS: dict[str, Callable[[SimHost, list[str]], bool | None]] = {
     "chmod": _chmod,
@@ -1049,5 +1065,6 @@ PROGRAMS: dict[str, Callable[[SimHost, list[str]], bool | None]] = {
     "camgate-firewall-apply": _firewall_apply,
     "camgate-nginx-apply": _nginx_apply,
     "camgate-link-secret": _link_secret,
+    "camgate-webrtc-secrets": _webrtc_secrets,
     "nft": _nft,
 }
