@@ -6,10 +6,12 @@ camera unit over a fixed window, and how many cameras' segments arrive late. Bou
 N, MEASURE seconds each. Prints a table; nothing is kept.
 
     python -m bench.cameras [--counts 1,8,16,32,64] [--audio copy|aac] [--seconds 20] [--snapshot on|off]
-                            [--sub off|on]
+                            [--sub off|on] [--webrtc off|main]
 
 With --sub on each camera also has a sub stream (its own unit, reading the same source again: the
-upper bound of a real, smaller sub profile); CPU and PSS per camera then add up both units.
+upper bound of a real, smaller sub profile); CPU and PSS per camera then add up both units. With
+--webrtc main each camera's unit also sends RTP to Janus (video copied, its AAC as Opus): the
+units' cost, not Janus's (bench.webrtc has that).
 """
 
 from __future__ import annotations
@@ -82,13 +84,14 @@ def per_camera(sample: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]
     return cameras
 
 
-def run(count: int, audio: str, seconds: float, snapshot: str = "on", sub: str = "off") -> dict:
+def run(count: int, audio: str, seconds: float, snapshot: str = "on", sub: str = "off", webrtc: str = "off") -> dict:
     bed = Testbed(STATE_DIR, INDEX, cameras=1, auth_cameras=())
     state = bed.up()
     try:
         env = {**os.environ, "CAMGATE_TESTBED_DIR": str(STATE_DIR), "CAMGATE_TESTBED_CAMERAS": "none",
                "CAMGATE_TESTBED_CLONES": str(count), "CAMGATE_TESTBED_CLONE_AUDIO": audio,
-               "CAMGATE_TESTBED_CLONE_SNAPSHOT": snapshot, "CAMGATE_TESTBED_CLONE_SUB": sub}  # fmt: skip
+               "CAMGATE_TESTBED_CLONE_SNAPSHOT": snapshot, "CAMGATE_TESTBED_CLONE_SUB": sub,
+               "CAMGATE_TESTBED_CLONE_WEBRTC": webrtc}  # fmt: skip
         first, _ = deploy(env)
         noop, out = deploy(env)
         ssh = ["ssh", "-F", state["ssh_config"], state["ssh_alias"]]
@@ -115,13 +118,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--snapshot", default="on", choices=("on", "off"), help="the units' JPEG snapshot")
     parser.add_argument("--sub", default="off", choices=("off", "on"), help="a sub stream per camera")
+    parser.add_argument("--webrtc", default="off", choices=("off", "main"), help="each camera also feeds Janus")
     args = parser.parse_args()
-    print(f"audio {args.audio}, snapshot {args.snapshot}, sub stream {args.sub}, {args.seconds:.0f} s CPU window, "
+    print(f"audio {args.audio}, snapshot {args.snapshot}, sub stream {args.sub}, webrtc {args.webrtc}, {args.seconds:.0f} s CPU window, "
           f"{os.cpu_count()} cores")
     print(f"{'cameras':>7} {'first deploy s':>14} {'no-op s':>8} {'no-op changes':>13} {'CPU %/camera':>12} "
           f"{'CPU % total':>11} {'PSS MB/camera':>13} {'late':>5} {'restarts':>8}")  # fmt: skip
     for count in (int(n) for n in args.counts.split(",")):
-        r = run(count, args.audio, args.seconds, args.snapshot, args.sub)
+        r = run(count, args.audio, args.seconds, args.snapshot, args.sub, args.webrtc)
         print(f"{r['count']:7} {r['first']:14.1f} {r['noop']:8.1f} {r['noop_changes']:>13} {r['cpu_per_camera']:12.2f} "
               f"{r['cpu_total']:11.1f} {r['pss_per_camera']:13.1f} {r['late']:5} {r['restarts']:8}", flush=True)  # fmt: skip
 

@@ -6,10 +6,9 @@ camera and per viewer.
 1. Latency: the demo's first camera (hls_time 1, webrtc on) plays in hls.js and over WebRTC, one after
    the other, in Debian's Chromium; both read each displayed frame's timestamp QR code against the
    camera's clock (tests/players/clock.js), so both figures are glass-to-glass on one clock.
-2. Cost: Janus's CPU time (its cgroup's CPUUsageNSec) over --window seconds with no viewer (the RTP
+2. Cost: Janus's CPU time (/proc of its process) over --window seconds with no viewer (the RTP
    of every WebRTC camera coming in: per camera), then with --viewers viewers of one camera, all
-   from one browser page, each its own PeerConnection (per viewer). Memory: janus.service's
-   MemoryCurrent. The browser's own decoding is not counted: it runs on this machine, not the gateway.
+   from one browser page, each its own PeerConnection (per viewer). Memory: Janus's PSS. The browser's own decoding is not counted: it runs on this machine, not the gateway.
 The demo is redeployed first with room for that many viewers per user (CAMGATE_TESTBED_WEBRTC_PER_USER).
 """
 
@@ -37,17 +36,20 @@ def ssh(state: dict, command: str) -> str:
     return subprocess.run(["ssh", "-F", state["ssh_config"], state["ssh_alias"], command], capture_output=True, text=True, timeout=60, check=True).stdout
 
 
-def janus_usage(state: dict) -> tuple[int, int]:
-    """(CPU ns since Janus started, memory bytes now) of janus.service."""
-    out = ssh(state, f"systemctl show -p CPUUsageNSec -p MemoryCurrent --value {paths.JANUS_SERVICE}").split()
-    return int(out[0]), int(out[1])
+def janus_usage(state: dict) -> tuple[float, int]:
+    """(CPU seconds Janus used so far, its PSS in bytes now), from /proc of its main process (the
+    testbed's systemd has no CPU accounting for the unit)."""
+    out = ssh(state, f"pid=$(systemctl show -p MainPID --value {paths.JANUS_SERVICE}); "
+                     "cut -d' ' -f14,15 /proc/$pid/stat; getconf CLK_TCK; awk '/^Pss:/ {print $2}' /proc/$pid/smaps_rollup").split()  # fmt: skip
+    utime, stime, ticks, pss_kb = (int(v) for v in out)
+    return (utime + stime) / ticks, pss_kb * 1024
 
 
 def cpu_share(state: dict, seconds: float) -> float:
     """Janus's CPU over `seconds`, in % of one core."""
     start, t0 = janus_usage(state)[0], time.monotonic()
     time.sleep(seconds)
-    return (janus_usage(state)[0] - start) / 1e9 / (time.monotonic() - t0) * 100
+    return (janus_usage(state)[0] - start) / (time.monotonic() - t0) * 100
 
 
 def main() -> None:
@@ -87,7 +89,8 @@ def main() -> None:
     memory_idle = janus_usage(state)[1]
     print(f"   no viewer: {idle:.2f} % of a core ({idle / len(gateway.webrtc_cameras):.2f} % per camera), {memory_idle / 2**20:.1f} MiB", flush=True)
     measured: dict = {}
-    viewers_seconds = args.window + 40
+    # Long enough for every viewer to connect (60 s at most), the measuring window and the hang-up.
+    viewers_seconds = 60 + args.window + 30
 
     def watch() -> None:
         measured["result"] = play_webrtc(webrtc_url, user.name, password, seconds=viewers_seconds, host_map=host_map,
@@ -98,10 +101,12 @@ def main() -> None:
     thread = threading.Thread(target=watch)
     thread.start()
     status = lambda: json.loads(ssh(state, f"curl -s http://127.0.0.1:{paths.WEBRTC_PORT}/status"))  # noqa: E731
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 60
     while status()["connected"] < args.viewers and time.monotonic() < deadline and thread.is_alive():
         time.sleep(1)
     connected = status()["connected"]
+    if not connected:
+        raise SystemExit("no viewer connected: see the browser's result below")
     busy = cpu_share(state, args.window)
     memory_busy = janus_usage(state)[1]
     thread.join()

@@ -61,8 +61,8 @@ def tls_fields(state: dict[str, Any]) -> dict[str, Any]:
 def clone_cameras(state: dict[str, Any]) -> list[dict[str, Any]]:
     """$CAMGATE_TESTBED_CLONES=N more cameras reading the testbed's first camera (its RTSP server
     shares one encoder between clients): what the benchmarks scale with. $CAMGATE_TESTBED_CLONE_AUDIO
-    (copy, aac), $CAMGATE_TESTBED_CLONE_SNAPSHOT (on, off) and $CAMGATE_TESTBED_CLONE_SUB (off, on) set
-    their audio, snapshot and sub stream."""
+    (copy, aac), $CAMGATE_TESTBED_CLONE_SNAPSHOT (on, off), $CAMGATE_TESTBED_CLONE_SUB (off, on) and
+    $CAMGATE_TESTBED_CLONE_WEBRTC (off, main) set their audio, snapshot, sub stream and WebRTC."""
     count = int(os.environ.get("CAMGATE_TESTBED_CLONES") or 0)
     audio = os.environ.get("CAMGATE_TESTBED_CLONE_AUDIO") or "copy"
     snapshot = (os.environ.get("CAMGATE_TESTBED_CLONE_SNAPSHOT") or "on") != "off"
@@ -71,7 +71,9 @@ def clone_cameras(state: dict[str, Any]) -> list[dict[str, Any]]:
     # another URL (the RTSP server ignores the query). A real camera's sub profile is smaller: this is
     # the upper bound of what a sub stream costs.
     sub = {"sub_url": f"{source}?profile=sub"} if os.environ.get("CAMGATE_TESTBED_CLONE_SUB") == "on" else {}
-    return [camera(f"clone-{n}", url=source, audio=audio, hls_time=2, snapshot=snapshot, **sub) for n in range(1, count + 1)]
+    # $CAMGATE_TESTBED_CLONE_WEBRTC=main: each clone also feeds Janus (its AAC as Opus).
+    webrtc = os.environ.get("CAMGATE_TESTBED_CLONE_WEBRTC") or "off"
+    return [camera(f"clone-{n}", url=source, audio=audio, hls_time=2, snapshot=snapshot, webrtc=webrtc, **sub) for n in range(1, count + 1)]
 
 
 # Zoo cameras that record (10 s files): one H.264 and one HEVC, for playback in the players.
