@@ -59,13 +59,17 @@ def test_the_manifest_gives_webrtc_urls_and_time_limited_turn_credentials(manife
     assert f"turns:{gateway.domain}:5349?transport=tcp" in ice["urls"] and ice["credential"]
 
 
-def test_an_app_user_watches_an_h264_camera_with_its_audio_over_webrtc(manifest, state):
-    result = watch(state, webrtc_url(manifest, WITH_AUDIO), seconds=6)
+def test_an_app_user_watches_an_h264_camera_with_its_audio_well_under_a_second_behind(manifest, state):
+    """Glass-to-glass on the clock hls.js is measured with (bench/webrtc.py has the figures): far
+    below HLS's three segments, whatever the keyframe interval."""
+    cam = next(c for c in state["cameras"] if c["id"] == WITH_AUDIO)
+    result = watch(state, webrtc_url(manifest, WITH_AUDIO), seconds=6, camera_clock=camera_clock(cam))
     assert result.ok, result.summary()
     assert [s["status"] for s in result.signalling] == [201, 204, 204]
     assert result.video["codec"] == "video/H264" and (result.video_width, result.video_height) == (640, 360)
     assert result.frames_in_second_half > 0
     assert result.audio["codec"] == "audio/opus" and result.audio["packets"] > 0 and result.audio["samples"] > 0
+    assert 0 < result.glass_to_glass["p50_s"] < 1.5, result.glass_to_glass
 
 
 def test_every_packet_can_go_through_coturn(manifest, state):
@@ -73,15 +77,6 @@ def test_every_packet_can_go_through_coturn(manifest, state):
     assert result.ok, result.summary()
     assert result.candidate_pair["local"] == "relay" and result.candidate_pair["remote_address"] == state["target_address"]
     assert result.audio["packets"] > 0
-
-
-def test_webrtc_shows_the_picture_well_under_a_second_behind_the_camera(manifest, state):
-    """The same clock hls.js is measured with (bench/webrtc.py has the figures): far below HLS's
-    three segments, whatever the keyframe interval."""
-    cam = next(c for c in state["cameras"] if c["id"] == WITH_AUDIO)
-    result = watch(state, webrtc_url(manifest, WITH_AUDIO), seconds=6, camera_clock=camera_clock(cam))
-    assert result.ok, result.summary()
-    assert 0 < result.glass_to_glass["p50_s"] < 1.5, result.glass_to_glass
 
 
 def test_health_and_api_status_say_whether_a_webrtc_viewer_would_see_the_camera(host, client, gateway, state):
@@ -162,7 +157,7 @@ def test_a_viewer_that_stays_sees_the_camera_again_after_it_died_and_came_back(h
     restarts = lambda: int(host.check_output(f"systemctl show -p NRestarts --value {unit}"))
     status = lambda: json.loads(host.check_output(f"curl -s http://127.0.0.1:{paths.WEBRTC_PORT}/status"))
     outcome: dict = {}
-    viewer = threading.Thread(target=lambda: outcome.update(result=watch(state, url, user="bob", seconds=45, startup_timeout=30)))
+    viewer = threading.Thread(target=lambda: outcome.update(result=watch(state, url, user="bob", seconds=RECOVERY_S + 10, startup_timeout=30)))
     viewer.start()
     try:
         assert wait_until(lambda: status()["connected"] >= 1, timeout=60), "the viewer never connected"
