@@ -7,6 +7,9 @@ from io import StringIO
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, operation
 from pyinfra.facts.files import File, Sha1File
+from pyinfra.facts.systemd import SystemdStatus
+from pyinfra.operations import systemd
+from pyinfra.operations.util import any_changed
 from pyinfra.operations.util.files import chmod, chown, ensure_mode_int
 
 from camgate.render import sha1
@@ -40,3 +43,16 @@ def put_secret(dest: str, content: str, mode: str = "0600", user: str = "root", 
         yield chown(dest, user, group)
     if remote["mode"] != wanted_mode:
         yield chmod(dest, wanted_mode)
+
+
+def was_running(unit: str) -> bool:
+    """Whether `unit` runs on the host now, before this deploy changes anything."""
+    return bool(host.get_fact(SystemdStatus).get(unit))
+
+
+def restart_if_changed(name: str, unit: str, running_before: bool, *changes) -> None:
+    """Restart `unit` when one of the `changes` operations changed something, if it ran before this
+    deploy (one that did not starts with its new files: no restart needed)."""
+    if running_before:
+        systemd.service(name=name, service=unit, running=None, restarted=True, _if=any_changed(*changes))
+

@@ -9,11 +9,11 @@ from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.hardware import Ipv4Addrs
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, systemd
-from pyinfra.operations.util import any_changed
 
 from camgate import paths
 from camgate.inventory import gateway_from_host
 from camgate.render import render, render_turnserver_conf
+from roles.operations import restart_if_changed, was_running
 
 
 @deploy("camgate turn")
@@ -32,7 +32,7 @@ def turn() -> None:
         if "coturn" in (host.get_fact(DebPackages) or {}) and paths.COTURN_SERVICE in host.get_fact(SystemdStatus):
             systemd.service(name="Stop coturn (no WebRTC camera)", service=paths.COTURN_SERVICE, running=False, enabled=False)
         return
-    was_running = bool(host.get_fact(SystemdStatus).get(paths.COTURN_SERVICE))
+    running_before = was_running(paths.COTURN_SERVICE)
     installed = "coturn" in (host.get_fact(DebPackages) or {})
     content = render_turnserver_conf(gateway, own_addresses())
     # Config and drop-in before the package: its first start already runs camgate's coturn.
@@ -52,11 +52,7 @@ def turn() -> None:
     )  # fmt: skip
     systemd.daemon_reload(name="Reload systemd (coturn drop-in)", _if=dropin.did_change)
     systemd.service(name="coturn enabled and running", service=paths.COTURN_SERVICE, running=True, enabled=True)
-    if was_running:
-        systemd.service(
-            name="Restart coturn (changed)", service=paths.COTURN_SERVICE, running=None, restarted=True,
-            _if=any_changed(config, dropin),
-        )  # fmt: skip
+    restart_if_changed("Restart coturn (changed)", paths.COTURN_SERVICE, running_before, config, dropin)
 
 
 def own_addresses() -> list[str]:

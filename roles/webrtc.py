@@ -11,12 +11,12 @@ from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.files import File, Sha1File
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, server, systemd
-from pyinfra.operations.util import any_changed
 
 from camgate import paths, webrtc as webrtc_settings
 from camgate.gateway import webrtc as signalling_module
 from camgate.inventory import gateway_from_host
 from camgate.render import render, render_janus_configs, sha1
+from roles.operations import restart_if_changed, was_running
 
 
 @deploy("camgate webrtc")
@@ -36,7 +36,7 @@ def webrtc() -> None:
     if not gateway.webrtc_cameras:
         stop_webrtc()
         return
-    was_running = bool(host.get_fact(SystemdStatus).get(paths.JANUS_SERVICE))
+    janus_before = was_running(paths.JANUS_SERVICE)
     ensure_webrtc_secrets()
     server.user(
         name=f"User {paths.JANUS_USER}",
@@ -59,11 +59,7 @@ def webrtc() -> None:
     systemd.daemon_reload(name="Reload systemd (janus drop-in)", _if=dropin.did_change)
     apply_janus_config(first)
     systemd.service(name="Janus enabled and running", service=paths.JANUS_SERVICE, running=True, enabled=True)
-    if was_running:
-        systemd.service(
-            name="Restart Janus (drop-in changed)", service=paths.JANUS_SERVICE, running=None, restarted=True,
-            _if=dropin.did_change,
-        )  # fmt: skip
+    restart_if_changed("Restart Janus (drop-in changed)", paths.JANUS_SERVICE, janus_before, dropin)
     signalling_service(gateway)
 
 
@@ -132,13 +128,10 @@ def signalling_service(gateway) -> None:
         mode="0644",
     )
     systemd.daemon_reload(name="Reload systemd (camgate-webrtc)", _if=unit.did_change)
-    running = host.get_fact(SystemdStatus).get(paths.WEBRTC_SERVICE)
+    running = was_running(paths.WEBRTC_SERVICE)
     systemd.service(name="WebRTC signalling enabled and running", service=paths.WEBRTC_SERVICE, running=True, enabled=True)
+    restart_if_changed("Restart WebRTC signalling (changed)", paths.WEBRTC_SERVICE, running, code, unit)
     if running:
-        systemd.service(
-            name="Restart WebRTC signalling (changed)", service=paths.WEBRTC_SERVICE, running=None, restarted=True,
-            _if=any_changed(code, unit),
-        )  # fmt: skip
         systemd.service(
             name="Reload WebRTC signalling (users or cameras changed)", service=paths.WEBRTC_SERVICE, running=None,
             reloaded=True, _if=lambda: config.did_change() and not code.did_change() and not unit.did_change(),

@@ -44,14 +44,17 @@ export function usage(message) {
   return error;
 }
 
+// The argument after argv[i], which the option at argv[i] requires.
+export function valueAfter(argv, i) {
+  if (i + 1 >= argv.length) throw usage(`${argv[i]} needs a value`);
+  return argv[i + 1];
+}
+
 // The options both players take: [--host-map name=address ...] [--ignore-https-errors]
 // [--page-origin ORIGIN] [--allow-origin ORIGIN ...] [--chromium PATH] [--camera-clock MS].
 // Returns how many arguments it consumed at argv[i] (0: not one of these).
 export function parseCommonArg(argv, i, opts) {
-  const need = () => {
-    if (i + 1 >= argv.length) throw usage(`${argv[i]} needs a value`);
-    return argv[i + 1];
-  };
+  const need = () => valueAfter(argv, i);
   switch (argv[i]) {
     case '--host-map': {
       const value = need();

@@ -22,7 +22,7 @@
 import path from 'node:path';
 
 import {
-  CLOCK_JS, HERE, JSQR, commonDefaults, glassToGlass, median, parseCommonArg, positive, round, runPlayer, sleep, usage,
+  CLOCK_JS, HERE, JSQR, commonDefaults, glassToGlass, median, parseCommonArg, positive, round, runPlayer, sleep, usage, valueAfter,
   withPlayerPage,
 } from './chromium.mjs';
 
@@ -30,10 +30,7 @@ const HLS_JS = path.join(HERE, 'node_modules', 'hls.js', 'dist', 'hls.min.js');
 
 function parseArgs(argv) {
   const opts = { url: null, seconds: 20, startupTimeout: 20, level: 'auto', screenshot: null, sampleInterval: 0.5, ...commonDefaults() };
-  const need = (i) => {
-    if (i + 1 >= argv.length) throw usage(`${argv[i]} needs a value`);
-    return argv[i + 1];
-  };
+  const need = (i) => valueAfter(argv, i);
   for (let i = 0; i < argv.length; i++) {
     const used = parseCommonArg(argv, i, opts);
     if (used) { i += used - 1; continue; }

@@ -22,7 +22,7 @@
 // --camera-clock MS: glass-to-glass latency read from the picture, as hlsjs_play.mjs does (clock.js).
 
 import {
-  CLOCK_JS, JSQR, commonDefaults, glassToGlass, parseCommonArg, positive, round, runPlayer, sleep, usage, withPlayerPage,
+  CLOCK_JS, JSQR, commonDefaults, glassToGlass, parseCommonArg, positive, round, runPlayer, sleep, usage, valueAfter, withPlayerPage,
 } from './chromium.mjs';
 
 function parseArgs(argv) {
@@ -30,10 +30,7 @@ function parseArgs(argv) {
     url: null, user: null, iceServers: [], relay: false, seconds: 10, startupTimeout: 20, hangup: true, viewers: 1,
     sampleInterval: 0.5, ...commonDefaults(),
   };
-  const need = (i) => {
-    if (i + 1 >= argv.length) throw usage(`${argv[i]} needs a value`);
-    return argv[i + 1];
-  };
+  const need = (i) => valueAfter(argv, i);
   for (let i = 0; i < argv.length; i++) {
     const used = parseCommonArg(argv, i, opts);
     if (used) { i += used - 1; continue; }
@@ -78,6 +75,29 @@ function pageHtml() {
   };
   video.requestVideoFrameCallback(onFrame);
 
+  // docs/app.md's exchange for one PeerConnection: POST for the offer, answer it once ICE gathering
+  // is complete (no trickle), PATCH the answer to the viewer's Location.
+  const exchange = async (pc, url, authorization) => {
+    const post = await fetch(url, { method: 'POST', headers: { Authorization: authorization } });
+    const offer = await post.text();
+    const done = { post: post.status, post_at: now(), post_body: post.status === 201 ? null : offer.slice(0, 300),
+                   location: null, patch: null, patch_at: null, patch_body: null };
+    if (post.status !== 201) return done;
+    done.location = new URL(post.headers.get('Location'), url).href;
+    await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+    await pc.setLocalDescription(await pc.createAnswer());
+    await new Promise((resolve) => {
+      if (pc.iceGatheringState === 'complete') return resolve();
+      pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+      setTimeout(resolve, 10000);
+    });
+    const patch = await fetch(done.location, {
+      method: 'PATCH', headers: { Authorization: authorization, 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
+    });
+    Object.assign(done, { patch: patch.status, patch_at: now(), patch_body: patch.status === 204 ? null : (await patch.text()).slice(0, 300) });
+    return done;
+  };
+
   rec.start = async (url, authorization, iceServers, relay, cameraClock) => {
     t0 = performance.now();
     rec.t0_unix_ms = performance.timeOrigin + t0;
@@ -91,22 +111,10 @@ function pageHtml() {
       if (rec.tracks.length === 1) video.play().catch((e) => rec.errors.push('play(): ' + e.message));
     };
     pc.onconnectionstatechange = () => rec.states.push([now(), pc.connectionState]);
-    const post = await fetch(url, { method: 'POST', headers: { Authorization: authorization } });
-    const offer = await post.text();
-    rec.signalling.push({ step: 'POST', status: post.status, at_s: now(), body: post.status === 201 ? null : offer.slice(0, 300) });
-    if (post.status !== 201) return;
-    rec.location = new URL(post.headers.get('Location'), url).href;
-    await pc.setRemoteDescription({ type: 'offer', sdp: offer });
-    await pc.setLocalDescription(await pc.createAnswer());
-    await new Promise((resolve) => {
-      if (pc.iceGatheringState === 'complete') return resolve();
-      pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
-      setTimeout(resolve, 10000);
-    });
-    const patch = await fetch(rec.location, {
-      method: 'PATCH', headers: { Authorization: authorization, 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
-    });
-    rec.signalling.push({ step: 'PATCH', status: patch.status, at_s: now(), body: patch.status === 204 ? null : (await patch.text()).slice(0, 300) });
+    const done = await exchange(pc, url, authorization);
+    rec.location = done.location;
+    rec.signalling.push({ step: 'POST', status: done.post, at_s: done.post_at, body: done.post_body });
+    if (done.patch !== null) rec.signalling.push({ step: 'PATCH', status: done.patch, at_s: done.patch_at, body: done.patch_body });
   };
 
   // More viewers of the same camera (see --viewers): each POST, answer, PATCH, a hidden <video>.
@@ -124,21 +132,9 @@ function pageHtml() {
         const stream = new MediaStream();
         sink.srcObject = stream;
         pc.ontrack = (event) => { stream.addTrack(event.track); sink.play().catch(() => {}); };
-        const post = await fetch(url, { method: 'POST', headers: { Authorization: authorization } });
-        viewer.status = post.status;
-        if (post.status !== 201) continue;
-        viewer.location = new URL(post.headers.get('Location'), url).href;
-        await pc.setRemoteDescription({ type: 'offer', sdp: await post.text() });
-        await pc.setLocalDescription(await pc.createAnswer());
-        await new Promise((resolve) => {
-          if (pc.iceGatheringState === 'complete') return resolve();
-          pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
-          setTimeout(resolve, 10000);
-        });
-        const patch = await fetch(viewer.location, {
-          method: 'PATCH', headers: { Authorization: authorization, 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
-        });
-        viewer.status = patch.status === 204 ? 201 : patch.status;
+        const done = await exchange(pc, url, authorization);
+        viewer.location = done.location;
+        viewer.status = done.patch === 204 ? 201 : done.patch || done.post;
       } catch (e) {
         viewer.status = String(e && e.message || e);
       }
