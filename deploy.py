@@ -5,10 +5,12 @@ from pyinfra import host
 from camgate.inventory import gateway_from_host
 from roles.base import base
 from roles.cameras import cameras
+from roles.deployed import deployed
 from roles.ffmpeg import ffmpeg
 from roles.firewall import firewall
 from roles.health import health
 from roles.letsencrypt import letsencrypt
+from roles.metrics import metrics
 from roles.nginx import nginx
 from roles.recordings import recordings
 from roles.tls import tls
@@ -26,5 +28,7 @@ health()
 tls()  # before nginx: the certificate nginx refers to exists from the first run on
 webrtc()  # before nginx: its TURN secret include exists before nginx's config names it
 turn()  # after tls: coturn serves TURN over TLS with the gateway's certificate
+metrics()  # after health and tls: it runs after every health run and reads the certificate
 nginx()
 letsencrypt()  # after nginx: the ACME challenge is served from nginx's webroot
+deployed()  # last: only a deploy that got this far is recorded

@@ -31,6 +31,10 @@ class Ruleset:
     # (TCP, with HTTPS only) and coturn's relay ports (UDP); ranges as "LOW-HIGH" text.
     udp_ports: tuple[str, ...] = ()
     tcp_ports: tuple[str, ...] = ()
+    # With metrics_from: the metrics port, only from these networks.
+    metrics_port: int | None = None
+    metrics_v4: tuple[str, ...] = ()
+    metrics_v6: tuple[str, ...] = ()
 
     @property
     def ssh_restricted(self) -> bool:
@@ -78,11 +82,14 @@ def _element(network: Network) -> str:
 
 
 def ssh_sources(allow_from: tuple[str, ...] | list[str], deployer: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The (IPv4, IPv6) elements of the SSH sets: `allow_from` plus the deploying machine's address,
-    with overlaps and neighbours merged (nft refuses overlapping elements in an interval set)."""
-    networks = [ipaddress.ip_network(item, strict=False) for item in allow_from]
-    if deployer:
-        networks.append(ipaddress.ip_network(deployer))
+    """The (IPv4, IPv6) elements of the SSH sets: `allow_from` plus the deploying machine's address."""
+    return set_elements([*allow_from, *([deployer] if deployer else [])])
+
+
+def set_elements(sources: list[str] | tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The (IPv4, IPv6) elements of an nft set of these addresses/networks, with overlaps and
+    neighbours merged (nft refuses overlapping elements in an interval set)."""
+    networks = [ipaddress.ip_network(item, strict=False) for item in sources]
     v4 = [n for n in networks if n.version == 4]
     v6 = [n for n in networks if n.version == 6]
     return (
@@ -110,9 +117,11 @@ def ruleset_for(gateway: Gateway, ssh_port: int | None, deployer: str | None) ->
     if gateway.ssh_allow_from:
         v4, v6 = ssh_sources(gateway.ssh_allow_from, deployer)
     udp, tcp = webrtc_ports(gateway)
+    metrics_v4, metrics_v6 = set_elements(gateway.metrics_from)
     return Ruleset(
-        ssh_port=ssh_port or DEFAULT_SSH_PORT, web_ports=web_ports(gateway), ssh_v4=v4, ssh_v6=v6, udp_ports=udp, tcp_ports=tcp
-    )
+        ssh_port=ssh_port or DEFAULT_SSH_PORT, web_ports=web_ports(gateway), ssh_v4=v4, ssh_v6=v6, udp_ports=udp, tcp_ports=tcp,
+        metrics_port=gateway.metrics_port if gateway.metrics else None, metrics_v4=metrics_v4, metrics_v6=metrics_v6,
+    )  # fmt: skip
 
 
 def webrtc_ports(gateway: Gateway) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -80,7 +80,8 @@ def check_local_files(gw: Gateway) -> None:
 
 
 def check_secrets_resolve(gw: Gateway) -> None:
-    """Every secret reference must resolve now, before any host is touched; app users' to a hash."""
+    """Every secret reference must resolve now, before any host is touched; app users' and the
+    metrics user's to a hash."""
     problems = []
     for cam in gw.enabled_cameras:
         if cam.password_ref is None:
@@ -94,6 +95,11 @@ def check_secrets_resolve(gw: Gateway) -> None:
             check_password_hash(resolve_secret(user.password_ref, gw.secrets_file), user.password_ref)
         except SecretError as exc:
             problems.append(f"host {gw.host!r} app user {user.name!r}: field 'password_ref': {exc}")
+    if gw.metrics:
+        try:
+            check_password_hash(resolve_secret(gw.metrics_password_ref, gw.secrets_file), gw.metrics_password_ref)
+        except SecretError as exc:
+            problems.append(f"host {gw.host!r}: field 'metrics_password_ref': {exc}")
     if gw.url_secret_ref:
         try:
             check_link_secret(resolve_secret(gw.url_secret_ref, gw.secrets_file))

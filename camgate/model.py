@@ -552,6 +552,24 @@ GATEWAY_SPECS: tuple[Spec, ...] = (
         "UDP ports coturn relays media on (one per relayed viewer), opened in the firewall.",
         lambda v: check_port_range(v),
     ),
+    Spec(
+        "metrics_from",
+        (list, tuple),
+        (),
+        "Addresses/networks (CIDR) of the Prometheus servers that may scrape the gateway's metrics "
+        "(`https://<domain>:<metrics_port>/metrics`); empty: no metrics endpoint and no port open (docs/metrics.md).",
+        check_networks,
+    ),
+    Spec("metrics_port", (int,), 9100, "Port the metrics endpoint listens on (HTTPS with the gateway's certificate).", _int_range(1, 65535)),
+    Spec("metrics_user", (str,), "prometheus", "User name Prometheus scrapes with (HTTP basic auth).", lambda v: check_user_name(v)),
+    Spec(
+        "metrics_password_ref",
+        (str, type(None)),
+        None,
+        "Where the metrics user's password **hash** lives (`secret:KEY`/`env:VAR`, from `camgate hash-password`); "
+        "required with metrics_from.",
+        check_secret_ref,
+    ),
     Spec("app_users", (list, tuple), (), "Who may use the app and see which cameras (see the app user fields).", None),
     Spec("cameras", (list, tuple), (), "The gateway's cameras (see the camera fields).", None),
 )
@@ -691,6 +709,10 @@ class Gateway:
     turn_port: int
     turns_port: int
     turn_relay_ports: str
+    metrics_from: tuple[str, ...]
+    metrics_port: int
+    metrics_user: str
+    metrics_password_ref: str | None
     app_users: tuple[AppUser, ...]
     cameras: tuple[Camera, ...]
 
@@ -735,6 +757,11 @@ class Gateway:
         return tuple(c for c in self.enabled_cameras if c.encrypt)
 
     @property
+    def metrics(self) -> bool:
+        """Whether the gateway serves Prometheus metrics (some scraper is allowed)."""
+        return bool(self.metrics_from)
+
+    @property
     def webrtc_cameras(self) -> tuple[Camera, ...]:
         return tuple(c for c in self.enabled_cameras if c.webrtc != "off")
 
@@ -748,6 +775,7 @@ class Gateway:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("host", "cameras")}
         data["alt_domains"] = list(self.alt_domains)
         data["ssh_allow_from"] = list(self.ssh_allow_from)
+        data["metrics_from"] = list(self.metrics_from)
         data["cameras"] = [c.to_data() for c in self.cameras]
         data["app_users"] = [u.to_data() for u in self.app_users]
         return data
@@ -855,13 +883,15 @@ def parse_gateway(host: str, raw: Any) -> Gateway:
                 )
         check_tls_fields(values, host, problems)
         check_port_fields(values, host, problems)
+        check_metrics_fields(values, host, problems)
         values["app_users"] = parse_app_users(values.get("app_users") or (), cameras, host, problems)
     if problems:
         raise InventoryError(problems)
     assert values is not None
     values["cameras"] = tuple(cameras)
     values["alt_domains"] = tuple(values["alt_domains"])
-    values["ssh_allow_from"] = tuple(str(ipaddress.ip_network(n, strict=False)) for n in values["ssh_allow_from"])
+    for name in ("ssh_allow_from", "metrics_from"):
+        values[name] = tuple(str(ipaddress.ip_network(n, strict=False)) for n in values[name])
     return Gateway(host=host, **values)
 
 
@@ -892,7 +922,9 @@ def parse_app_users(raw_users: Any, cameras: list[Camera], host: str, problems: 
 def check_port_fields(values: dict[str, Any], host: str, problems: list[str]) -> None:
     """The gateway's listening ports and port ranges must not overlap (each field alone was checked)."""
     taken: list[tuple[str, int, int]] = []
-    for name in ("http_port", "https_port", "turn_port", "turns_port"):
+    for name in ("http_port", "https_port", "turn_port", "turns_port", "metrics_port"):
+        if name == "metrics_port" and not values.get("metrics_from"):
+            continue  # not listened on
         if isinstance(values.get(name), int):
             taken.append((name, values[name], values[name]))
     for name in ("webrtc_ports", "turn_relay_ports"):
@@ -903,6 +935,15 @@ def check_port_fields(values: dict[str, Any], host: str, problems: list[str]) ->
         for other, other_low, other_high in taken[:index]:
             if low <= other_high and other_low <= high and {name, other} != {"http_port", "https_port"}:
                 problems.append(f"{_where(host)}: field {name!r}: overlaps {other!r}; fix: give each its own ports")
+
+
+def check_metrics_fields(values: dict[str, Any], host: str, problems: list[str]) -> None:
+    """A metrics endpoint needs its password: Prometheus's sources alone are not enough."""
+    if values.get("metrics_from") and "metrics_password_ref" in values and values["metrics_password_ref"] is None:
+        problems.append(
+            f"{_where(host)}: field 'metrics_password_ref': is required with metrics_from; fix: store a hash from "
+            "`camgate hash-password` as e.g. secret:metrics and set metrics_password_ref='secret:metrics'"
+        )
 
 
 def check_tls_fields(values: dict[str, Any], host: str, problems: list[str]) -> None:

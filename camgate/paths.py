@@ -9,6 +9,7 @@ from __future__ import annotations
 # Folders camgate owns.
 ETC = "/etc/camgate"
 CREDENTIALS_DIR = f"{ETC}/credentials"  # 0700 root: one RTSP URL with credentials per camera
+UPLOAD_DIR = f"{ETC}/upload"  # 0700 root: where archives of many files pass through (roles.operations.put_files)
 LIB = "/usr/local/lib/camgate"  # the scripts below
 UNIT_DIR = "/etc/systemd/system"
 
@@ -40,6 +41,26 @@ RETENTION_CONFIG = f"{ETC}/retention.json"
 RETENTION_SERVICE = "camgate-retention.service"
 RETENTION_TIMER = "camgate-retention.timer"
 
+# Retention's summary of the store, for the metrics (written at every retention run).
+RETENTION_RUNTIME_DIR = "camgate/retention"  # below /run, made by the retention unit
+RETENTION_SUMMARY_FILE = f"/run/{RETENTION_RUNTIME_DIR}/summary.json"
+
+# Metrics (roles/metrics.py; camgate/gateway/metrics.py runs there after every health run).
+# The distribution's node exporter serves them on loopback (its textfile collector reads
+# METRICS_FILE); nginx serves them to the inventory's metrics_from on metrics_port.
+METRICS_SCRIPT = f"{LIB}/camgate-metrics"
+METRICS_CONFIG = f"{ETC}/metrics.json"
+METRICS_RUNTIME_DIR = "camgate/metrics"  # below /run, made by the metrics unit; node exporter reads it
+METRICS_TEXTFILE_DIR = f"/run/{METRICS_RUNTIME_DIR}"
+METRICS_FILE = f"{METRICS_TEXTFILE_DIR}/camgate.prom"
+METRICS_SERVICE = "camgate-metrics.service"
+NODE_EXPORTER_SERVICE = "prometheus-node-exporter.service"
+NODE_EXPORTER_DROPIN = f"{UNIT_DIR}/prometheus-node-exporter.service.d/camgate.conf"
+NODE_EXPORTER_PORT = 9101  # on 127.0.0.1 only: nginx proxies metrics_port to it
+# What the last complete deploy left (camgate's version and the inventory's digest); its mtime is
+# when a deploy last changed the gateway's declared configuration.
+DEPLOY_STAMP = f"{ETC}/deployed.json"
+
 # Firewall (roles/firewall.py).
 FIREWALL_TABLE = "camgate"  # `table inet camgate`: the only table the role creates, reloads or deletes
 FIREWALL_RULESET = f"{ETC}/firewall.nft"  # what the unit loads (the last good ruleset)
@@ -55,6 +76,7 @@ NGINX_STAGING_DIR = f"{ETC}/nginx"  # the next site, module and htpasswd, applie
 NGINX_CAMGATE_DIR = "/etc/nginx/camgate"
 NJS_MODULE = f"{NGINX_CAMGATE_DIR}/camgate.js"
 HTPASSWD = f"{NGINX_CAMGATE_DIR}/app-users.htpasswd"
+METRICS_HTPASSWD = f"{NGINX_CAMGATE_DIR}/metrics.htpasswd"  # the metrics user (metrics_password_ref)
 LINK_SECRET_CONF = f"{NGINX_CAMGATE_DIR}/link-secret.conf"  # 0600 root: the URL signing secret
 NGINX_APPLY = f"{LIB}/camgate-nginx-apply"
 LINK_SECRET_SCRIPT = f"{LIB}/camgate-link-secret"
@@ -136,4 +158,10 @@ def camera_recordings_dir(recordings_root: str, camera_id: str) -> str:
 
 
 # Where each gateway-side module lands (camgate/gateway/<name>.py -> path on the gateway).
-GATEWAY_CODE = {"health": HEALTH_SCRIPT, "retention": RETENTION_SCRIPT, "media": MEDIA_MODULE, "webrtc": WEBRTC_SCRIPT}
+GATEWAY_CODE = {
+    "health": HEALTH_SCRIPT,
+    "retention": RETENTION_SCRIPT,
+    "media": MEDIA_MODULE,
+    "webrtc": WEBRTC_SCRIPT,
+    "metrics": METRICS_SCRIPT,
+}

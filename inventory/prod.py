@@ -73,6 +73,13 @@ gateways = [
         webrtc_max_viewers=100,
         webrtc_max_viewers_per_user=16,
         #
+        # Prometheus metrics (docs/metrics.md): https://<domain>:9100/metrics for these sources only,
+        # with this user and the password whose *hash* is in the secrets file. [] serves no metrics.
+        metrics_from=["198.51.100.7"],
+        metrics_port=9100,
+        metrics_user="prometheus",
+        metrics_password_ref="secret:metrics",
+        #
         # App users: who may sign in to the app and see which cameras. password_ref names a
         # *hash* from `camgate hash-password` in the secrets file, never the password.
         app_users=[

@@ -1,18 +1,19 @@
 """Base: apt lists, the dedicated `camgate` system user and group, and camgate's directories."""
 
-from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import File
+from pyinfra.facts.server import Groups, Users
 from pyinfra.operations import apt, files, server, systemd
 
 from camgate import paths
 from camgate.inventory import gateway_from_host
 from camgate.render import render
 from camgate.tls import njs_missing
-from roles.facts import installed_version_and_distro
+from roles.facts import PathStates, before, directory_state, installed_version_and_distro
+from roles.operations import ensure_packages, ensure_running, put
 
 APT_CACHE_SECONDS = 3600
 
@@ -26,19 +27,24 @@ def base() -> None:
     require_supported_release()
     apt.update(name="Refresh apt lists (at most hourly)", cache_time=APT_CACHE_SECONDS)
     # camgate's host-side helpers (retention, health) are standard-library Python.
-    apt.packages(name="Install python3", packages=["python3"], no_recommends=True)
-    server.group(name="Group camgate", group="camgate", system=True)
-    server.user(
-        name="User camgate",
-        user="camgate",
-        group="camgate",
-        system=True,
-        shell="/usr/sbin/nologin",
-        home="/nonexistent",
-        ensure_home=False,
-    )
-    for path, mode in ((paths.ETC, "0755"), (paths.CREDENTIALS_DIR, "0700"), (paths.LIB, "0755")):
-        files.directory(name=path, path=path, user="root", group="root", mode=mode)
+    ensure_packages("Install python3", ["python3"])
+    user = (before(Users) or {}).get("camgate") or {}
+    if "camgate" not in (before(Groups) or ()) or (user.get("group"), user.get("shell"), user.get("home")) != ("camgate", "/usr/sbin/nologin", "/nonexistent"):
+        server.group(name="Group camgate", group="camgate", system=True)
+        server.user(
+            name="User camgate",
+            user="camgate",
+            group="camgate",
+            system=True,
+            shell="/usr/sbin/nologin",
+            home="/nonexistent",
+            ensure_home=False,
+        )
+    folders = ((paths.ETC, "0755"), (paths.CREDENTIALS_DIR, "0700"), (paths.UPLOAD_DIR, "0700"), (paths.LIB, "0755"))
+    present = before(PathStates, paths=tuple(path for path, _ in folders))
+    for path, mode in folders:
+        if present.get(path) != directory_state(mode, "root", "root"):
+            files.directory(name=path, path=path, user="root", group="root", mode=mode)
     hide_processes(gateway_from_host(host).hide_processes)
 
 
@@ -56,16 +62,9 @@ def hide_processes(wanted: bool) -> None:
     unit = paths.HIDEPID_SERVICE
     unit_path = paths.unit_path(unit)
     if wanted:
-        put = files.put(
-            name=f"Unit {unit}",
-            src=StringIO(render(f"systemd/{unit}.j2")),
-            dest=unit_path,
-            user="root",
-            group="root",
-            mode="0644",
-        )
-        systemd.daemon_reload(name="Reload systemd (hidepid unit)", _if=put.did_change)
-        systemd.service(name="Hide other users' processes", service=unit, running=True, enabled=True)
+        unit_file = put(name=f"Unit {unit}", content=render(f"systemd/{unit}.j2"), dest=unit_path)
+        systemd.daemon_reload(name="Reload systemd (hidepid unit)", _if=unit_file.did_change)
+        ensure_running("Hide other users' processes", unit)
     elif host.get_fact(File, path=unit_path):
         systemd.service(name="Show processes again", service=unit, running=False, enabled=False)
         files.file(name=f"Remove {unit}", path=unit_path, present=False)

@@ -1,12 +1,15 @@
 """Cameras: one hardened systemd unit per enabled camera, pulling RTSP and writing live HLS."""
 
+import fnmatch
+import posixpath
+import shlex
 from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.facts.files import File, FindFiles
+
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
-from pyinfra.operations import files, systemd
+from pyinfra.operations import files, server, systemd
 from pyinfra.operations.util import any_changed
 
 from camgate import paths
@@ -14,9 +17,13 @@ from camgate.ffmpeg import KEY_INFO_NAME, RTSP_URL_PLACEHOLDER, input_url
 from camgate.inventory import gateway_from_host
 from camgate.render import render, render_camera_unit
 from camgate.secrets import resolve_secret
-from roles.facts import PathStates, ffmpeg_major_on_host, file_state
-from roles.operations import put_secret
+from roles.facts import PathStates, before, ffmpeg_major_on_host, file_state, known_file_state, managed_files
+from roles.operations import put, put_files, put_secret
 
+# From this many files (or units to start) on, one archive (or one systemctl) carries them all: a first
+# deploy of 64 cameras would otherwise spend several round trips per file. Fewer keep an operation each,
+# named after its camera, which is what a day-to-day change shows.
+BATCH_FROM = 8
 # Restart pacing of a failing camera, and how many timestamp rewrites in a row make the launcher
 # restart ffmpeg (see templates/bin/camgate-camera-run.j2).
 BACKOFF = {"fast_retries": 10, "max_delay": 30, "healthy_run": 60, "dts_run": 20, "dts_grace": 10}
@@ -45,10 +52,16 @@ def cameras() -> None:
         planned.append((paths.credentials_path(stream.id), input_url(camera, password, stream.url) + "\n", "0600", stream.id))
         planned.append((paths.unit_path(unit_name), render_camera_unit(gateway, camera, major, stream), "0644", stream.id))
     # One round trip for every file's state: only what differs gets an operation (and its facts).
-    present = host.get_fact(PathStates, paths=tuple(path for path, *_ in planned))
+    present = before(PathStates, paths=tuple(path for path, *_ in planned))
     differing = [item for item in planned if present.get(item[0]) != file_state(item[1], item[2])]
     puts = {}
-    for path, content, mode, camera_id in differing:
+    if len(differing) >= BATCH_FROM:
+        batch = put_files(
+            name=f"Files of {len({c for *_, c in differing if c})} camera stream(s) ({len(differing)} files, one archive)",
+            files=[(path, content, mode, "root", "root") for path, content, mode, _ in differing],
+        )
+        puts = {path: batch for path, *_ in differing}
+    for path, content, mode, camera_id in differing if not puts else ():
         if path.endswith(".url"):  # the camera URL with its password: a generic name, no diff output
             puts[path] = put_secret(name=f"Credentials of camera {camera_id}", dest=path, content=content, mode=mode)
             continue
@@ -59,8 +72,12 @@ def cameras() -> None:
     key_units = key_rotation_units(gateway)
     unit_puts = [op for path, op in puts.items() if path.endswith(".service")]
     systemd.daemon_reload(name="Reload systemd units", _if=any_changed(*unit_puts, *removed, *key_units))
-    running = host.get_fact(SystemdStatus)
-    enabled = host.get_fact(SystemdEnabled)
+    running = before(SystemdStatus)
+    enabled = before(SystemdEnabled)
+    starting = [unit for unit in wanted if not running.get(unit)]
+    if len(starting) >= BATCH_FROM:
+        # Not running before this deploy: they start with their new files, no restart needed.
+        server.shell(name=f"Run {len(starting)} camera units", commands=[shlex.join(["systemctl", "enable", "--now", *starting])])
     for unit_name, (camera, stream) in wanted.items():
         own = [op for path, op in puts.items() if path in (paths.credentials_path(stream.id), paths.unit_path(unit_name))]
         if camera.encrypt and paths.HLS_KEY_SCRIPT in puts:
@@ -69,7 +86,8 @@ def cameras() -> None:
             own.append(puts[paths.CAMERA_LAUNCHER])
         if not running.get(unit_name):
             # Not running before this deploy: it starts with its new files, no restart needed.
-            systemd.service(name=f"Run {unit_name}", service=unit_name, running=True, enabled=True)
+            if len(starting) < BATCH_FROM:
+                systemd.service(name=f"Run {unit_name}", service=unit_name, running=True, enabled=True)
             continue
         if own:
             systemd.service(
@@ -96,26 +114,20 @@ def key_rotation_units(gateway) -> list:
     dirs = [gateway.hls_dir(stream) for camera in gateway.encrypted_cameras for stream in camera.streams]
     context = {**key_rotation_context(gateway), "dirs": dirs, "hls_root": gateway.hls_root}
     ops = []
-    if not dirs and host.get_fact(File, path=paths.unit_path(paths.HLS_KEYS_TIMER)):
+    if not dirs and known_file_state(paths.unit_path(paths.HLS_KEYS_TIMER))[1] is not None:
         ops.append(systemd.service(name="Stop AES-128 key rotation", service=paths.HLS_KEYS_TIMER, running=False, enabled=False))
     for unit in (paths.HLS_KEYS_SERVICE, paths.HLS_KEYS_TIMER):
         if dirs:
-            ops.append(files.put(
-                name=f"Unit {unit}",
-                src=StringIO(render(f"systemd/{unit}.j2", **context)),
-                dest=paths.unit_path(unit),
-                user="root",
-                group="root",
-                mode="0644",
-            ))  # fmt: skip
-        else:
+            ops.append(put(name=f"Unit {unit}", content=render(f"systemd/{unit}.j2", **context), dest=paths.unit_path(unit)))
+        elif known_file_state(paths.unit_path(unit))[1] is not None:
             ops.append(files.file(name=f"No {unit}", path=paths.unit_path(unit), present=False))
     return ops
 
 
 def remove_stale_cameras(wanted_units: set[str]) -> list:
     """Stop, disable and delete the units (and credentials) of cameras not in the inventory any more."""
-    present = host.get_fact(FindFiles, path=paths.UNIT_DIR, fname=paths.CAMERA_UNIT_GLOB, maxdepth=1) or []
+    present = [path for path in managed_files() if posixpath.dirname(path) == paths.UNIT_DIR
+               and fnmatch.fnmatch(posixpath.basename(path), paths.CAMERA_UNIT_GLOB)]  # fmt: skip
     ops = []
     for path in sorted(present):
         unit_name = path.rsplit("/", 1)[-1]

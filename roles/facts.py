@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import shlex
+import weakref
 
 from pyinfra import host
 from pyinfra.api import FactBase
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.server import LinuxDistribution
+from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
+
+from camgate import paths
 
 from camgate.ffmpeg import ffmpeg_major
 from camgate.tls import parse_certificate_text
@@ -32,12 +37,39 @@ class Certificate(FactBase):
         return parse_certificate_text("\n".join(output))
 
 
+# Facts read while the roles are prepared describe the host before the deploy, and pyinfra asks the
+# host again at every call; these are asked once per deploy (per pyinfra State) and shared by the roles.
+_BEFORE: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
+
+
+def before(fact: type[FactBase], **kwargs) -> object:
+    """`host.get_fact(fact, **kwargs)` as the host was before this deploy, asked once per deploy.
+    Only for roles (the prepare stage), never inside an operation, which must see the live host."""
+    cache = _BEFORE.setdefault(host.state, {})
+    key = (host.name, fact, tuple(sorted(kwargs.items())))
+    if key not in cache:
+        cache[key] = host.get_fact(fact, **kwargs)
+    return cache[key]
+
+
+def installed_before(package: str) -> bool:
+    return package in (before(DebPackages) or {})
+
+
+def running_before(unit: str) -> bool:
+    return bool(before(SystemdStatus).get(unit))
+
+
+def enabled_before(unit: str) -> bool:
+    return bool(before(SystemdEnabled).get(unit))
+
+
 def installed_version_and_distro(package: str) -> tuple[str | None, str | None, str | None]:
     """(installed version of a deb package or None, distribution id, release) of the current host:
     what version-dependent choices (ffmpeg options, nginx directives) are made from."""
     # DebPackages maps a package to the set of its installed versions.
-    versions = sorted(host.get_fact(DebPackages).get(package) or ())
-    release_meta = host.get_fact(LinuxDistribution).get("release_meta", {})
+    versions = sorted(before(DebPackages).get(package) or ())
+    release_meta = before(LinuxDistribution).get("release_meta", {})
     return (versions[-1] if versions else None, release_meta.get("ID"), release_meta.get("VERSION_ID"))
 
 
@@ -59,6 +91,59 @@ class PathStates(FactBase):
 
     def process(self, output):
         return dict(line.split("\t", 1) for line in output if "\t" in line)
+
+
+class ManagedFiles(FactBase):
+    """Every regular file directly in these folders, and these files, in one round trip:
+    ``{path: "file 644 root root <sha1>"}``, the format of PathStates."""
+
+    default = dict
+
+    def command(self, folders, files):
+        quoted = " ".join(shlex.quote(p) for p in (*folders, *files))
+        return (
+            f"find {quoted} -maxdepth 0 -type f -printf '%p\\t%m %u %g\\n' 2>/dev/null; "
+            f"for d in {' '.join(shlex.quote(f) for f in folders)}; do "
+            'test -d "$d" && find "$d" -mindepth 1 -maxdepth 1 -type f -printf "%p\\t%m %u %g\\n"; done; '
+            f"echo '--'; find {quoted} -maxdepth 1 -type f -exec sha1sum {{}} + 2>/dev/null; true"
+        )
+
+    def process(self, output):
+        stats, hashes, seen_marker = {}, {}, False
+        for line in output:
+            if line == "--":
+                seen_marker = True
+            elif not seen_marker and "\t" in line:
+                path, stat = line.split("\t", 1)
+                stats[path] = stat
+            elif seen_marker and "  " in line:
+                digest, path = line.split("  ", 1)
+                hashes[path] = digest
+        return {path: f"file {stat} {hashes[path]}" for path, stat in stats.items() if path in hashes}
+
+
+# The folders (their files, not below) and files camgate writes, read in one round trip per deploy:
+# a role puts a file only where it differs from what it would write (roles.operations.put).
+MANAGED_FOLDERS = (
+    paths.ETC, paths.CREDENTIALS_DIR, paths.LIB, paths.UNIT_DIR, paths.NGINX_CAMGATE_DIR, paths.NGINX_STAGING_DIR,
+    "/etc/nginx/conf.d", paths.JANUS_CONFIG_DIR, paths.JANUS_STAGING_DIR, paths.COTURN_TLS_DIR,
+    *{posixpath.dirname(p) for p in (paths.JANUS_DROPIN, paths.COTURN_DROPIN, paths.CERTBOT_DROPIN, paths.NODE_EXPORTER_DROPIN,
+                                     paths.LETSENCRYPT_RENEWAL_HOOK)},
+)  # fmt: skip
+MANAGED_FILES = (paths.COTURN_CONFIG,)
+
+
+def managed_files() -> dict[str, str]:
+    """The snapshot: every file in camgate's folders before the deploy, with its state."""
+    return before(ManagedFiles, folders=tuple(sorted(MANAGED_FOLDERS)), files=MANAGED_FILES)
+
+
+def known_file_state(path: str) -> tuple[bool, str | None]:
+    """(whether the snapshot covers `path`, its state before the deploy or None when absent)."""
+    covered = path in MANAGED_FILES or posixpath.dirname(path) in MANAGED_FOLDERS
+    if not covered:
+        return False, None
+    return True, managed_files().get(path)
 
 
 def file_state(content: str, mode: str, user: str = "root", group: str = "root") -> str:

@@ -1,12 +1,11 @@
 """Firewall: an nftables table of camgate's own lets in SSH, HTTP and HTTPS and drops everything else."""
 
-from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import FactBase, deploy
-from pyinfra.facts.files import File, Sha1File
+from pyinfra.facts.files import File
 from pyinfra.facts.systemd import SystemdStatus
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import files, server, systemd
 
 from camgate import paths
 from camgate.firewall import (
@@ -19,6 +18,8 @@ from camgate.firewall import (
 )
 from camgate.inventory import gateway_from_host
 from camgate.render import sha1
+from roles.facts import known_file_state
+from roles.operations import ensure_packages, ensure_running, put
 
 
 class SshConnection(FactBase):
@@ -62,7 +63,8 @@ def firewall() -> None:
     one in one transaction (established connections survive); it is reloaded only when it changed
     or is not loaded. camgate-firewall.service loads it at boot, before the network comes up.
     With firewall=False: the unit stopped, disabled and deleted, our table and files gone.
-    Reads: firewall, ssh_allow_from, http_port, https_port, tls; host data ssh_port."""
+    Reads: firewall, ssh_allow_from, http_port, https_port, tls, WebRTC ports, metrics_from, metrics_port;
+    host data ssh_port."""
     gateway = gateway_from_host(host)
     if not gateway.firewall:
         remove_firewall()
@@ -74,34 +76,21 @@ def firewall() -> None:
     ruleset = ruleset_for(gateway, ssh_port, deployer_address(session))
     text = render_ruleset(ruleset)
 
-    apt.packages(name="Install nftables", packages=["nftables"], no_recommends=True)
-    files.put(
-        name="Firewall apply script",
-        src=StringIO(render_apply_script()),
-        dest=paths.FIREWALL_APPLY,
-        user="root",
-        group="root",
-        mode="0755",
-    )
-    unit = files.put(
-        name=f"Unit {paths.FIREWALL_SERVICE}",
-        src=StringIO(render_unit()),
-        dest=paths.unit_path(paths.FIREWALL_SERVICE),
-        user="root",
-        group="root",
-        mode="0644",
-    )
+    ensure_packages("Install nftables", ["nftables"])
+    put(name="Firewall apply script", content=render_apply_script(), dest=paths.FIREWALL_APPLY, mode="0755")
+    unit = put(name=f"Unit {paths.FIREWALL_SERVICE}", content=render_unit(), dest=paths.unit_path(paths.FIREWALL_SERVICE))
     systemd.daemon_reload(name="Reload systemd units", _if=unit.did_change)
-    files.put(name="Stage the firewall ruleset", src=StringIO(text), dest=paths.FIREWALL_STAGED, user="root", group="root", mode="0644")
+    put(name="Stage the firewall ruleset", content=text, dest=paths.FIREWALL_STAGED)
     # Compared with what is live and loaded (not with the staged copy), so an interrupted deploy, or a
     # table someone deleted by hand, still converges.
-    stale = host.get_fact(Sha1File, path=paths.FIREWALL_RULESET) != sha1(text) or not host.get_fact(NftTableLoaded, table=paths.FIREWALL_TABLE)
+    live = known_file_state(paths.FIREWALL_RULESET)[1]
+    stale = live is None or not live.endswith(sha1(text)) or not host.get_fact(NftTableLoaded, table=paths.FIREWALL_TABLE)
     server.shell(
         name="Check and load the firewall ruleset (nft -c, then one transaction)",
         commands=[f"{paths.FIREWALL_APPLY} {paths.FIREWALL_STAGED} {paths.FIREWALL_RULESET}"],
         _if=lambda: stale,
     )
-    systemd.service(name=f"{paths.FIREWALL_SERVICE} enabled (loads the rules at boot)", service=paths.FIREWALL_SERVICE, running=True, enabled=True)
+    ensure_running(f"{paths.FIREWALL_SERVICE} enabled (loads the rules at boot)", paths.FIREWALL_SERVICE)
 
 
 def remove_firewall() -> None:

@@ -1,11 +1,10 @@
 """Health: what `camgate status` and GET /api/status report about every camera."""
 
-from io import StringIO
 from pathlib import Path
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import files, systemd
+from pyinfra.operations import systemd
 from pyinfra.operations.util import any_changed
 
 from camgate import paths, webrtc
@@ -14,6 +13,7 @@ from camgate.gateway import health as health_module
 from camgate.gateway import media as media_module
 from camgate.inventory import gateway_from_host
 from camgate.render import render
+from roles.operations import ensure_running, put
 
 INTERVAL_SECONDS = 10
 
@@ -31,27 +31,21 @@ def health() -> None:
     code = {"health": health_module, "media": media_module}
     changed = [
         *(
-            files.put(name=f"Gateway code {name}", src=str(Path(module.__file__)), dest=paths.GATEWAY_CODE[name], mode="0755")
+            put(name=f"Gateway code {name}", content=Path(module.__file__).read_text(), dest=paths.GATEWAY_CODE[name], mode="0755")
             for name, module in code.items()
         ),
-        files.put(
-            name="Health settings",
-            src=StringIO(render("camgate/health.json.j2", config=config)),
-            dest=paths.HEALTH_CONFIG,
-            mode="0644",
-        ),
+        put(name="Health settings", content=render("camgate/health.json.j2", config=config), dest=paths.HEALTH_CONFIG),
     ]
     units = [
-        files.put(
+        put(
             name=f"Unit {unit}",
-            src=StringIO(render(f"systemd/{unit}.j2", interval=INTERVAL_SECONDS)),
+            content=render(f"systemd/{unit}.j2", interval=INTERVAL_SECONDS, metrics=gateway.metrics),
             dest=paths.unit_path(unit),
-            mode="0644",
         )
         for unit in (paths.HEALTH_SERVICE, paths.HEALTH_TIMER)
     ]
     systemd.daemon_reload(name="Reload systemd (health units)", _if=any_changed(*units))
-    systemd.service(name="Health timer", service=paths.HEALTH_TIMER, running=True, enabled=True)
+    ensure_running("Health timer", paths.HEALTH_TIMER)
     systemd.service(name="Health now", service=paths.HEALTH_SERVICE, running=None, restarted=True, _if=any_changed(*changed, *units))
 
 

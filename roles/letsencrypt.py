@@ -2,18 +2,19 @@
 distribution's certbot.timer, and a deploy hook that reloads nginx."""
 
 import shlex
-from io import StringIO
+from pathlib import Path
 
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.files import File, FindFiles, FindInFile, Link
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import files, server, systemd
 
 from camgate import paths
 from camgate.inventory import gateway_from_host
 from camgate.render import render
 from camgate.tls import certbot_command, letsencrypt_needs_issuing
-from roles.facts import Certificate
+from roles.facts import Certificate, known_file_state
+from roles.operations import UNCHANGED, ensure_packages, ensure_running, put
 
 
 @deploy("camgate letsencrypt")
@@ -32,25 +33,27 @@ def letsencrypt() -> None:
     if gateway.tls != "letsencrypt":
         remove_letsencrypt(gateway)
         return
-    apt.packages(name="Install certbot", packages=["certbot"], no_recommends=True)
-    files.put(
+    ensure_packages("Install certbot", ["certbot"])
+    put(
         name="certbot deploy hook: reload nginx",
-        src=StringIO(render("letsencrypt/renewal-hooks/deploy/camgate-reload-nginx.j2")),
+        content=render("letsencrypt/renewal-hooks/deploy/camgate-reload-nginx.j2"),
         dest=paths.LETSENCRYPT_RENEWAL_HOOK,
-        user="root",
-        group="root",
         mode="0755",
     )
     env = {}
     if gateway.acme_ca_bundle:
         env["REQUESTS_CA_BUNDLE"] = paths.ACME_CA_BUNDLE
-        files.put(name="ACME server CA bundle", src=gateway.acme_ca_bundle, dest=paths.ACME_CA_BUNDLE, mode="0644")
-    dropin = files.put(
-        name="certbot.timer renewals trust the ACME server",
-        src=StringIO(render("systemd/certbot.service.d/camgate.conf.j2")),
-        dest=paths.CERTBOT_DROPIN,
-        mode="0644",
-    ) if gateway.acme_ca_bundle else files.file(name="No certbot CA override", path=paths.CERTBOT_DROPIN, present=False)  # fmt: skip
+        put(name="ACME server CA bundle", content=Path(gateway.acme_ca_bundle).read_text(), dest=paths.ACME_CA_BUNDLE)
+    if gateway.acme_ca_bundle:
+        dropin = put(
+            name="certbot.timer renewals trust the ACME server",
+            content=render("systemd/certbot.service.d/camgate.conf.j2"),
+            dest=paths.CERTBOT_DROPIN,
+        )
+    elif known_file_state(paths.CERTBOT_DROPIN)[1] is None:
+        dropin = UNCHANGED
+    else:
+        dropin = files.file(name="No certbot CA override", path=paths.CERTBOT_DROPIN, present=False)
     systemd.daemon_reload(name="Reload systemd (certbot drop-in)", _if=dropin.did_change)
 
     cert = host.get_fact(Certificate, path=f"{paths.LETSENCRYPT_LIVE}/fullchain.pem")
@@ -66,7 +69,7 @@ def letsencrypt() -> None:
         )
     elif current != paths.LETSENCRYPT_LIVE:
         server.shell(name="Serve the Let's Encrypt certificate", commands=[use_it])
-    systemd.service(name="certbot.timer renews", service=paths.CERTBOT_TIMER, running=True, enabled=True)
+    ensure_running("certbot.timer renews", paths.CERTBOT_TIMER)
 
 
 def remove_letsencrypt(gateway) -> None:

@@ -1,19 +1,17 @@
 """nginx: live HLS behind signed expiring URLs, the app's camera manifest, HTTPS (see roles.tls)."""
 
-from io import StringIO
-
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.facts.files import File, Sha1File
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.facts.server import Users
+from pyinfra.operations import files, server
 
 from camgate import paths
 from camgate.inventory import gateway_from_host
 from camgate.render import render, render_htpasswd, render_manifest_module, render_nginx_site, sha1
 from camgate.secrets import resolve_secret
 from camgate.tls import nginx_version
-from roles.facts import installed_version_and_distro
-from roles.operations import put_secret
+from roles.facts import PathStates, before, directory_state, installed_before, installed_version_and_distro, known_file_state
+from roles.operations import UNCHANGED, ensure_packages, ensure_running, put, put_secret
 
 
 @deploy("camgate nginx")
@@ -25,49 +23,52 @@ def nginx() -> None:
     Streams: only /s/<token>/<expires>/<camera>/<file> with a valid, unexpired signature; the
     signing secret in /etc/nginx/camgate/link-secret.conf (0600 root), from url_secret_ref or made
     on the gateway once. App: /api/cameras and /api/cameras/<id> behind HTTP basic auth.
+    With metrics_from: metrics_port serves /metrics (roles/metrics.py) to those sources only, behind
+    the metrics user's password (its hash in /etc/nginx/camgate/metrics.htpasswd).
     With TLS: port 80 answers ACME challenges and redirects the rest to HTTPS.
     Reads: tls, domain, alt_domains, http_port, https_port, hls_root, cors_origin, url_ttl,
-    url_secret_ref, app_users, cameras (ids, names, encrypt)."""
+    url_secret_ref, app_users, cameras (ids, names, encrypt), metrics_from, metrics_port, metrics_user,
+    metrics_password_ref."""
     gateway = gateway_from_host(host)
-    apt.packages(name="Install nginx and njs", packages=["nginx", "libnginx-mod-http-js"], no_recommends=True)
-    hls_group = server.user(
+    ensure_packages("Install nginx and njs", ["nginx", "libnginx-mod-http-js"])
+    www_data = (before(Users) or {}).get("www-data") or {}
+    hls_group = UNCHANGED if "camgate" in www_data.get("groups", ()) else server.user(
         name="nginx may read HLS (group camgate)", user="www-data", groups=["camgate"], append=True, ensure_home=False
-    )
-    default_site = files.link(name="Drop the default site", path=paths.NGINX_DEFAULT_SITE, present=False)
+    )  # fmt: skip
+    present = before(PathStates, paths=(paths.NGINX_DEFAULT_SITE, paths.NGINX_CAMGATE_DIR, paths.NGINX_STAGING_DIR))
+    default_site = UNCHANGED
+    if present.get(paths.NGINX_DEFAULT_SITE) or not installed_before("nginx"):  # the package brings it
+        default_site = files.link(name="Drop the default site", path=paths.NGINX_DEFAULT_SITE, present=False)
     for script, template in ((paths.NGINX_APPLY, "bin/camgate-nginx-apply.j2"), (paths.LINK_SECRET_SCRIPT, "bin/camgate-link-secret.j2")):
-        files.put(
-            name=f"Script {script.rsplit('/', 1)[-1]}",
-            src=StringIO(render(template)),
-            dest=script,
-            user="root",
-            group="root",
-            mode="0755",
-        )
-    files.directory(name=paths.NGINX_CAMGATE_DIR, path=paths.NGINX_CAMGATE_DIR, user="root", group="www-data", mode="0750")
-    files.directory(name=paths.NGINX_STAGING_DIR, path=paths.NGINX_STAGING_DIR, user="root", group="root", mode="0700")
+        put(name=f"Script {script.rsplit('/', 1)[-1]}", content=render(template), dest=script, mode="0755")
+    for folder, group, mode in ((paths.NGINX_CAMGATE_DIR, "www-data", "0750"), (paths.NGINX_STAGING_DIR, "root", "0700")):
+        if present.get(folder) != directory_state(mode, "root", group):
+            files.directory(name=folder, path=folder, user="root", group=group, mode=mode)
     link_secret = ensure_link_secret(gateway)
 
     users = [(u.name, resolve_secret(u.password_ref, gateway.secrets_file)) for u in gateway.app_users]
+    metrics_users = [(gateway.metrics_user, resolve_secret(gateway.metrics_password_ref, gateway.secrets_file))] if gateway.metrics else []
     version = nginx_version(*installed_version_and_distro("nginx"))
     # (staged name, live path, content, group, mode): applied together, so they never disagree.
     bundle = [
         ("camgate.conf", paths.NGINX_SITE, render_nginx_site(gateway, version), "root", "0644"),
         ("camgate.js", paths.NJS_MODULE, render_manifest_module(gateway), "root", "0644"),
         ("app-users.htpasswd", paths.HTPASSWD, render_htpasswd(users), "www-data", "0640"),
+        ("metrics.htpasswd", paths.METRICS_HTPASSWD, render_htpasswd(metrics_users), "www-data", "0640"),
     ]
     differs = False
     for name, live, content, group, mode in bundle:
-        # put_secret: never the content, not even with --diff (the htpasswd holds password hashes)
-        put_secret(name=f"Stage {live}", dest=f"{paths.NGINX_STAGING_DIR}/{name}", content=content, group=group, mode=mode)
+        # secret: never the content, not even with --diff (the htpasswd holds password hashes)
+        put(name=f"Stage {live}", dest=f"{paths.NGINX_STAGING_DIR}/{name}", content=content, group=group, mode=mode, secret=True)
         # Compared with what is live (not with the staged copy), so an interrupted deploy still converges.
-        differs = differs or host.get_fact(Sha1File, path=live) != sha1(content)
+        differs = differs or not (known_file_state(live)[1] or "").endswith(sha1(content))
     pairs = " ".join(f"{paths.NGINX_STAGING_DIR}/{name}:{live}" for name, live, *_ in bundle)
     server.shell(
         name="Test and apply the camgate site (nginx -t, reload)",
         commands=[f"{paths.NGINX_APPLY} {pairs}"],
         _if=lambda: differs or default_site.did_change() or hls_group.did_change() or bool(link_secret and link_secret.did_change()),
     )
-    systemd.service(name="nginx enabled and running", service="nginx", running=True, enabled=True)
+    ensure_running("nginx enabled and running", "nginx.service")
 
 
 def ensure_link_secret(gateway):
@@ -79,7 +80,7 @@ def ensure_link_secret(gateway):
             dest=paths.LINK_SECRET_CONF,
             content=render("nginx/camgate/link-secret.conf.j2", secret=secret),
         )
-    if host.get_fact(File, path=paths.LINK_SECRET_CONF):
+    if known_file_state(paths.LINK_SECRET_CONF)[1] is not None:
         return None
     # Made on the host, never read back by the deploy: it cannot show up in pyinfra's output.
     return server.shell(name="URL signing secret (made on the gateway once)", commands=[paths.LINK_SECRET_SCRIPT])

@@ -1,11 +1,9 @@
 """Recordings: the persistent store the camera units write into, and retention on a timer."""
 
-from io import StringIO
 from pathlib import Path
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.facts.files import File
 from pyinfra.operations import files, server, systemd
 from pyinfra.operations.util import any_changed
 
@@ -14,7 +12,8 @@ from camgate.gateway import retention
 from camgate.inventory import gateway_from_host
 from camgate.render import render
 from camgate.units import parse_duration, parse_min_free, parse_size
-from roles.facts import PathStates, directory_state
+from roles.facts import PathStates, before, directory_state, known_file_state
+from roles.operations import ensure_running, put
 
 INTERVAL_SECONDS = 60
 
@@ -36,40 +35,27 @@ def recordings() -> None:
         return
     folders = [gateway.recordings_root, *(gateway.recordings_dir(c) for c in cameras)]
     # One round trip for all folders; only a missing or wrong one gets an operation.
-    present = host.get_fact(PathStates, paths=tuple(folders))
+    present = before(PathStates, paths=tuple(folders))
     for path in folders:
         if present.get(path) != directory_state("0750", "camgate", "camgate"):
             files.directory(name=f"Recordings folder {path}", path=path, user="camgate", group="camgate", mode="0750")
 
-    script = files.put(
-        name="Retention script",
-        src=str(Path(retention.__file__)),
-        dest=paths.RETENTION_SCRIPT,
-        user="root",
-        group="root",
-        mode="0755",
-    )
-    config = files.put(
+    script = put(name="Retention script", content=Path(retention.__file__).read_text(), dest=paths.RETENTION_SCRIPT, mode="0755")
+    config = put(
         name="Retention settings",
-        src=StringIO(render("camgate/retention.json.j2", config=retention_config(gateway))),
+        content=render("camgate/retention.json.j2", config=retention_config(gateway)),
         dest=paths.RETENTION_CONFIG,
-        user="root",
-        group="root",
-        mode="0644",
     )
     units = [
-        files.put(
+        put(
             name=f"Unit {unit}",
-            src=StringIO(render(f"systemd/{unit}.j2", root=gateway.recordings_root, interval=INTERVAL_SECONDS)),
+            content=render(f"systemd/{unit}.j2", root=gateway.recordings_root, interval=INTERVAL_SECONDS),
             dest=paths.unit_path(unit),
-            user="root",
-            group="root",
-            mode="0644",
         )
         for unit in (paths.RETENTION_SERVICE, paths.RETENTION_TIMER)
     ]
     systemd.daemon_reload(name="Reload systemd (retention units)", _if=any_changed(*units))
-    systemd.service(name="Retention timer", service=paths.RETENTION_TIMER, running=True, enabled=True)
+    ensure_running("Retention timer", paths.RETENTION_TIMER)
     server.shell(
         name="Apply the new retention settings now",
         commands=[f"systemctl start {paths.RETENTION_SERVICE}"],
@@ -92,7 +78,7 @@ def retention_config(gateway) -> dict:
 
 def remove_retention() -> None:
     timer = paths.RETENTION_TIMER
-    if not host.get_fact(File, path=paths.unit_path(timer)):
+    if known_file_state(paths.unit_path(timer))[1] is None:
         return
     systemd.service(name="Stop the retention timer", service=timer, running=False, enabled=False)
     for path in (paths.unit_path(timer), paths.unit_path(paths.RETENTION_SERVICE), paths.RETENTION_CONFIG, paths.RETENTION_SCRIPT):

@@ -1,18 +1,18 @@
 """TLS material: the certificate nginx serves always exists before nginx is told about it."""
 
 import shlex
-from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.files import Link
-from pyinfra.operations import apt, files, server
+from pyinfra.operations import files, server
 
 from camgate import paths
 from camgate.inventory import gateway_from_host
 from camgate.render import render
 from camgate.tls import SELFSIGNED_DAYS, certificate_matches, wanted_tls_dir
-from roles.facts import Certificate
+from roles.facts import Certificate, PathStates, before, directory_state
+from roles.operations import ensure_packages, put
 
 
 @deploy("camgate tls")
@@ -30,21 +30,16 @@ def tls() -> None:
     gateway = gateway_from_host(host)
     if not gateway.https:
         return
-    apt.packages(name="Install openssl", packages=["openssl"], no_recommends=True)
-    files.directory(name=paths.TLS_DIR, path=paths.TLS_DIR, user="root", group="root", mode="0755")
-    files.directory(name="ACME webroot", path=paths.ACME_WEBROOT, user="root", group="root", mode="0755")
+    ensure_packages("Install openssl", ["openssl"])
+    present = before(PathStates, paths=(paths.TLS_DIR, paths.ACME_WEBROOT))
+    for name, path in ((paths.TLS_DIR, paths.TLS_DIR), ("ACME webroot", paths.ACME_WEBROOT)):
+        if present.get(path) != directory_state("0755", "root", "root"):
+            files.directory(name=name, path=path, user="root", group="root", mode="0755")
     for script, template, context in (
         (paths.TLS_SELFSIGNED_SCRIPT, "bin/camgate-tls-selfsigned.j2", {"days": SELFSIGNED_DAYS}),
         (paths.TLS_USE_SCRIPT, "bin/camgate-tls-use.j2", {}),
     ):
-        files.put(
-            name=f"Script {script.rsplit('/', 1)[-1]}",
-            src=StringIO(render(template, **context)),
-            dest=script,
-            user="root",
-            group="root",
-            mode="0755",
-        )
+        put(name=f"Script {script.rsplit('/', 1)[-1]}", content=render(template, **context), dest=script, mode="0755")
 
     current = (host.get_fact(Link, path=paths.TLS_CURRENT) or {}).get("link_target")
     lineage = host.get_fact(Certificate, path=f"{paths.LETSENCRYPT_LIVE}/fullchain.pem")

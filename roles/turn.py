@@ -5,15 +5,15 @@ from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.hardware import Ipv4Addrs
 from pyinfra.facts.systemd import SystemdStatus
-from pyinfra.operations import apt, files, systemd
+from pyinfra.operations import files, systemd
 
 from camgate import paths
 from camgate.inventory import gateway_from_host
 from camgate.render import render, render_turnserver_conf
-from roles.operations import restart_if_changed, was_running
+from roles.facts import before, installed_before
+from roles.operations import ensure_packages, ensure_running, put, restart_if_changed, was_running
 
 
 @deploy("camgate turn")
@@ -29,29 +29,25 @@ def turn() -> None:
     Reads: cameras (webrtc), domain, tls, turn_port, turns_port, turn_relay_ports, webrtc_max_viewers."""
     gateway = gateway_from_host(host)
     if not gateway.webrtc_cameras:
-        if "coturn" in (host.get_fact(DebPackages) or {}) and paths.COTURN_SERVICE in host.get_fact(SystemdStatus):
+        if installed_before("coturn") and paths.COTURN_SERVICE in before(SystemdStatus):
             systemd.service(name="Stop coturn (no WebRTC camera)", service=paths.COTURN_SERVICE, running=False, enabled=False)
         return
     running_before = was_running(paths.COTURN_SERVICE)
-    installed = "coturn" in (host.get_fact(DebPackages) or {})
+    installed = installed_before("coturn")
     content = render_turnserver_conf(gateway, own_addresses())
     # Config and drop-in before the package: its first start already runs camgate's coturn.
     if not installed:
         files.put(name=f"coturn {paths.COTURN_CONFIG} (first)", src=StringIO(content), dest=paths.COTURN_CONFIG, mode="0644")
-    dropin = files.put(
+    dropin = put(
         name="coturn.service drop-in",
-        src=StringIO(render("systemd/coturn.service.d/camgate.conf.j2", https=gateway.https)),
+        content=render("systemd/coturn.service.d/camgate.conf.j2", https=gateway.https),
         dest=paths.COTURN_DROPIN,
-        mode="0644",
     )
-    apt.packages(name="Install coturn", packages=["coturn"], no_recommends=True)
+    ensure_packages("Install coturn", ["coturn"])
     # The package's own owner and mode for it (dpkg-statoverride root:turnserver 0640).
-    config = files.put(
-        name=f"coturn {paths.COTURN_CONFIG}", src=StringIO(content), dest=paths.COTURN_CONFIG,
-        user="root", group="turnserver", mode="0640",
-    )  # fmt: skip
+    config = put(name=f"coturn {paths.COTURN_CONFIG}", content=content, dest=paths.COTURN_CONFIG, group="turnserver", mode="0640")
     systemd.daemon_reload(name="Reload systemd (coturn drop-in)", _if=dropin.did_change)
-    systemd.service(name="coturn enabled and running", service=paths.COTURN_SERVICE, running=True, enabled=True)
+    ensure_running("coturn enabled and running", paths.COTURN_SERVICE)
     restart_if_changed("Restart coturn (changed)", paths.COTURN_SERVICE, running_before, config, dropin)
 
 

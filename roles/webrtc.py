@@ -8,15 +8,17 @@ from pathlib import Path
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.deb import DebPackages
-from pyinfra.facts.files import File, Sha1File
+from pyinfra.facts.files import File
+from pyinfra.facts.server import Users
 from pyinfra.facts.systemd import SystemdStatus
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import files, server, systemd
 
 from camgate import paths, webrtc as webrtc_settings
 from camgate.gateway import webrtc as signalling_module
 from camgate.inventory import gateway_from_host
 from camgate.render import render, render_janus_configs, sha1
-from roles.operations import restart_if_changed, was_running
+from roles.facts import PathStates, before, directory_state, known_file_state
+from roles.operations import ensure_packages, ensure_running, put, restart_if_changed, was_running
 
 
 @deploy("camgate webrtc")
@@ -38,40 +40,32 @@ def webrtc() -> None:
         return
     janus_before = was_running(paths.JANUS_SERVICE)
     ensure_webrtc_secrets()
-    server.user(
-        name=f"User {paths.JANUS_USER}",
-        user=paths.JANUS_USER,
-        system=True,
-        shell="/usr/sbin/nologin",
-        home="/nonexistent",
-        ensure_home=False,
-    )
+    janus_user = (before(Users) or {}).get(paths.JANUS_USER) or {}
+    if (janus_user.get("shell"), janus_user.get("home")) != ("/usr/sbin/nologin", "/nonexistent"):
+        server.user(
+            name=f"User {paths.JANUS_USER}",
+            user=paths.JANUS_USER,
+            system=True,
+            shell="/usr/sbin/nologin",
+            home="/nonexistent",
+            ensure_home=False,
+        )
     first = janus_configs()
-    dropin = files.put(
-        name="janus.service drop-in",
-        src=StringIO(render("systemd/janus.service.d/camgate.conf.j2")),
-        dest=paths.JANUS_DROPIN,
-        mode="0644",
-    )
+    dropin = put(name="janus.service drop-in", content=render("systemd/janus.service.d/camgate.conf.j2"), dest=paths.JANUS_DROPIN)
     # With the drop-in and a config in place first, the package's own start of janus.service runs
     # camgate's Janus from the first second, never the distribution's sample setup.
-    apt.packages(name="Install Janus", packages=["janus", "iproute2"], no_recommends=True)
+    ensure_packages("Install Janus", ["janus", "iproute2"])
     systemd.daemon_reload(name="Reload systemd (janus drop-in)", _if=dropin.did_change)
     apply_janus_config(first)
-    systemd.service(name="Janus enabled and running", service=paths.JANUS_SERVICE, running=True, enabled=True)
+    ensure_running("Janus enabled and running", paths.JANUS_SERVICE)
     restart_if_changed("Restart Janus (drop-in changed)", paths.JANUS_SERVICE, janus_before, dropin)
     signalling_service(gateway)
 
 
 def ensure_webrtc_secrets() -> None:
     """Janus's API secret and the TURN secret: made on the gateway once, never read back by a deploy."""
-    files.put(
-        name="Script camgate-webrtc-secrets",
-        src=StringIO(render("bin/camgate-webrtc-secrets.j2")),
-        dest=paths.WEBRTC_SECRETS_SCRIPT,
-        mode="0755",
-    )
-    missing = not host.get_fact(File, path=paths.WEBRTC_SECRETS) or not host.get_fact(File, path=paths.TURN_SECRET_CONF)
+    put(name="Script camgate-webrtc-secrets", content=render("bin/camgate-webrtc-secrets.j2"), dest=paths.WEBRTC_SECRETS_SCRIPT, mode="0755")
+    missing = known_file_state(paths.WEBRTC_SECRETS)[1] is None or known_file_state(paths.TURN_SECRET_CONF)[1] is None
     server.shell(name="WebRTC secrets (made on the gateway once)", commands=[paths.WEBRTC_SECRETS_SCRIPT], _if=lambda: missing)
 
 
@@ -80,10 +74,11 @@ def janus_configs() -> bool:
     when there is no Janus to keep running, the live config is written at once (True)."""
     gateway = gateway_from_host(host)
     configs = render_janus_configs(gateway)
-    files.directory(name=paths.JANUS_STAGING_DIR, path=paths.JANUS_STAGING_DIR, mode="0755")
+    if before(PathStates, paths=(paths.JANUS_STAGING_DIR,)).get(paths.JANUS_STAGING_DIR) != directory_state("0755", "root", "root"):
+        files.directory(name=paths.JANUS_STAGING_DIR, path=paths.JANUS_STAGING_DIR, mode="0755")
     for name, content in configs.items():
-        files.put(name=f"Stage Janus {name}", src=StringIO(content), dest=f"{paths.JANUS_STAGING_DIR}/{name}", mode="0644")
-    first = not host.get_fact(File, path=f"{paths.JANUS_CONFIG_DIR}/janus.jcfg")
+        put(name=f"Stage Janus {name}", content=content, dest=f"{paths.JANUS_STAGING_DIR}/{name}")
+    first = known_file_state(f"{paths.JANUS_CONFIG_DIR}/janus.jcfg")[1] is None
     if first:
         files.directory(name=paths.JANUS_CONFIG_DIR, path=paths.JANUS_CONFIG_DIR, mode="0755")
         for name, content in configs.items():
@@ -93,15 +88,10 @@ def janus_configs() -> bool:
 
 def apply_janus_config(first: bool) -> None:
     gateway = gateway_from_host(host)
-    files.put(
-        name="Script camgate-janus-apply",
-        src=StringIO(render("bin/camgate-janus-apply.j2")),
-        dest=paths.JANUS_APPLY,
-        mode="0755",
-    )
+    put(name="Script camgate-janus-apply", content=render("bin/camgate-janus-apply.j2"), dest=paths.JANUS_APPLY, mode="0755")
     # Compared with what is live (not with the staged copy), so an interrupted deploy still converges.
     differs = any(
-        host.get_fact(Sha1File, path=f"{paths.JANUS_CONFIG_DIR}/{name}") != sha1(content)
+        (known_file_state(f"{paths.JANUS_CONFIG_DIR}/{name}")[1] or "").rsplit(" ", 1)[-1] != sha1(content)
         for name, content in render_janus_configs(gateway).items()
     )
     server.shell(
@@ -112,24 +102,16 @@ def apply_janus_config(first: bool) -> None:
 
 
 def signalling_service(gateway) -> None:
-    code = files.put(
-        name="Gateway code webrtc", src=str(Path(signalling_module.__file__)), dest=paths.WEBRTC_SCRIPT, mode="0755"
-    )
-    config = files.put(
+    code = put(name="Gateway code webrtc", content=Path(signalling_module.__file__).read_text(), dest=paths.WEBRTC_SCRIPT, mode="0755")
+    config = put(
         name="WebRTC signalling settings",
-        src=StringIO(json.dumps(webrtc_settings.signalling_config(gateway), indent=2) + "\n"),
+        content=json.dumps(webrtc_settings.signalling_config(gateway), indent=2) + "\n",
         dest=paths.WEBRTC_CONFIG,
-        mode="0644",
     )
-    unit = files.put(
-        name=f"Unit {paths.WEBRTC_SERVICE}",
-        src=StringIO(render(f"systemd/{paths.WEBRTC_SERVICE}.j2")),
-        dest=paths.unit_path(paths.WEBRTC_SERVICE),
-        mode="0644",
-    )
+    unit = put(name=f"Unit {paths.WEBRTC_SERVICE}", content=render(f"systemd/{paths.WEBRTC_SERVICE}.j2"), dest=paths.unit_path(paths.WEBRTC_SERVICE))
     systemd.daemon_reload(name="Reload systemd (camgate-webrtc)", _if=unit.did_change)
     running = was_running(paths.WEBRTC_SERVICE)
-    systemd.service(name="WebRTC signalling enabled and running", service=paths.WEBRTC_SERVICE, running=True, enabled=True)
+    ensure_running("WebRTC signalling enabled and running", paths.WEBRTC_SERVICE)
     restart_if_changed("Restart WebRTC signalling (changed)", paths.WEBRTC_SERVICE, running, code, unit)
     if running:
         systemd.service(

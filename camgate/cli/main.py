@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from camgate.cli import inspect, prepare, site, streams, testbed
+from camgate.cli import inspect, monitor, prepare, site, streams, testbed
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,5 +24,5 @@ def main() -> None:
     """
 
 
-for command in (*prepare.COMMANDS, *streams.COMMANDS, *inspect.COMMANDS, *site.COMMANDS, testbed.testbed):
+for command in (*prepare.COMMANDS, *streams.COMMANDS, *inspect.COMMANDS, *monitor.COMMANDS, *site.COMMANDS, testbed.testbed):
     main.add_command(command)

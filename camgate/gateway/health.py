@@ -16,7 +16,8 @@ A camera's status is its main stream's; its sub stream (if any) is judged the sa
 the second variant of the multivariant playlist while it is up.
 
 Per camera: its status with the reason, the age of the newest segment, the unit's state, automatic
-restarts since boot (systemd's NRestarts), the last line ffmpeg logged that is not known noise, and
+restarts since boot (systemd's NRestarts), the last line ffmpeg logged that is not known noise, what
+was measured (target and mean segment duration, the mean bit rate of the newest segments), and
 the EXT-X-STREAM-INF attributes of its stream read from the media itself (the multivariant playlist
 GET .../index.m3u8 serves). Status judges what a player would get, not only that files change:
 
@@ -237,6 +238,20 @@ def judge(cam: dict, active: bool, age: float | None, last_error: str | None) ->
     return "up", None, attributes
 
 
+def segment_timing(playlist_path: str) -> dict:
+    """The live playlist's target duration and its newest segments' mean duration (for the metrics)."""
+    try:
+        with open(playlist_path) as handle:
+            playlist = parse_media_playlist(handle.read())
+    except (OSError, ValueError):
+        return {}
+    durations = [duration for _, duration in playlist["segments"][-MEASURED_SEGMENTS:]]
+    timing = {"target_duration": playlist["target"]} if playlist["target"] else {}
+    if durations:
+        timing["segment_duration"] = round(sum(durations) / len(durations), 3)
+    return timing
+
+
 def unit_states(units: list[str]) -> dict[str, dict[str, str]]:
     """`systemctl show` of several units in one call: {unit: {property: value}}."""
     if not units:
@@ -294,6 +309,9 @@ def status(config: dict, now: float | None = None) -> dict:
         age = newest_segment_age(stream["playlist"], now)
         last_error = lines.get(stream["unit"])
         verdict, reason, attributes = judge(stream, state.get("ActiveState") == "active", age, last_error)
+        measured = segment_timing(stream["playlist"]) if age is not None else {}
+        if attributes.get("AVERAGE-BANDWIDTH"):
+            measured["bitrate"] = attributes["AVERAGE-BANDWIDTH"]
         return {
             "up": verdict == "up",
             "status": verdict,
@@ -302,6 +320,7 @@ def status(config: dict, now: float | None = None) -> dict:
             "state": f"{state.get('ActiveState', 'unknown')}/{state.get('SubState', 'unknown')}",
             "restarts": int(state.get("NRestarts") or 0),
             "last_error": last_error,
+            "measured": measured,
             "attributes": attributes,
         }
 
@@ -318,7 +337,7 @@ def status(config: dict, now: float | None = None) -> dict:
         main.pop("attributes", None)
         if sub is not None:
             sub.pop("attributes", None)
-            main["sub"] = {k: sub[k] for k in ("up", "status", "reason", "newest_segment_age", "restarts")}
+            main["sub"] = {k: sub[k] for k in ("up", "status", "reason", "newest_segment_age", "restarts", "measured")}
         # The main stream decides whether the camera is up; a live sub stream still plays while it is not.
         main["multivariant"] = media.multivariant_playlist(variants) if variants else None
         report["cameras"][cam["id"]] = main

@@ -123,7 +123,8 @@ def plan(recordings: list[Recording], config: dict, now: float, disk_total: int,
     return doomed
 
 
-def enforce(config: dict, now: float | None = None, log=print) -> list[tuple[Recording, str]]:
+def enforce(config: dict, now: float | None = None, log=print) -> tuple[list[tuple[Recording, str]], dict]:
+    """Delete what the rules say; return (what was deleted with why, the store's summary after it)."""
     root = config["root"]
     now = time.time() if now is None else now
     recordings = scan(root)
@@ -135,9 +136,44 @@ def enforce(config: dict, now: float | None = None, log=print) -> list[tuple[Rec
             log(f"deleted {rec.path} ({rec.size} B): {reason}")
         except FileNotFoundError:
             pass
-    kept = len(recordings) - len(doomed)
-    log(f"retention: {len(doomed)} deleted, {kept} kept, {sum(r.size for r in recordings) - sum(r.size for r, _ in doomed)} B in store")
-    return doomed
+    gone = {rec.path for rec, _ in doomed}
+    kept = [rec for rec in recordings if rec.path not in gone]
+    log(f"retention: {len(doomed)} deleted, {len(kept)} kept, {sum(r.size for r in kept)} B in store")
+    return doomed, summarize(kept, config, now, os.statvfs(root))
+
+
+def summarize(kept: list[Recording], config: dict, now: float, stats) -> dict:
+    """What the metrics report of the store: per camera its bytes, files, oldest start and newest
+    end; the disk budget (recordings_max_size, or what the store may grow to before min_free is
+    reached, whichever is smaller) and how much of it the store uses."""
+    disk_total, disk_free = stats.f_blocks * stats.f_frsize, stats.f_bavail * stats.f_frsize
+    store = sum(r.size for r in kept)
+    budget = store + max(0, disk_free - min_free_bytes(config.get("min_free"), disk_total))
+    if config.get("max_size") is not None:
+        budget = min(budget, config["max_size"])
+    cameras: dict[str, dict] = {camera: {"bytes": 0, "files": 0, "oldest": None, "newest": None} for camera in config.get("cameras", {})}
+    for rec in kept:
+        entry = cameras.setdefault(rec.camera, {"bytes": 0, "files": 0, "oldest": None, "newest": None})
+        entry["bytes"] += rec.size
+        entry["files"] += 1
+        entry["oldest"] = rec.start if entry["oldest"] is None else min(entry["oldest"], rec.start)
+        entry["newest"] = rec.end if entry["newest"] is None else max(entry["newest"], rec.end)
+    return {
+        "generated": round(now, 3),
+        "store_bytes": store,
+        "budget_bytes": budget,
+        "disk_total_bytes": disk_total,
+        "disk_free_bytes": disk_free,
+        "cameras": cameras,
+    }
+
+
+def write_atomically(path: str, text: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as out:
+        out.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
 
 
 def whole_fragments_end(path: str) -> int:
@@ -186,12 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) == 2 and args[0] == "--repair":
         repair_newest(args[1])
         return 0
-    if len(args) != 1:
-        print("usage: camgate-retention CONFIG.json | --repair CAMERA_FOLDER", file=sys.stderr)
+    if len(args) not in (1, 3) or (len(args) == 3 and args[1] != "--summary"):
+        print("usage: camgate-retention CONFIG.json [--summary FILE] | --repair CAMERA_FOLDER", file=sys.stderr)
         return 2
     with open(args[0]) as handle:
         config = json.load(handle)
-    enforce(config)
+    _doomed, summary = enforce(config)
+    if len(args) == 3:
+        write_atomically(args[2], json.dumps(summary) + "\n")
     return 0
 
 

@@ -37,6 +37,7 @@ FILE_ORDER = (
     "test_access",
     "test_no_secret_leaks",
     "test_recordings",
+    "test_metrics",
     "test_firewall",
     "test_cli",
     "test_faults",
@@ -80,6 +81,7 @@ class Deployer:
         "url_ttl": "CAMGATE_TESTBED_URL_TTL",
         "testbeds": "CAMGATE_TESTBED_DIR",
         "zoo_transcode": "CAMGATE_TESTBED_ZOO_TRANSCODE",
+        "metrics_from": "CAMGATE_TESTBED_METRICS_FROM",
     }
 
     def __init__(self, state_dir: Path):

@@ -1,5 +1,5 @@
-"""Secrets never leak: a camera password, the URL signing secret, the app users' passwords, Janus's API
-secret and the TURN secret are in no pyinfra output (not even -vvv), no directory nginx serves, no
+"""Secrets never leak: a camera password, the URL signing secret, the app users' and the metrics
+user's passwords, Janus's API secret and the TURN secret are in no pyinfra output (not even -vvv), no directory nginx serves, no
 unit file, no world-readable file, no journal line, and other users cannot read the camera URL (or
 Janus's and coturn's secrets) from the process list."""
 
@@ -19,7 +19,7 @@ def verbose_redeploy(host, deployer):
     """Remove the files that carry secrets, so a -vvv deploy must upload or make them again."""
     host.run_expect(
         [0],
-        f"rm -f /etc/camgate/credentials/cam3.url /etc/camgate/nginx/app-users.htpasswd {LINK_SECRET_CONF} "
+        f"rm -f /etc/camgate/credentials/cam3.url /etc/camgate/nginx/app-users.htpasswd /etc/camgate/nginx/metrics.htpasswd {LINK_SECRET_CONF} "
         f"{WEBRTC_SECRETS} {TURN_SECRET_CONF}",
     )
     with phase("deploy -vvv re-creating every secret"):
@@ -32,7 +32,7 @@ def secrets(verbose_redeploy, host, state) -> list[str]:
     link = host.file(LINK_SECRET_CONF).content_string.split('"')[1]
     webrtc = dict(line.split("=", 1) for line in host.file(WEBRTC_SECRETS).content_string.splitlines() if "=" in line)
     values = [camera_password, quote(camera_password, safe=""), link, webrtc["CAMGATE_JANUS_API_SECRET"], webrtc["CAMGATE_TURN_SECRET"]]
-    values += [user["password"] for user in state["app_users"].values()]
+    values += [user["password"] for user in state["app_users"].values()] + [state["metrics"]["password"]]
     # Root-only on the host, so the searches below can read patterns without putting them in argv.
     host.run_expect([0], f"install -m 600 /dev/null {PATTERNS}")
     for value in values:

@@ -31,6 +31,7 @@ __all__ = ["Testbed", "TestbedError"]
 
 
 APP_USERS = ("alice", "bob")
+METRICS_USER = "prometheus"
 
 
 def make_app_users() -> tuple[dict, str]:
@@ -42,6 +43,12 @@ def make_app_users() -> tuple[dict, str]:
         users[name] = {"password": password}
         lines.append(f"app-{name} = {json.dumps(hash_password(password))}\n")
     return users, "".join(lines)
+
+
+def make_metrics_user() -> tuple[dict, str]:
+    """The same for the user Prometheus scrapes the gateway's metrics with (key metrics)."""
+    password = secrets.token_urlsafe(12)
+    return {"user": METRICS_USER, "password": password}, f"metrics = {json.dumps(hash_password(password))}\n"
 
 
 class Testbed:
@@ -97,7 +104,8 @@ class Testbed:
                 zoo_entries, zoo_secrets = self.start_zoo()
                 camera_secrets += zoo_secrets
                 app_users, app_secrets = make_app_users()
-                camera_procs.write_private(layout.secrets_file, camera_secrets + app_secrets)
+                metrics_user, metrics_secret = make_metrics_user()
+                camera_procs.write_private(layout.secrets_file, camera_secrets + app_secrets + metrics_secret)
             acme = None
             if self.acme:
                 with phase("acme", self.timings):
@@ -116,6 +124,7 @@ class Testbed:
                 "cameras": entries,
                 "zoo": zoo_entries,
                 "app_users": app_users,
+                "metrics": metrics_user,
                 "domain": layout.domain,
                 "timings": self.timings,
             }

@@ -116,6 +116,16 @@ def zoo_cameras(state: dict[str, Any], only: list[str] | None) -> list[dict[str,
     return cameras
 
 
+def metrics_fields(state: dict[str, Any]) -> dict[str, Any]:
+    """Metrics for a Prometheus server on this machine (the testbed's host side), with the testbed's
+    metrics user; $CAMGATE_TESTBED_METRICS_FROM (comma-separated networks, or `off`) overrides."""
+    if "metrics" not in state:  # a testbed brought up before metrics existed
+        return {}
+    value = os.environ.get("CAMGATE_TESTBED_METRICS_FROM") or state["host_address"]
+    sources = [] if value == "off" else [n for n in value.split(",") if n]
+    return {"metrics_from": sources, "metrics_user": state["metrics"]["user"], "metrics_password_ref": "secret:metrics"}
+
+
 def testbed_dirs() -> list[Path]:
     """$CAMGATE_TESTBED_DIR, or several comma-separated (one gateway each), or .testbed."""
     value = os.environ.get("CAMGATE_TESTBED_DIR") or DEFAULT_STATE_DIR
@@ -147,6 +157,7 @@ def testbed_gateway(state_dir: str | Path | None = None, only: list[str] | None 
         for name in state.get("app_users", {})
     ]
     allow_from = [n for n in os.environ.get("CAMGATE_TESTBED_SSH_ALLOW_FROM", "").split(",") if n]
+    metrics = metrics_fields(state)
     host, data = gateway(
         state["name"],
         **tls_fields(state),
@@ -157,6 +168,7 @@ def testbed_gateway(state_dir: str | Path | None = None, only: list[str] | None 
         recordings_max_size=os.environ.get("CAMGATE_TESTBED_RECORDINGS_MAX_SIZE") or None,
         url_ttl=int(os.environ.get("CAMGATE_TESTBED_URL_TTL") or 3600),
         webrtc_max_viewers_per_user=int(os.environ.get("CAMGATE_TESTBED_WEBRTC_PER_USER") or 16),
+        **metrics,
         secrets_file=str(state_dir / "secrets.toml"),
         ssh_user=state["ssh_user"],
         ssh_port=state.get("ssh_port", 22),

@@ -134,6 +134,7 @@ def make_secrets(folder: Path) -> None:
             0o600,
             f'front = "{CAMERA_PASSWORD}"\n'
             f'alice = "{hash_password("correct horse battery")}"\n'
+            f'metrics = "{hash_password("scrape password 1")}"\n'
             f'alice-plain = "{PLAINTEXT_PASSWORD}"\n'
             f'link = "{secrets.token_urlsafe(32)}"\n',
         ),

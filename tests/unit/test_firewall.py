@@ -168,3 +168,15 @@ def test_the_firewall_keeps_the_port_sshd_accepted_this_session_on():
     assert session_ssh_port("10.0.2.2 51000 10.0.2.15 22") == 22  # forwarded from 2222 outside
     assert session_ssh_port("203.0.113.9 51000 198.51.100.7 2200") == 2200
     assert session_ssh_port("") is None and session_ssh_port("10.0.2.2 51000 22") is None
+
+
+def test_the_metrics_port_is_open_to_metrics_from_only_and_closed_without_it():
+    closed = input_chain(render_ruleset(ruleset_for(gw(), 22, None)))
+    assert not [line for line in closed if "9100" in line]
+    fields = {"metrics_from": ["198.51.100.7", "198.51.100.0/28", "2001:db8::/48"], "metrics_password_ref": "secret:metrics"}
+    chain = input_chain(render_ruleset(ruleset_for(gw(**fields), 22, None)))
+    # 198.51.100.7 lies in the /28: nft would refuse the overlap, so it is merged away.
+    assert [line for line in chain if "9100" in line] == [
+        "tcp dport 9100 ip saddr { 198.51.100.0/28 } accept",
+        "tcp dport 9100 ip6 saddr { 2001:db8::/48 } accept",
+    ]

@@ -17,7 +17,7 @@ def prod_copy(tmp_path, monkeypatch):
     shutil.copy(ROOT / "inventory/prod.py", tmp_path / "prod.py")
     secrets = tmp_path / "prod.secrets.toml"
     hashed = hash_password("app-password-1")
-    secrets.write_text(f'front-door = "s3cret"\napp-alice = "{hashed}"\napp-guard = "{hashed}"\n')
+    secrets.write_text(f'front-door = "s3cret"\napp-alice = "{hashed}"\napp-guard = "{hashed}"\nmetrics = "{hashed}"\n')
     secrets.chmod(0o600)
     monkeypatch.setenv("YARD_CAMERA_PASSWORD", "also-secret")
     return tmp_path / "prod.py"
@@ -28,6 +28,14 @@ def test_documented_example_loads(prod_copy):
     assert gw.host == "gw1.example.com" and gw.domain == "cams.example.com"
     assert [c.id for c in gw.cameras] == ["front-door", "yard"]
     assert [u.name for u in gw.app_users] == ["alice", "guard"] and gw.recording_cameras[0].retention == "14d"
+    assert gw.metrics and gw.metrics_from == ("198.51.100.7/32",) and gw.metrics_user == "prometheus"
+
+
+def test_metrics_need_a_password_hash(prod_copy):
+    secrets = prod_copy.parent / "prod.secrets.toml"
+    secrets.write_text(secrets.read_text().replace("metrics = ", "metrics-old = "))
+    with pytest.raises(InventoryError, match=r"field 'metrics_password_ref': .*metrics"):
+        load_gateways(prod_copy)
 
 
 def test_example_without_its_secrets_names_the_missing_file(prod_copy):

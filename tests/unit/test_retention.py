@@ -8,7 +8,7 @@ import pytest
 
 from camgate.ffmpeg import camera_args
 from camgate.model import parse_gateway
-from camgate.gateway.retention import Recording, enforce, plan, repair_newest, scan, start_of, whole_fragments_end
+from camgate.gateway.retention import Recording, enforce, plan, repair_newest, scan, start_of, summarize, whole_fragments_end
 from camgate.units import parse_duration, parse_min_free, parse_size
 
 NOW = 1_800_000_000.0
@@ -62,9 +62,12 @@ def test_enforce_deletes_only_recordings_in_camera_folders(tmp_path):
         path.write_bytes(b"x" * 10)
         os.utime(path, (0, 946684800 + 60))
     lines = []
-    doomed = enforce({"root": str(root), "max_size": None, "min_free": None,
-                      "cameras": {"cam1": {"retention": 60, "segment": 10}}}, now=NOW, log=lines.append)  # fmt: skip
+    doomed, summary = enforce({"root": str(root), "max_size": None, "min_free": None,
+                               "cameras": {"cam1": {"retention": 60, "segment": 10}}}, now=NOW, log=lines.append)  # fmt: skip
     assert [r.path for r, _ in doomed] == [str(old)]
+    # What is left, for the metrics: the newer file only (the stranger and the outsider are no recordings).
+    assert summary["cameras"] == {"cam1": {"bytes": 10, "files": 1, "oldest": 946684860.0, "newest": 946684860.0}}
+    assert summary["store_bytes"] == 10 and summary["budget_bytes"] >= 10
     assert not old.exists() and new.exists() and stranger.exists() and outside.exists()
     assert lines[0].startswith(f"deleted {old}") and "retention: 1 deleted, 1 kept" in lines[-1]
     assert [r.path for r in scan(str(root))] == [str(new)]
@@ -131,3 +134,23 @@ def test_repair_keeps_an_init_section_and_leaves_other_files_alone(tmp_path):
     assert repair_newest(str(folder), log=lambda _: None) == str(cut) and cut.read_bytes() == init
     assert (folder / "notes.mp4").stat().st_size == 10
     assert repair_newest(str(tmp_path / "absent"), log=lambda _: None) is None
+
+
+class Disk:
+    """statvfs of a 1000-byte disk with `free` bytes free (1-byte blocks)."""
+
+    def __init__(self, free: int):
+        self.f_blocks, self.f_bavail, self.f_frsize = 1000, free, 1
+
+
+def test_the_budget_is_the_smaller_of_max_size_and_what_min_free_leaves():
+    kept = [Recording("cam1", "/r/cam1/a.mp4", 100.0, 160.0, 300), Recording("cam2", "/r/cam2/b.mp4", 50.0, 110.0, 100)]
+    grow = summarize(kept, {"max_size": None, "min_free": ["percent", 10], "cameras": {"cam1": {}, "cam3": {}}}, NOW, Disk(free=500))
+    # 400 B in the store, 500 B free of which 100 B (10 %) must stay free: the store may reach 800 B.
+    assert (grow["store_bytes"], grow["budget_bytes"]) == (400, 800)
+    assert grow["cameras"]["cam3"] == {"bytes": 0, "files": 0, "oldest": None, "newest": None}  # records, has no file yet
+    assert grow["cameras"]["cam2"] == {"bytes": 100, "files": 1, "oldest": 50.0, "newest": 110.0}
+    capped = summarize(kept, {"max_size": 450, "min_free": ["bytes", 0], "cameras": {}}, NOW, Disk(free=500))
+    assert capped["budget_bytes"] == 450
+    full = summarize(kept, {"max_size": None, "min_free": ["percent", 60], "cameras": {}}, NOW, Disk(free=500))
+    assert full["budget_bytes"] == 400  # below min_free already: no room left, the store is its whole budget

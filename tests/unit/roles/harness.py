@@ -74,7 +74,7 @@ from pyinfra.connectors.util import CommandOutput, OutputLine
 from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
 from pyinfra.facts import deb, files, server, systemd
 
-from roles.facts import Certificate, PathStates
+from roles.facts import Certificate, ManagedFiles, PathStates
 from roles.firewall import NftTableLoaded, SshConnection
 
 # ---------------------------------------------------------------------------------------------
@@ -465,6 +465,15 @@ def _path_states(sim: SimHost, paths) -> list[str]:
     return lines
 
 
+def _managed_files(sim: SimHost, folders, files) -> list[str]:
+    """What ManagedFiles' command prints: stat lines, a `--` marker, then sha1sum lines."""
+    found = [p for p in files if (sim.lookup(p) or Entry("none")).kind == "file"]
+    for folder in folders:
+        found += [p for p, e in sim.paths.items() if posixpath.dirname(p) == folder and e.kind == "file"]
+    stats = [f"{p}\t{sim.lookup(p).mode:o} {sim.lookup(p).user} {sim.lookup(p).group}" for p in found]
+    return [*stats, "--", *(f"{hashlib.sha1(sim.lookup(p).data()).hexdigest()}  {p}" for p in found)]
+
+
 def _certificate(sim: SimHost, path: str) -> list[str]:
     entry = sim.lookup(path)
     if entry is None:
@@ -493,6 +502,7 @@ FACT_OUTPUT: dict[type, Callable[..., list[str]]] = {
     server.Groups: lambda sim: [f"{g}:x:{i}:" for i, g in enumerate(sorted(sim.groups))],
     server.Date: lambda sim: [NOW.strftime(server.ISO_DATE_FORMAT)],
     PathStates: _path_states,
+    ManagedFiles: _managed_files,
     Certificate: _certificate,
     NftTableLoaded: lambda sim, table: ["yes" if table in sim.nft_tables else "no"],
     SshConnection: lambda sim: [sim.ssh_connection] if sim.ssh_connection else [],
@@ -863,8 +873,29 @@ def _touch(sim: SimHost, args: list[str]) -> None:
         sim._add(path, replace(entry, mtime=int(NOW.timestamp())))
 
 
+def _tar(sim: SimHost, args: list[str]) -> bool | None:
+    """tar -x -f ARCHIVE -C / ...: each member becomes a file with the member's mode, owner and
+    group (GNU tar as root with --same-owner --same-permissions); parent folders are made as needed."""
+    if "-x" not in args or args[args.index("-C") + 1] != "/":
+        return False
+    import io
+    import tarfile
+
+    data = sim.file(args[args.index("-f") + 1]).data()
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        for member in archive.getmembers():
+            path = "/" + member.name
+            folder = posixpath.dirname(path)
+            while folder != "/" and sim.lookup(folder) is None:
+                sim._add(folder, Entry("directory", 0o755))
+                folder = posixpath.dirname(folder)
+            content = archive.extractfile(member).read().decode()
+            sim._add(path, Entry("file", member.mode, member.uname, member.gname, content, mtime=int(NOW.timestamp())))
+    return None
+
+
 def _systemctl(sim: SimHost, args: list[str]) -> bool | None:
-    """start/restart/reload/stop/enable/disable UNIT..., daemon-reload. Starting a unit runs its
+    """start/restart/reload/stop/enable [--now]/disable UNIT..., daemon-reload. Starting a unit runs its
     unit file's ExecStart= lines and stopping a running one its ExecStop= lines, where PROGRAMS
     models the program (a camera's ffmpeg is not; nft is)."""
     verb, *units = _operands(args)
@@ -875,6 +906,9 @@ def _systemctl(sim: SimHost, args: list[str]) -> bool | None:
     for unit in units:
         if verb in ("start", "restart") or (verb == "stop" and unit in sim.running):
             _run_unit_commands(sim, unit, "ExecStop" if verb == "stop" else "ExecStart")
+        if verb == "enable" and "--now" in args and unit not in sim.running:
+            _run_unit_commands(sim, unit, "ExecStart")
+            sim.running.add(unit)
         if verb in ("start", "restart", "reload"):
             sim.running.add(unit)
         elif verb == "stop":
@@ -1052,6 +1086,7 @@ PROGRAMS: dict[str, Callable[[SimHost, list[str]], bool | None]] = {
     "chgrp": _chgrp,
     "mkdir": _mkdir,
     "rm": _rm,
+    "tar": _tar,
     "ln": _ln,
     "touch": _touch,
     "systemctl": _systemctl,

@@ -4,6 +4,7 @@ import logging
 
 import pytest
 
+from camgate.paths import UPLOAD_DIR
 from roles.cameras import cameras
 
 from .harness import SimHost, converge, deploy
@@ -165,3 +166,32 @@ def test_dropping_the_sub_url_stops_and_deletes_only_the_sub_stream():
     after = result.host_after()
     assert after.lookup(f"{CREDENTIALS}/front.sub.url") is None and after.lookup(unit_path("front.sub")) is None
     assert after.lookup(unit_path("front")) is not None
+
+
+def test_many_new_cameras_travel_in_one_archive_and_start_in_one_command(passwords):
+    ids = [f"cam{n}" for n in range(1, 9)]  # 8 units, 18 files (with the launcher and key script): BATCH_FROM
+    passwords(**{cid: f"pw-{cid}" for cid in ids})
+    cameras_ = [cam(cid, 30 + n) for n, cid in enumerate(ids)]
+    first, again = converge(cameras, site(*cameras_))
+
+    changes = first.changes()
+    assert "Files of 8 camera stream(s) (18 files, one archive)" in changes
+    assert not [name for name in changes if name.startswith(("Credentials of camera", "File of camera"))]
+    (archive,) = [path for path in first.uploads if path.startswith(UPLOAD_DIR)]
+    assert first.op("Run 8 camera units").commands == [
+        "systemctl enable --now " + " ".join(f"camgate-camera-{cid}.service" for cid in ids)
+    ]
+    after = first.host_after()
+    credentials = after.file(f"{CREDENTIALS}/cam3.url")
+    assert credentials.content == "rtsp://admin:pw-cam3@192.168.1.32:554/stream1\n"
+    assert (oct(credentials.mode), credentials.user, credentials.group) == ("0o600", "root", "root")
+    assert after.lookup(archive) is None  # the archive is deleted once unpacked
+    assert {f"camgate-camera-{cid}.service" for cid in ids} <= after.running & after.enabled
+    # No password in an operation name or command (the archive carries them).
+    assert not [c for c in first.commands() if "pw-cam" in c] and not [n for n in first.names() if "pw-cam" in n]
+    assert again.changes() == []
+
+    # One camera's password changes: an operation of its own again, named after it.
+    passwords(cam3="a-new-password")
+    changed = deploy(cameras, site(*cameras_), after)
+    assert changed.changes() == ["Credentials of camera cam3", "Restart camgate-camera-cam3.service (changed)"]

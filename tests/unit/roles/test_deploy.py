@@ -7,6 +7,8 @@ import pytest
 from pyinfra.facts.hardware import NetworkDevices
 
 import roles
+from camgate import paths
+from camgate.passwords import hash_password
 
 from .harness import Cert, SimHost, converge, deploy, deploy_file
 from .sites import DOMAIN, cam, site
@@ -95,3 +97,22 @@ def test_a_webrtc_site_gets_janus_and_coturn_configured_before_their_packages_an
     assert changes.index("WebRTC secrets (made on the gateway once)") < changes.index("Install Janus")
     assert "Try the new Janus config, then restart Janus with it" not in changes  # nothing to keep running yet
     assert again.changes() == []
+
+
+def test_metrics_listen_on_loopback_from_the_first_start_converge_and_go_away_again(passwords, monkeypatch):
+    monkeypatch.setenv("CAMGATE_TEST_METRICS_HASH", hash_password("scrape password 1"))
+    metrics = {"metrics_from": ["198.51.100.7"], "metrics_password_ref": "env:CAMGATE_TEST_METRICS_HASH"}
+    cameras = (cam("front", record=True), cam("back", 21))
+    host = bare_host()
+    first, again = converge(DEPLOY, site(*cameras, **metrics), host)
+    changes = first.changes()
+    # The package starts node exporter at once: camgate's drop-in (loopback only) is there before.
+    assert changes.index("prometheus-node-exporter.service drop-in") < changes.index("Install prometheus-node-exporter")
+    assert "Restart node exporter (changed)" not in changes
+    assert changes.index("Record the deploy") == len(changes) - 1
+    assert again.changes() == []
+
+    off, settled = converge(DEPLOY, site(*cameras), again.host_after())
+    assert "Stop node exporter" in off.changes() and f"Remove {paths.METRICS_CONFIG}" in off.changes()
+    assert "Record the deploy" in off.changes()  # the declared configuration changed
+    assert settled.changes() == []
