@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import click
 
@@ -14,6 +15,9 @@ from camgate.ffmpeg import ffmpeg_major_from_version_line, input_url
 from camgate.plan import probe_file
 from camgate.probe import LONG_PROBE_SECONDS, PROBE_SECONDS, ProbeResult, analyse, classify_failure, ffprobe_command
 from camgate.secrets import resolve_secret
+
+# Gateways checked at once by status and verify: each is an SSH session waiting on its gateway.
+FLEET_WORKERS = 16
 
 
 @click.command()
@@ -90,31 +94,30 @@ def probe_camera(client, gateway, camera) -> ProbeResult:
 
 
 @click.command()
-@click.argument("inventory", type=click.Path(dir_okay=False))
+@click.argument("inventories", metavar="INVENTORY...", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the gateways' reports as JSON.")
-def status(inventory: str, as_json: bool) -> None:
+def status(inventories: tuple[str, ...], as_json: bool) -> None:
     """One table of every camera on every gateway: up, down, stalled or unplayable with the reason,
     newest segment age, restarts, and WebRTC (up with its viewers, down or unplayable) where it is on.
 
-    Reads each gateway's own health report over SSH; it judges what a player would get (a playlist
-    that changes but that no player can play is `unplayable`). Exits 0 when every camera is up, 1
-    when one is not, 4 when a gateway cannot be reached.
+    Reads each gateway's own health report over SSH, all gateways at once (a fleet of sites takes
+    about as long as its slowest gateway); it judges what a player would get (a playlist that changes
+    but that no player can play is `unplayable`). Exits 0 when every camera is up, 1 when one is
+    not, 4 when a gateway cannot be reached (the others are still reported).
 
     \b
     Example:
       camgate status inventory/site.py
+      camgate status inventory/*.py
     """
+    entries = fleet_entries(inventories)
     reports, unreachable = {}, False
-    for gateway, data in load_inventory_or_exit(inventory):
-        try:
-            with remote.connect(remote.SshTarget.from_host_data(gateway.host, data)) as client:
-                code, out, err = remote.run(client, HEALTH)
-            if code != 0:
-                raise remote.RemoteError(f"{gateway.host}: health report failed: {err.strip()[-200:]}")
-            reports[gateway.host] = json.loads(out)
-        except remote.RemoteError as exc:
-            click.echo(f"error: {exc}", err=True)
+    for (gateway, _data), (report, error) in zip(entries, in_parallel(health_report, entries)):
+        if error:
+            click.echo(f"error: {error}", err=True)
             unreachable = True
+        else:
+            reports[gateway.host] = report
     if as_json:
         click.echo(json.dumps(reports, indent=2))
     rows = [
@@ -131,6 +134,38 @@ def status(inventory: str, as_json: bool) -> None:
     sys.exit(EXIT_OK if all(row[2] == "up" and (row[6] == "-" or row[6].startswith("up")) for row in rows) else EXIT_FAILURE)
 
 
+def fleet_entries(inventories: tuple[str, ...]) -> list:
+    """Every gateway of every inventory, in order; exit 2 when a host is declared twice."""
+    entries = [entry for inventory in inventories for entry in load_inventory_or_exit(inventory)]
+    hosts = [gateway.host for gateway, _ in entries]
+    twice = sorted({h for h in hosts if hosts.count(h) > 1})
+    if twice:
+        fail(f"INVENTORY: gateway {twice[0]!r} is declared in more than one inventory; fix: give each gateway one inventory")
+    return entries
+
+
+def in_parallel(work, entries: list) -> list[tuple[object, str | None]]:
+    """work(gateway, data) for every gateway at once, in threads (the work is waiting on SSH):
+    [(result, None) | (None, error message)] in the order of `entries`."""
+
+    def guarded(entry):
+        try:
+            return work(*entry), None
+        except remote.RemoteError as exc:
+            return None, str(exc)
+
+    with ThreadPoolExecutor(max_workers=min(FLEET_WORKERS, len(entries) or 1)) as pool:
+        return list(pool.map(guarded, entries))
+
+
+def health_report(gateway, data) -> dict:
+    with remote.connect(remote.SshTarget.from_host_data(gateway.host, data)) as client:
+        code, out, err = remote.run(client, HEALTH)
+    if code != 0:
+        raise remote.RemoteError(f"{gateway.host}: health report failed: {err.strip()[-200:]}")
+    return json.loads(out)
+
+
 def webrtc_cell(webrtc: dict | None) -> str:
     """'-' (webrtc off), 'up (2 viewers)', 'DOWN', 'UNPLAYABLE'."""
     if not webrtc:
@@ -139,34 +174,44 @@ def webrtc_cell(webrtc: dict | None) -> str:
 
 
 @click.command()
-@click.argument("inventory", type=click.Path(dir_okay=False))
-def verify(inventory: str) -> None:
-    """Run the packaged checks against every gateway of a site over SSH and print pass/fail.
+@click.argument("inventories", metavar="INVENTORY...", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def verify(inventories: tuple[str, ...]) -> None:
+    """Run the packaged checks against every gateway of one or more sites over SSH and print pass/fail.
 
     The same checks the project's CI runs against its test gateway: services, ports, nginx's
     configuration, every camera live, signed URLs served and unsigned ones refused, credentials
-    root-only, certificate names and expiry, firewall, process hiding, timers. Exits 0 when all
-    pass, 1 when one fails, 4 when a gateway cannot be reached.
+    root-only, certificate names and expiry, firewall, process hiding, timers. Gateways are checked
+    at once, each in its own SSH session. Exits 0 when all pass, 1 when one fails, 4 when a gateway
+    cannot be reached (the others are still checked).
 
     \b
     Example:
       pyinfra -y inventory/site.py deploy.py && camgate verify inventory/site.py
+      camgate verify inventory/*.py
     """
-    rows, failed = [], False
-    for gateway, data in load_inventory_or_exit(inventory):
-        host = testinfra_host(remote.SshTarget.from_host_data(gateway.host, data))
-        try:
-            host.run("true")
-        except Exception as exc:  # testinfra raises on an SSH failure (exit 255)
-            fail(f"{gateway.host}: cannot connect over SSH: {exc}", EXIT_REMOTE)
-        for check in run_checks(host, gateway):
+    entries = fleet_entries(inventories)
+    rows, failed, unreachable = [], False, False
+    for (gateway, _data), (checks, error) in zip(entries, in_parallel(gateway_checks, entries)):
+        if error:
+            click.echo(f"error: {error}", err=True)
+            unreachable = True
+            continue
+        for check in checks:
             failed = failed or not check.passed
             rows.append((gateway.host, "PASS" if check.passed else "FAIL", check.name, check.detail))
     print_table(("GATEWAY", "RESULT", "CHECK", "DETAIL"), rows)
     passed = sum(1 for row in rows if row[1] == "PASS")
     click.echo(f"{passed} passed, {len(rows) - passed} failed")
-    sys.exit(EXIT_FAILURE if failed else EXIT_OK)
+    sys.exit(EXIT_REMOTE if unreachable else EXIT_FAILURE if failed else EXIT_OK)
 
+
+def gateway_checks(gateway, data) -> list:
+    host = testinfra_host(remote.SshTarget.from_host_data(gateway.host, data))
+    try:
+        host.run("true")
+    except Exception as exc:  # testinfra raises on an SSH failure (exit 255)
+        raise remote.RemoteError(f"{gateway.host}: cannot connect over SSH: {exc}") from exc
+    return run_checks(host, gateway)
 
 
 COMMANDS = (probe, status, verify)

@@ -198,6 +198,21 @@ def test_g711_is_transcoded_without_encoder_warnings(zoo):
         assert "Too many bits" not in log, log[-2000:]
 
 
+def test_status_reads_a_fleet_of_two_gateways_at_once(zoo, deployer, gateway, tmp_path):
+    """Two inventories, two gateways (this suite's and the zoo's): one report with both."""
+    zoo_inventory = tmp_path / "zoo_site.py"
+    zoo_inventory.write_text(f"from tests.testbed.inventory import testbed_gateway\ngateways = [testbed_gateway({str(ZOO_DIR)!r})]\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "camgate.cli", "status", INVENTORY, str(zoo_inventory), "--json"], cwd=ROOT,
+        env=deployer.env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stderr  # 1: a zoo camera is not up (MJPEG until transcoded)
+    reports = json.loads(result.stdout)
+    assert list(reports) == [gateway.host, zoo["state"]["name"]]
+    assert set(reports[gateway.host]["cameras"]) == {c.id for c in gateway.enabled_cameras}
+    assert set(reports[zoo["state"]["name"]]["cameras"]) >= {c.id for c in ZOO}
+
+
 def test_the_mjpeg_camera_is_unplayable_in_status_and_verify_until_it_is_transcoded(zoo):
     found = wait_for_status(zoo, MJPEG, "unplayable")
     assert "players cannot decode" in found["reason"] and "H.264 or H.265" in found["reason"]
