@@ -16,6 +16,8 @@ from tests.testbed.proc import wait_until
 from tests.conftest import phase
 from tests.integration.conftest import INVENTORY, ROOT, grand_total
 
+pytestmark = pytest.mark.every_release  # part of the subset every tested release runs (conftest.EVERY_RELEASE)
+
 
 def output(result: subprocess.CompletedProcess) -> str:
     return result.stdout + result.stderr
