@@ -113,9 +113,17 @@ def video_args(camera: Camera) -> list[str]:
     return ["-c:v", "copy", "-tag:v", "hvc1"]
 
 
+# Copied audio: every frame. ffmpeg's stream copy starts a stream at its first key packet, and
+# ffmpeg 7.1's RTP depacketizers (Debian 13) flag no AAC packet as key (5.1's flag every one), so
+# without -copyinkf 7.1 copied no audio at all: fMP4 segments with an audio track in their init
+# section and none in their fragments, which hls.js/MSE cannot buffer. Every AAC and G.711 frame
+# decodes on its own, so copying from the first one is right on every version (5.1 knows it too).
+AUDIO_COPY_ARGS = ["-c:a", "copy", "-copyinkf:a"]
+
+
 def audio_args(audio: str) -> list[str]:
     if audio == "copy":
-        return ["-c:a", "copy"]
+        return list(AUDIO_COPY_ARGS)
     if audio == "aac":
         return list(AAC_ARGS)
     return ["-an"]

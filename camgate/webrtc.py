@@ -72,7 +72,8 @@ def audio_args(camera: Camera) -> list[str]:
     codec = audio_codec(camera)
     if codec is None:
         return []
-    return list(OPUS_ARGS) if codec == "opus" else ["-c:a", "copy"]
+    # G.711 copied from the first packet, as camgate.ffmpeg.AUDIO_COPY_ARGS says why (ffmpeg 7.1).
+    return list(OPUS_ARGS) if codec == "opus" else ["-c:a", "copy", "-copyinkf:a"]
 
 
 def mountpoints(gateway: Gateway) -> list[dict]:

@@ -2,11 +2,13 @@
 the app's signalling behind nginx. TURN (coturn) is roles.turn."""
 
 import json
+import shlex
 from io import StringIO
 from pathlib import Path
 
 from pyinfra import host
 from pyinfra.api import deploy
+from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.files import File
 from pyinfra.facts.server import Users
@@ -17,7 +19,7 @@ from camgate import paths, webrtc as webrtc_settings
 from camgate.gateway import webrtc as signalling_module
 from camgate.inventory import gateway_from_host
 from camgate.render import render, render_janus_configs, sha1
-from roles.facts import PathStates, before, directory_state, known_file_state
+from roles.facts import AptCandidate, PathStates, before, directory_state, installed_before, known_file_state
 from roles.operations import ensure_packages, ensure_running, put, restart_if_changed, was_running
 
 
@@ -33,11 +35,14 @@ def webrtc() -> None:
     gateway once. camgate-webrtc.service (loopback 8086, behind nginx's /api/webrtc/) signals for
     the app users allowed each camera; reloaded (viewers kept) when only users or cameras changed.
     Without WebRTC cameras: Janus and camgate-webrtc stopped and disabled (the package stays).
+    Where the host's apt sources have no `janus` (Debian 13), a gateway with WebRTC cameras is refused
+    before anything of WebRTC changes (require_janus_package).
     Reads: cameras (webrtc, webrtc_audio, name), app_users, webrtc_ports, webrtc_max_viewers."""
     gateway = gateway_from_host(host)
     if not gateway.webrtc_cameras:
         stop_webrtc()
         return
+    require_janus_package(gateway)
     janus_before = was_running(paths.JANUS_SERVICE)
     ensure_webrtc_secrets()
     janus_user = (before(Users) or {}).get(paths.JANUS_USER) or {}
@@ -60,6 +65,28 @@ def webrtc() -> None:
     ensure_running("Janus enabled and running", paths.JANUS_SERVICE)
     restart_if_changed("Restart Janus (drop-in changed)", paths.JANUS_SERVICE, janus_before, dropin)
     signalling_service(gateway)
+
+
+def require_janus_package(gateway) -> None:
+    """Debian 13 (trixie) ships no `janus` (it left testing before the release and is not in
+    trixie-backports either). Decided from the host's apt lists, not its release name: when they
+    have no janus, the deploy stops before its first change; a bare host without lists yet is checked
+    once the base role has refreshed them, before the first WebRTC change."""
+    cameras = ", ".join(c.id for c in gateway.webrtc_cameras)
+    message = (
+        f"host {host.name!r}: cameras {cameras} have WebRTC on, but the host's apt sources have no janus "
+        "package (Debian 13 ships none); fix: set webrtc='off' for them, or add an apt source that has janus"
+    )
+    if installed_before("janus"):
+        return
+    candidate = host.get_fact(AptCandidate, package="janus")
+    if candidate is None:
+        raise DeployError(message)
+    if candidate == "unknown":
+        server.shell(
+            name="Janus available from apt (checked after the first apt refresh)",
+            commands=[f"apt-cache policy janus | grep -q 'Candidate: [0-9]' || {{ echo {shlex.quote(message)} >&2; exit 1; }}"],
+        )
 
 
 def ensure_webrtc_secrets() -> None:

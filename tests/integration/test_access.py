@@ -73,6 +73,7 @@ def test_every_stream_file_needs_a_valid_unexpired_signature_for_its_own_camera(
         assert client.fetch(url).status == 403, what
 
 
+@pytest.mark.every_release
 def test_a_real_player_reads_plain_and_encrypted_streams_through_signed_urls(signed, state):
     expected = {"codec_name": "h264", "width": 640, "height": 360}
     assert probe_stream(signed(PLAIN), state) == expected
@@ -94,6 +95,7 @@ def test_encrypted_segments_are_ciphertext_and_keys_are_served_only_signed(clien
     assert client.fetch(signed(PLAIN, files["key"])).status == 404  # another camera's signature: not there
 
 
+@pytest.mark.every_release
 def test_keys_rotate_and_playback_continues(host, client, signed, state):
     before = current_files(client, signed, ENCRYPTED)["key"]
     host.run_expect([0], "systemctl start camgate-hls-keys.service")

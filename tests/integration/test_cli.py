@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.integration.conftest import INVENTORY, ROOT
 
 
@@ -17,6 +19,7 @@ def camgate(deployer, *args: str, timeout: float = 120) -> subprocess.CompletedP
     )  # fmt: skip
 
 
+@pytest.mark.every_release
 def test_verify_passes_every_packaged_check_on_the_deployed_gateway(deployer, gateway):
     result = camgate(deployer, "verify", INVENTORY)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -38,6 +41,7 @@ def test_verify_fails_and_names_the_check_when_a_camera_is_down(deployer, host):
         host.run_expect([0], "systemctl start camgate-camera-cam2")
 
 
+@pytest.mark.every_release
 def test_status_lists_every_camera_up(deployer, gateway):
     deadline = time.monotonic() + 30  # the camera the test before stopped is coming back
     while (result := camgate(deployer, "status", INVENTORY, "--json")).returncode != 0 and time.monotonic() < deadline:

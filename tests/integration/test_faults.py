@@ -7,6 +7,7 @@ import json
 import subprocess
 import time
 
+import pytest
 import testinfra
 
 from tests.players.hls import parse_playlist
@@ -132,6 +133,7 @@ def pid1_start(state) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
+@pytest.mark.every_release
 def test_after_a_reboot_nginx_and_every_camera_come_back_by_themselves(state, client, signed, gateway):
     cameras = [c.id for c in gateway.enabled_cameras]
     urls = {c: signed(c) for c in cameras}

@@ -12,6 +12,8 @@ from tests.testbed.proc import wait_until
 from tests.conftest import phase
 from tests.integration.conftest import Deployer
 
+pytestmark = pytest.mark.every_release  # part of the subset every tested release runs (conftest.EVERY_RELEASE)
+
 PROBE_UNIT = "camgate-fw-probe"
 PROBE_PORT = 8099
 # A table of "somebody else" (another tool, the admin): a deploy must never remove or change it.

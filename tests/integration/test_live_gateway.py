@@ -11,6 +11,8 @@ from camgate.ffmpeg import SNAPSHOT_SECONDS
 from tests.integration.conftest import probe_stream
 from tests.testbed.proc import wait_until
 
+pytestmark = pytest.mark.every_release  # part of the subset every tested release runs (conftest.EVERY_RELEASE)
+
 CAMERAS = ["cam1", "cam2", "cam3"]
 
 

@@ -12,7 +12,10 @@ from tests.testbed.inventory import CAMERA_SETTINGS
 CAMERAS = ["cam1", "cam2", "cam3"]  # fMP4 H.264 + AAC copied; AES-128 MPEG-TS + AAC; fMP4 without audio
 PLAY_SECONDS = 12
 
-pytestmark = pytest.mark.skipif(browser_unavailable_reason() is not None, reason=str(browser_unavailable_reason()))
+pytestmark = [
+    pytest.mark.skipif(browser_unavailable_reason() is not None, reason=str(browser_unavailable_reason())),
+    pytest.mark.every_release,  # part of the subset every tested release runs (conftest.EVERY_RELEASE)
+]
 
 
 @pytest.mark.parametrize("camera_id", CAMERAS)

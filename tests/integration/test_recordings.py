@@ -14,6 +14,8 @@ from tests.conftest import phase
 from tests.integration.conftest import ffprobe_url
 from tests.testbed.proc import wait_until
 
+pytestmark = pytest.mark.every_release  # part of the subset every tested release runs (conftest.EVERY_RELEASE)
+
 ROOT = "/var/lib/camgate/recordings"
 SEGMENT = 10  # record_segment of the testbed's recording cameras
 SHORT = "cam1"  # retention 1m

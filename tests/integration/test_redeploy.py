@@ -1,7 +1,11 @@
 """Re-running a deploy changes nothing; a camera taken out of the inventory is converged away."""
 
+import pytest
+
 from tests.conftest import phase
 from tests.integration.conftest import grand_total
+
+pytestmark = pytest.mark.every_release  # part of the subset every tested release runs (conftest.EVERY_RELEASE)
 
 
 def test_second_deploy_changes_nothing_and_keeps_the_certificate(first_deploy, deployer, gateway, client):

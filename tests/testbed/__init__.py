@@ -1,7 +1,8 @@
 """The local testbed: a throwaway systemd Debian host (systemd-nspawn) plus simulated RTSP cameras.
 
-    bed = Testbed(state_dir=".testbed", index=0, cameras=3, auth_cameras=("cam3",), acme=True, zoo=True)
-    bed.up()      # rootfs (cached), netns + veth + NAT, overlay root, boot, SSH pinned, cameras,
+    bed = Testbed(state_dir=".testbed", index=0, cameras=3, auth_cameras=("cam3",), acme=True, zoo=True,
+                  suite="bookworm")
+    bed.up()      # rootfs of the Debian suite (bookworm or trixie; cached), netns + veth + NAT, overlay root, boot, SSH pinned, cameras,
                   # and with acme=True an ACME server (pebble) the target can get certificates from;
                   # zoo=True (or a tuple of zoo ids) adds the camera zoo (tests.testbed.zoo): H.265,
                   # G.711, MJPEG, 4 s GOP, sub profiles, digest auth, jumping timestamps
@@ -61,8 +62,10 @@ class Testbed:
         auth_cameras: tuple[str, ...] = ("cam3",),
         acme: bool = False,
         zoo: bool | tuple[str, ...] = False,
+        suite: str = rootfs.DEFAULT_SUITE,
     ):
         self.layout = Layout.create(state_dir, index)
+        self.suite = rootfs.check_suite(suite)
         if not 1 <= cameras <= 16:
             raise TestbedError(f"cameras must be 1..16, got {cameras}")
         self.camera_count = cameras
@@ -86,8 +89,8 @@ class Testbed:
             self.down()
         try:
             with phase("rootfs", self.timings):
-                base, cached = rootfs.ensure_base_tree()
-                log(f"rootfs {'from cache' if cached else 'built'}: {base}")
+                base, cached = rootfs.ensure_base_tree(self.suite)
+                log(f"{self.suite} rootfs {'from cache' if cached else 'built'}: {base}")
             with phase("network", self.timings):
                 network.setup(layout)
             with phase("boot", self.timings):
@@ -113,6 +116,7 @@ class Testbed:
             state = {
                 "name": layout.name,
                 "index": layout.index,
+                "suite": self.suite,
                 "target_address": layout.target_address,
                 "host_address": layout.host_address,
                 "ssh_user": "root",

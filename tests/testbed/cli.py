@@ -11,6 +11,7 @@ import click
 from tests.testbed.inventory import DEFAULT_STATE_DIR
 
 from . import Testbed, TestbedError
+from .rootfs import DEFAULT_SUITE, SUITES
 
 EXIT_TESTBED = 3
 
@@ -59,13 +60,18 @@ def testbed() -> None:
     help="Also start cameras of the camera zoo (H.265, G.711, MJPEG, 4 s GOP, sub profiles, digest "
     "auth, jumping timestamps): `all`, or comma-separated ids like zoo-h265-pcma.",
 )  # fmt: skip
-def up(state_dir: str, index: int, cameras: int, auth_cameras: str, acme: bool, zoo: str) -> None:
+@click.option(
+    "--suite", default=DEFAULT_SUITE, show_default=True, type=click.Choice(SUITES),
+    help="Debian release of the host: bookworm (Debian 12) or trixie (Debian 13).",
+)  # fmt: skip
+def up(state_dir: str, index: int, cameras: int, auth_cameras: str, acme: bool, zoo: str, suite: str) -> None:
     """Boot the testbed host and start the cameras (a running one is replaced)."""
     _require_root()
     zoo_ids: bool | tuple[str, ...] = True if zoo == "all" else tuple(z for z in zoo.split(",") if z)
     try:
         bed = Testbed(
-            state_dir, index, cameras, tuple(c for c in auth_cameras.split(",") if c), acme=acme, zoo=zoo_ids
+            state_dir, index, cameras, tuple(c for c in auth_cameras.split(",") if c), acme=acme, zoo=zoo_ids,
+            suite=suite,
         )
     except TestbedError as exc:
         click.echo(f"error: {exc}", err=True)
@@ -75,7 +81,7 @@ def up(state_dir: str, index: int, cameras: int, auth_cameras: str, acme: bool, 
     except TestbedError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_TESTBED)
-    click.echo(f"testbed {state['name']} is up: ssh -F {state['ssh_config']} {state['ssh_alias']}")
+    click.echo(f"testbed {state['name']} ({state['suite']}) is up: ssh -F {state['ssh_config']} {state['ssh_alias']}")
     for cam in state["cameras"] + state.get("zoo", []):
         notes = [cam["kind"]] if cam.get("kind", "h264-aac") != "h264-aac" else []
         if cam.get("sub_url"):

@@ -25,6 +25,9 @@ CAMERA_SETTINGS = (
 # Which testbed cameras each app user may see (the testbed makes their passwords); alice also sees
 # every zoo camera.
 APP_USER_CAMERAS = {"alice": ["cam1", "cam2"], "bob": ["cam3"]}
+# Debian suites whose archive has a janus package: trixie has none (roles.webrtc.require_janus_package),
+# so a trixie testbed declares its cameras without WebRTC unless $CAMGATE_TESTBED_WEBRTC says otherwise.
+SUITES_WITH_JANUS = ("bookworm",)
 # WebRTC audio per zoo camera audio codec: G.711 passed through, AAC transcoded to Opus.
 ZOO_WEBRTC_AUDIO = {"aac": "opus", "pcm_alaw": "pcma", "pcm_mulaw": "pcmu", None: "none"}
 
@@ -58,6 +61,14 @@ def tls_fields(state: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def webrtc_wanted(state: dict[str, Any]) -> bool:
+    """$CAMGATE_TESTBED_WEBRTC=on|off; by default on where the testbed's Debian suite has janus."""
+    value = os.environ.get("CAMGATE_TESTBED_WEBRTC")
+    if value:
+        return value != "off"
+    return state.get("suite", "bookworm") in SUITES_WITH_JANUS
+
+
 def clone_cameras(state: dict[str, Any]) -> list[dict[str, Any]]:
     """$CAMGATE_TESTBED_CLONES=N more cameras reading the testbed's first camera (its RTSP server
     shares one encoder between clients): what the benchmarks scale with. $CAMGATE_TESTBED_CLONE_AUDIO
@@ -80,7 +91,7 @@ def clone_cameras(state: dict[str, Any]) -> list[dict[str, Any]]:
 ZOO_RECORDING = (f"{ZOO_PREFIX}h264-aac", f"{ZOO_PREFIX}h265-aac")
 
 
-def zoo_settings(cam: dict[str, Any]) -> dict[str, Any]:
+def zoo_settings(cam: dict[str, Any], webrtc: bool = True) -> dict[str, Any]:
     """Inventory fields for a zoo camera from what the zoo says it sends: audio copied when it is
     AAC, transcoded when G.711, none when there is none; segments as long as its keyframe interval;
     its bitrate for `camgate plan`; its sub profile as sub_url; recording for ZOO_RECORDING. Video is copied, except for the
@@ -98,7 +109,7 @@ def zoo_settings(cam: dict[str, Any]) -> dict[str, Any]:
         settings["sub_url"] = cam["sub_url"]
     # WebRTC for the H.264 cameras (and a transcoded one), with their own audio passed through.
     zoo = zoo_camera(cam["id"])
-    if (expect.video_codec == "h264" and not zoo.timestamps_jump) or settings["video"] == "transcode":
+    if webrtc and ((expect.video_codec == "h264" and not zoo.timestamps_jump) or settings["video"] == "transcode"):
         settings.update(webrtc="main", webrtc_audio=ZOO_WEBRTC_AUDIO[expect.audio_codec])
     if cam["id"] in ZOO_RECORDING:
         settings.update(record=True, record_segment=10, retention="1h")
@@ -112,7 +123,8 @@ def zoo_cameras(state: dict[str, Any], only: list[str] | None) -> list[dict[str,
         if only is not None and cam["id"] not in only:
             continue
         credentials = {"username": cam["username"], "password_ref": f"secret:{cam['id']}"} if cam.get("password") else {}
-        cameras.append(camera(cam["id"], url=cam["url"], name=f"Zoo {cam['kind']}", **credentials, **zoo_settings(cam)))
+        settings = zoo_settings(cam, webrtc_wanted(state))
+        cameras.append(camera(cam["id"], url=cam["url"], name=f"Zoo {cam['kind']}", **credentials, **settings))
     return cameras
 
 
@@ -142,7 +154,9 @@ def testbed_gateway(state_dir: str | Path | None = None, only: list[str] | None 
     for index, cam in enumerate(state["cameras"]):
         if only is not None and cam["id"] not in only:
             continue
-        settings = CAMERA_SETTINGS[index % len(CAMERA_SETTINGS)]
+        settings = dict(CAMERA_SETTINGS[index % len(CAMERA_SETTINGS)])
+        if not webrtc_wanted(state):
+            settings.pop("webrtc", None)
         credentials = {"username": cam["username"], "password_ref": f"secret:{cam['id']}"} if cam.get("password") else {}
         cameras.append(camera(cam["id"], url=cam["url"], name=f"Testbed {cam['id']}", **credentials, **settings))
     cameras += zoo_cameras(state, only)

@@ -49,7 +49,7 @@ def test_video_is_copied_and_hls_flags_keep_the_stream_live():
 
 @pytest.mark.parametrize(
     ("audio", "expected"),
-    [("copy", ["-c:a", "copy"]), ("aac", ["-c:a", "aac", "-ac", "1", "-ar", "16000", "-b:a", "48k"]), ("none", ["-an"])],
+    [("copy", ["-c:a", "copy", "-copyinkf:a"]), ("aac", ["-c:a", "aac", "-ac", "1", "-ar", "16000", "-b:a", "48k"]), ("none", ["-an"])],
 )
 def test_audio_setting(audio, expected):
     args = camera_args(camera(audio=audio), "/d", 5)

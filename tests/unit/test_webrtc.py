@@ -94,8 +94,8 @@ def test_copied_camera_sends_video_and_its_g711_untouched_to_janus_besides_hls()
     tee = tee_of(args)
     assert f"[f=rtp:payload_type=96:select=v:bsfs/v=dump_extra:onfail=ignore]rtp://127.0.0.1:{port}?pkt_size=1200" in tee
     assert f"[f=rtp:payload_type=0:select=a:onfail=ignore]rtp://127.0.0.1:{port + 2}?pkt_size=1200" in tee
-    webrtc_output = args[args.index("-f", args.index(f"{HLS}/stream.m3u8")) - 8:]
-    assert webrtc_output[:8] == ["-map", "0:v:0", "-map", "0:a:0?", "-c:v", "copy", "-c:a", "copy"]
+    webrtc_output = args[args.index("-f", args.index(f"{HLS}/stream.m3u8")) - 9:]
+    assert webrtc_output[:9] == ["-map", "0:v:0", "-map", "0:a:0?", "-c:v", "copy", "-c:a", "copy", "-copyinkf:a"]
     # HLS still gets its AAC.
     assert args[args.index("-c:a") + 1] == "aac"
 

@@ -26,7 +26,7 @@ What the harness guarantees:
   SimHost). While the operations execute, pyinfra evaluates each one again and asks its facts again;
   those describe the *live* host, as on a real one: the SimHost plus the modelled effect of every
   upload and command so far (see PROGRAMS: chmod/chown, mkdir, rm, ln, touch, systemctl with the
-  units' ExecStart/ExecStop, apt-get install, useradd/usermod/groupadd, certbot certonly/delete,
+  units' ExecStart/ExecStop, apt-get update/install, apt-cache policy, useradd/usermod/groupadd, certbot certonly/delete,
   nft, and camgate's own scripts as their headers describe them). A command it does not model
   changes nothing and is listed in ``Result.unmodelled``; ``Result.host_after()`` refuses to hand
   such a host to a re-deploy unless told to ignore it. :func:`converge` deploys twice: the second
@@ -74,7 +74,7 @@ from pyinfra.connectors.util import CommandOutput, OutputLine
 from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
 from pyinfra.facts import deb, files, server, systemd
 
-from roles.facts import Certificate, ManagedFiles, PathStates
+from roles.facts import AptCandidate, Certificate, ManagedFiles, PathStates
 from roles.firewall import NftTableLoaded, SshConnection
 
 # ---------------------------------------------------------------------------------------------
@@ -197,7 +197,9 @@ class SimHost:
     - running, enabled: unit names that are active / enabled.
     - packages: {deb package: version} installed, with what installing them brings
       (PACKAGE_PATHS/_FILES/_LINKS; PACKAGE_UNITS running and enabled).
-    - distro: (ID, VERSION_ID) of /etc/os-release, e.g. ("ubuntu", "22.04").
+    - distro: (ID, VERSION_ID) of /etc/os-release, e.g. ("ubuntu", "22.04"); its archive's
+      packages and versions are ARCHIVE_VERSIONS and ARCHIVE_MISSING.
+    - apt_lists: False for a bare image that has no apt lists yet (until `apt-get update` runs).
     - users: {name: (home, shell, group, [groups])} added to the base users; groups: extra groups.
     - nft_tables: names of `table inet <name>` loaded in the kernel.
     - ssh_connection: $SSH_CONNECTION of the deploy's session (None: not over SSH).
@@ -221,9 +223,11 @@ class SimHost:
         nft_tables: Iterable[str] = (),
         ssh_connection: str | None = "198.51.100.7 51234 192.0.2.10 22",
         extra_facts: dict[type, Any] | None = None,
+        apt_lists: bool = True,
     ):
         self.packages = dict(packages or {})
         self.distro = distro
+        self.apt_lists = apt_lists
         self.running = set(running)
         self.enabled = set(enabled)
         self.nft_tables = set(nft_tables)
@@ -451,6 +455,15 @@ def _users(sim: SimHost) -> list[str]:
     return lines
 
 
+def _apt_candidate(sim: SimHost, package: str) -> list[str]:
+    """What roles.facts.AptCandidate's command prints: the candidate version, (none), or unknown."""
+    if not sim.apt_lists:
+        return ["unknown"]
+    if package in ARCHIVE_MISSING.get(sim.distro, ()):
+        return ["(none)"]
+    return [sim.packages.get(package) or ARCHIVE_VERSIONS.get(sim.distro, {}).get(package, "simulated")]
+
+
 def _path_states(sim: SimHost, paths) -> list[str]:
     lines = []
     for path in paths:
@@ -503,6 +516,7 @@ FACT_OUTPUT: dict[type, Callable[..., list[str]]] = {
     server.Date: lambda sim: [NOW.strftime(server.ISO_DATE_FORMAT)],
     PathStates: _path_states,
     ManagedFiles: _managed_files,
+    AptCandidate: _apt_candidate,
     Certificate: _certificate,
     NftTableLoaded: lambda sim, table: ["yes" if table in sim.nft_tables else "no"],
     SshConnection: lambda sim: [sim.ssh_connection] if sim.ssh_connection else [],
@@ -796,7 +810,10 @@ def converge(
 ARCHIVE_VERSIONS = {
     ("debian", "12"): {"nginx": "1.22.1-9+deb12u1", "ffmpeg": "7:5.1.6-0+deb12u1"},
     ("ubuntu", "24.04"): {"nginx": "1.24.0-2ubuntu7", "ffmpeg": "7:6.1.1-3ubuntu5"},
+    ("debian", "13"): {"nginx": "1.26.3-3+deb13u1", "ffmpeg": "7:7.1.5-0+deb13u1"},
 }
+# Packages a release's archive does not have: `apt-get install` of one fails, as it does there.
+ARCHIVE_MISSING = {("debian", "13"): {"janus"}}
 
 
 def apply_step(sim: SimHost, step: Step) -> bool:
@@ -949,12 +966,26 @@ def _nft(sim: SimHost, args: list[str]) -> bool | None:
 def _apt_get(sim: SimHost, args: list[str]) -> bool | None:
     words = [a for a in args if not a.startswith("-") and "::" not in a]
     if words[:1] == ["update"]:
+        sim.apt_lists = True
         return None
     if words[:1] != ["install"]:
         return False
     versions = ARCHIVE_VERSIONS.get(sim.distro, {})
+    missing = [p for p in words[1:] if p in ARCHIVE_MISSING.get(sim.distro, ())]
+    if missing or not sim.apt_lists:
+        raise CommandFailed(f"E: Package '{(missing or words[1:])[0]}' has no installation candidate")
     for package in words[1:]:
         sim.install(package, versions.get(package, "simulated"))
+    return None
+
+
+def _apt_cache(sim: SimHost, args: list[str]) -> bool | None:
+    """`apt-cache policy PKG | grep -q 'Candidate: [0-9]' || { echo ...; exit 1; }`: fails when the
+    archive has no PKG (the rest of the line is the check's own plumbing)."""
+    if args[:1] != ["policy"]:
+        return False
+    if _apt_candidate(sim, args[1])[0] in ("(none)", "unknown"):
+        raise CommandFailed(f"{args[1]}: no installation candidate")
     return None
 
 
@@ -1091,6 +1122,7 @@ PROGRAMS: dict[str, Callable[[SimHost, list[str]], bool | None]] = {
     "touch": _touch,
     "systemctl": _systemctl,
     "apt-get": _apt_get,
+    "apt-cache": _apt_cache,
     "groupadd": _groupadd,
     "useradd": _useradd,
     "usermod": _usermod,
