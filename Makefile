@@ -51,5 +51,7 @@ demo-down:
 unit: setup
 	$(BIN)/pytest -q tests/unit
 
+# Everything on Debian 12, then the every_release subset on Debian 13 (docs/testbed.md, "Releases").
 test: setup
 	$(BIN)/pytest -ra --durations=20 tests
+	CAMGATE_TEST_SUITE=trixie $(BIN)/pytest -ra --durations=10 -m every_release tests/integration

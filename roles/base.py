@@ -1,5 +1,5 @@
-"""Base: apt lists, the dedicated `camgate` system user and group, and camgate's directories."""
-
+"""Base: apt lists, the distribution packages, the dedicated `camgate` system user and group, and
+camgate's directories."""
 
 from pyinfra import host
 from pyinfra.api import deploy
@@ -8,7 +8,7 @@ from pyinfra.facts.files import File
 from pyinfra.facts.server import Groups, Users
 from pyinfra.operations import apt, files, server, systemd
 
-from camgate import paths
+from camgate import packages, paths
 from camgate.inventory import gateway_from_host
 from camgate.render import render
 from camgate.tls import njs_missing
@@ -20,14 +20,16 @@ APT_CACHE_SECONDS = 3600
 
 @deploy("camgate base")
 def base() -> None:
-    """Guarantees: apt lists at most an hour old; system user/group `camgate` (no login, no home);
+    """Guarantees: apt lists at most an hour old; the distribution packages the gateway needs that
+    need no configuration first (python3, ffmpeg, nginx and njs, nftables, openssl, certbot, as the
+    inventory asks) installed in one apt run; system user/group `camgate` (no login, no home);
     /etc/camgate (0755) and /etc/camgate/credentials (0700, root only); /usr/local/lib/camgate;
     with hide_processes (default), /proc mounted hidepid=invisible now and at every boot, so no
     other user can read a camera URL from ffmpeg's argument list. Reads: hide_processes."""
     require_supported_release()
     apt.update(name="Refresh apt lists (at most hourly)", cache_time=APT_CACHE_SECONDS)
-    # camgate's host-side helpers (retention, health) are standard-library Python.
-    ensure_packages("Install python3", ["python3"])
+    # One apt run for every package that needs no configuration first (camgate.packages).
+    ensure_packages("Install the gateway's packages", packages.plain_packages(gateway_from_host(host)))
     user = (before(Users) or {}).get("camgate") or {}
     if "camgate" not in (before(Groups) or ()) or (user.get("group"), user.get("shell"), user.get("home")) != ("camgate", "/usr/sbin/nologin", "/nonexistent"):
         server.group(name="Group camgate", group="camgate", system=True)

@@ -77,7 +77,7 @@ def cameras() -> None:
     starting = [unit for unit in wanted if not running.get(unit)]
     if len(starting) >= BATCH_FROM:
         # Not running before this deploy: they start with their new files, no restart needed.
-        server.shell(name=f"Run {len(starting)} camera units", commands=[shlex.join(["systemctl", "enable", "--now", *starting])])
+        server.shell(name=f"Run {len(starting)} camera units", commands=[shlex.join(["systemctl", "enable", "--now", "--no-block", *starting])])
     for unit_name, (camera, stream) in wanted.items():
         own = [op for path, op in puts.items() if path in (paths.credentials_path(stream.id), paths.unit_path(unit_name))]
         if camera.encrypt and paths.HLS_KEY_SCRIPT in puts:

@@ -2,10 +2,11 @@
 
 from pyinfra.api import deploy
 
+from camgate import packages
 from roles.operations import ensure_packages
 
 
 @deploy("camgate ffmpeg")
 def ffmpeg() -> None:
     """Guarantees: the distribution's ffmpeg is installed (no recommends). Reads no inventory fields."""
-    ensure_packages("Install ffmpeg", ["ffmpeg"])
+    ensure_packages("Install ffmpeg", packages.FFMPEG)

@@ -7,7 +7,7 @@ from pyinfra.facts.files import File
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import files, server, systemd
 
-from camgate import paths
+from camgate import packages, paths
 from camgate.firewall import (
     deployer_address,
     render_apply_script,
@@ -76,7 +76,7 @@ def firewall() -> None:
     ruleset = ruleset_for(gateway, ssh_port, deployer_address(session))
     text = render_ruleset(ruleset)
 
-    ensure_packages("Install nftables", ["nftables"])
+    ensure_packages("Install nftables", packages.NFTABLES)
     put(name="Firewall apply script", content=render_apply_script(), dest=paths.FIREWALL_APPLY, mode="0755")
     unit = put(name=f"Unit {paths.FIREWALL_SERVICE}", content=render_unit(), dest=paths.unit_path(paths.FIREWALL_SERVICE))
     systemd.daemon_reload(name="Reload systemd units", _if=unit.did_change)

@@ -9,7 +9,7 @@ from pyinfra.api import deploy
 from pyinfra.facts.files import File, FindFiles, FindInFile, Link
 from pyinfra.operations import files, server, systemd
 
-from camgate import paths
+from camgate import packages, paths
 from camgate.inventory import gateway_from_host
 from camgate.render import render
 from camgate.tls import certbot_command, letsencrypt_needs_issuing
@@ -33,7 +33,7 @@ def letsencrypt() -> None:
     if gateway.tls != "letsencrypt":
         remove_letsencrypt(gateway)
         return
-    ensure_packages("Install certbot", ["certbot"])
+    ensure_packages("Install certbot", packages.CERTBOT)
     put(
         name="certbot deploy hook: reload nginx",
         content=render("letsencrypt/renewal-hooks/deploy/camgate-reload-nginx.j2"),

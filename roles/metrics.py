@@ -8,7 +8,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import files, server, systemd
 from pyinfra.operations.util import any_changed
 
-from camgate import paths
+from camgate import packages, paths
 from camgate.gateway import metrics as metrics_module
 from camgate.inventory import gateway_from_host
 from camgate.render import render
@@ -40,7 +40,7 @@ def metrics() -> None:
         content=render("systemd/prometheus-node-exporter.service.d/camgate.conf.j2"),
         dest=paths.NODE_EXPORTER_DROPIN,
     )
-    ensure_packages("Install prometheus-node-exporter", ["prometheus-node-exporter"])
+    ensure_packages("Install prometheus-node-exporter", packages.NODE_EXPORTER)
     certificate = CERTIFICATE_CREDENTIAL if gateway.https else None
     config = {
         "health": paths.HEALTH_STATUS_FILE,

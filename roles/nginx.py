@@ -5,7 +5,7 @@ from pyinfra.api import deploy
 from pyinfra.facts.server import Users
 from pyinfra.operations import files, server
 
-from camgate import paths
+from camgate import packages, paths
 from camgate.inventory import gateway_from_host
 from camgate.render import render, render_htpasswd, render_manifest_module, render_nginx_site, sha1
 from camgate.secrets import resolve_secret
@@ -30,7 +30,7 @@ def nginx() -> None:
     url_secret_ref, app_users, cameras (ids, names, encrypt), metrics_from, metrics_port, metrics_user,
     metrics_password_ref."""
     gateway = gateway_from_host(host)
-    ensure_packages("Install nginx and njs", ["nginx", "libnginx-mod-http-js"])
+    ensure_packages("Install nginx and njs", packages.NGINX)
     www_data = (before(Users) or {}).get("www-data") or {}
     hls_group = UNCHANGED if "camgate" in www_data.get("groups", ()) else server.user(
         name="nginx may read HLS (group camgate)", user="www-data", groups=["camgate"], append=True, ensure_home=False

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import posixpath
 import shlex
 import tarfile
+import weakref
 from io import StringIO
 
 from pyinfra import host
@@ -38,11 +40,38 @@ def put(name: str, content: str, dest: str, mode: str = "0644", user: str = "roo
     it on the host before the deploy (one snapshot of camgate's folders per deploy answers that);
     otherwise UNCHANGED, so a re-deploy spends no round trip on it."""
     covered, state = known_file_state(dest)
-    if covered and state == file_state(content, mode, user, group):
+    if not covered:
+        if secret:
+            return put_secret(name=name, dest=dest, content=content, mode=mode, user=user, group=group)
+        return files.put(name=name, src=StringIO(content), dest=dest, mode=mode, user=user, group=group)
+    if state == file_state(content, mode, user, group):
         return UNCHANGED
-    if secret:
-        return put_secret(name=name, dest=dest, content=content, mode=mode, user=user, group=group)
-    return files.put(name=name, src=StringIO(content), dest=dest, mode=mode, user=user, group=group)
+    return write_file(name=name, dest=dest, content=content, mode=mode, user=user, group=group)
+
+
+@operation()
+def write_file(dest: str, content: str, mode: str = "0644", user: str = "root", group: str = "root"):
+    """Write a file a role has already found to differ (roles.operations.put): one upload into the
+    root-only /etc/camgate/upload, then one command gives it its owner and mode and moves it into
+    place (atomically where both are on one filesystem). No fact is asked, no content is logged.
+
+    + dest: path on the host (its folder is made if missing)
+    + content: the file's text
+    + mode, user, group: as files.put
+
+    **Example:**
+
+    .. code:: python
+
+        write_file(name="Unit camgate-health.timer", dest="/etc/systemd/system/camgate-health.timer", content="...")
+    """
+    staged = f"{paths.UPLOAD_DIR}/{sha1(dest)[:16]}"
+    yield FileUploadCommand(StringIO(content), staged, remote_temp_filename=staged)
+    quoted, folder = shlex.quote(staged), shlex.quote(posixpath.dirname(dest))
+    yield (
+        f"mkdir -p {folder} && chown {shlex.quote(f'{user}:{group}')} {quoted} && chmod {int(mode, 8):o} {quoted} "
+        f"&& mv -f {quoted} {shlex.quote(dest)}"
+    )
 
 
 def ensure_running(name: str, unit: str, enabled: bool = True):
@@ -53,11 +82,23 @@ def ensure_running(name: str, unit: str, enabled: bool = True):
     return systemd.service(name=name, service=unit, running=True, enabled=enabled)
 
 
+# Per deploy (pyinfra State): the apt operations declared so far, with the packages each installs.
+_DECLARED_PACKAGES: "weakref.WeakKeyDictionary[object, list]" = weakref.WeakKeyDictionary()
+
+
 def ensure_packages(name: str, packages: list[str]):
-    """apt.packages (no recommends), declared only when one of them was not installed before the deploy."""
-    if all(installed_before(package) for package in packages):
+    """apt.packages (no recommends), declared only when one of them was not installed before the
+    deploy and no earlier operation of this deploy installs them all (then that one is returned)."""
+    missing = [package for package in packages if not installed_before(package)]
+    if not missing:
         return UNCHANGED
-    return apt.packages(name=name, packages=packages, no_recommends=True)
+    declared = _DECLARED_PACKAGES.setdefault(host.state, [])
+    for covered, op in declared:
+        if set(missing) <= covered:
+            return op
+    op = apt.packages(name=name, packages=packages, no_recommends=True)
+    declared.append((set(packages), op))
+    return op
 
 
 @operation()

@@ -7,7 +7,7 @@ from pyinfra.api import deploy
 from pyinfra.facts.files import Link
 from pyinfra.operations import files, server
 
-from camgate import paths
+from camgate import packages, paths
 from camgate.inventory import gateway_from_host
 from camgate.render import render
 from camgate.tls import SELFSIGNED_DAYS, certificate_matches, wanted_tls_dir
@@ -30,7 +30,7 @@ def tls() -> None:
     gateway = gateway_from_host(host)
     if not gateway.https:
         return
-    ensure_packages("Install openssl", ["openssl"])
+    ensure_packages("Install openssl", packages.OPENSSL)
     present = before(PathStates, paths=(paths.TLS_DIR, paths.ACME_WEBROOT))
     for name, path in ((paths.TLS_DIR, paths.TLS_DIR), ("ACME webroot", paths.ACME_WEBROOT)):
         if present.get(path) != directory_state("0755", "root", "root"):

@@ -9,7 +9,7 @@ from pyinfra.facts.hardware import Ipv4Addrs
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import files, systemd
 
-from camgate import paths
+from camgate import packages, paths
 from camgate.inventory import gateway_from_host
 from camgate.render import render, render_turnserver_conf
 from roles.facts import before, installed_before
@@ -43,7 +43,7 @@ def turn() -> None:
         content=render("systemd/coturn.service.d/camgate.conf.j2", https=gateway.https),
         dest=paths.COTURN_DROPIN,
     )
-    ensure_packages("Install coturn", ["coturn"])
+    ensure_packages("Install coturn", packages.COTURN)
     # The package's own owner and mode for it (dpkg-statoverride root:turnserver 0640).
     config = put(name=f"coturn {paths.COTURN_CONFIG}", content=content, dest=paths.COTURN_CONFIG, group="turnserver", mode="0640")
     systemd.daemon_reload(name="Reload systemd (coturn drop-in)", _if=dropin.did_change)

@@ -15,7 +15,7 @@ from pyinfra.facts.server import Users
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import files, server, systemd
 
-from camgate import paths, webrtc as webrtc_settings
+from camgate import packages, paths, webrtc as webrtc_settings
 from camgate.gateway import webrtc as signalling_module
 from camgate.inventory import gateway_from_host
 from camgate.render import render, render_janus_configs, sha1
@@ -59,7 +59,7 @@ def webrtc() -> None:
     dropin = put(name="janus.service drop-in", content=render("systemd/janus.service.d/camgate.conf.j2"), dest=paths.JANUS_DROPIN)
     # With the drop-in and a config in place first, the package's own start of janus.service runs
     # camgate's Janus from the first second, never the distribution's sample setup.
-    ensure_packages("Install Janus", ["janus", "iproute2"])
+    ensure_packages("Install Janus", packages.JANUS)
     systemd.daemon_reload(name="Reload systemd (janus drop-in)", _if=dropin.did_change)
     apply_janus_config(first)
     ensure_running("Janus enabled and running", paths.JANUS_SERVICE)

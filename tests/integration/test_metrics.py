@@ -83,6 +83,7 @@ def scrape_ok(prom: Prometheus, state) -> bool:
     return prom.values('up{job="camgate"}', "gateway") == {state["name"]: 1.0}
 
 
+@pytest.mark.every_release
 def test_one_up_series_per_camera_all_1(prometheus, gateway, state, host):
     cameras = {c.id for c in gateway.enabled_cameras}
     with phase("prometheus: first scrape with every camera up"):
@@ -96,6 +97,7 @@ def test_one_up_series_per_camera_all_1(prometheus, gateway, state, host):
     assert host.check_output("systemctl show -p NRestarts --value prometheus-node-exporter") == "0"
 
 
+@pytest.mark.every_release
 def test_recordings_certificate_webrtc_and_deploy_are_reported(prometheus, gateway):
     recording = {c.id for c in gateway.recording_cameras}
     assert wait_until(lambda: set(prometheus.values("camgate_recordings_files > 0", "camera")) == recording, timeout=120, interval=2)

@@ -643,8 +643,15 @@ class Result:
 
     @property
     def uploads(self) -> dict[str, str | bytes]:
-        """{remote path: content} of every upload (the last one wins)."""
-        return {path: content for op in self.ops for path, content in op.uploads}
+        """{remote path: content} of every upload (the last one wins). An upload to a staging path
+        that the same operation then moves into place (`mv -f STAGED DEST`, roles.operations.write_file)
+        counts as an upload to DEST."""
+        found = {}
+        for op in self.ops:
+            moved = dict(re.findall(r"mv -f (\S+) (\S+)$", " ".join(op.commands)))
+            for path, content in op.uploads:
+                found[moved.get(path, path)] = content
+        return found
 
     def uploaded(self, path: str) -> str | bytes | None:
         return self.uploads.get(path)
@@ -869,6 +876,12 @@ def _mkdir(sim: SimHost, args: list[str]) -> None:
     for path in _operands(args):
         if sim.lookup(path) is None:
             sim._add(path, Entry("directory", 0o755))
+
+
+def _mv(sim: SimHost, args: list[str]) -> None:
+    source, target = _operands(args)[-2:]
+    sim._add(target, sim.lookup(source))
+    sim.remove(source)
 
 
 def _rm(sim: SimHost, args: list[str]) -> None:
@@ -1117,6 +1130,7 @@ PROGRAMS: dict[str, Callable[[SimHost, list[str]], bool | None]] = {
     "chgrp": _chgrp,
     "mkdir": _mkdir,
     "rm": _rm,
+    "mv": _mv,
     "tar": _tar,
     "ln": _ln,
     "touch": _touch,

@@ -179,7 +179,7 @@ def test_many_new_cameras_travel_in_one_archive_and_start_in_one_command(passwor
     assert not [name for name in changes if name.startswith(("Credentials of camera", "File of camera"))]
     (archive,) = [path for path in first.uploads if path.startswith(UPLOAD_DIR)]
     assert first.op("Run 8 camera units").commands == [
-        "systemctl enable --now " + " ".join(f"camgate-camera-{cid}.service" for cid in ids)
+        "systemctl enable --now --no-block " + " ".join(f"camgate-camera-{cid}.service" for cid in ids)
     ]
     after = first.host_after()
     credentials = after.file(f"{CREDENTIALS}/cam3.url")

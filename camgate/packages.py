@@ -1,0 +1,33 @@
+"""The distribution packages a gateway gets, by the concern (role) that needs them.
+
+Packages whose service must find camgate's configuration in place at its first start (Janus, coturn,
+node exporter) are installed by their roles after that configuration. The others need nothing
+beforehand: the base role installs all of those a gateway needs in one apt run (one download, one
+dpkg run, its triggers once), and their roles then find them installed.
+"""
+
+from __future__ import annotations
+
+from camgate.model import Gateway
+
+PYTHON = ["python3"]  # the gateway-side helpers (camgate/gateway/) are standard-library Python
+NFTABLES = ["nftables"]
+FFMPEG = ["ffmpeg"]
+OPENSSL = ["openssl"]
+NGINX = ["nginx", "libnginx-mod-http-js"]
+CERTBOT = ["certbot"]
+JANUS = ["janus", "iproute2"]
+COTURN = ["coturn"]
+NODE_EXPORTER = ["prometheus-node-exporter"]
+
+
+def plain_packages(gateway: Gateway) -> list[str]:
+    """What this gateway needs that may be installed before any configuration, in one run."""
+    wanted = PYTHON + FFMPEG + NGINX
+    if gateway.firewall:
+        wanted += NFTABLES
+    if gateway.https:
+        wanted += OPENSSL
+    if gateway.tls == "letsencrypt":
+        wanted += CERTBOT
+    return wanted
