@@ -19,7 +19,7 @@ from camgate.firewall import (
 from camgate.inventory import gateway_from_host
 from camgate.render import sha1
 from roles.facts import known_file_state
-from roles.operations import ensure_packages, ensure_running, put
+from roles.operations import ensure_packages, ensure_running, put_many
 
 
 class SshConnection(FactBase):
@@ -77,10 +77,12 @@ def firewall() -> None:
     text = render_ruleset(ruleset)
 
     ensure_packages("Install nftables", packages.NFTABLES)
-    put(name="Firewall apply script", content=render_apply_script(), dest=paths.FIREWALL_APPLY, mode="0755")
-    unit = put(name=f"Unit {paths.FIREWALL_SERVICE}", content=render_unit(), dest=paths.unit_path(paths.FIREWALL_SERVICE))
-    systemd.daemon_reload(name="Reload systemd units", _if=unit.did_change)
-    put(name="Stage the firewall ruleset", content=text, dest=paths.FIREWALL_STAGED)
+    ops = put_many("Firewall files", [
+        ("Firewall apply script", paths.FIREWALL_APPLY, render_apply_script(), "0755", "root", "root"),
+        (f"Unit {paths.FIREWALL_SERVICE}", paths.unit_path(paths.FIREWALL_SERVICE), render_unit(), "0644", "root", "root"),
+        ("Stage the firewall ruleset", paths.FIREWALL_STAGED, text, "0644", "root", "root"),
+    ])
+    systemd.daemon_reload(name="Reload systemd units", _if=ops[paths.unit_path(paths.FIREWALL_SERVICE)].did_change)
     # Compared with what is live and loaded (not with the staged copy), so an interrupted deploy, or a
     # table someone deleted by hand, still converges.
     live = known_file_state(paths.FIREWALL_RULESET)[1]

@@ -13,7 +13,7 @@ from camgate.gateway import health as health_module
 from camgate.gateway import media as media_module
 from camgate.inventory import gateway_from_host
 from camgate.render import render
-from roles.operations import ensure_running, put
+from roles.operations import ensure_running, put_many
 
 INTERVAL_SECONDS = 10
 
@@ -29,21 +29,18 @@ def health() -> None:
     gateway = gateway_from_host(host)
     config = {"cameras": [health_entry(gateway, camera) for camera in gateway.enabled_cameras]}
     code = {"health": health_module, "media": media_module}
-    changed = [
-        *(
-            put(name=f"Gateway code {name}", content=Path(module.__file__).read_text(), dest=paths.GATEWAY_CODE[name], mode="0755")
-            for name, module in code.items()
-        ),
-        put(name="Health settings", content=render("camgate/health.json.j2", config=config), dest=paths.HEALTH_CONFIG),
-    ]
-    units = [
-        put(
-            name=f"Unit {unit}",
-            content=render(f"systemd/{unit}.j2", interval=INTERVAL_SECONDS, metrics=gateway.metrics),
-            dest=paths.unit_path(unit),
-        )
+    unit_files = {
+        paths.unit_path(unit): render(f"systemd/{unit}.j2", interval=INTERVAL_SECONDS, metrics=gateway.metrics)
         for unit in (paths.HEALTH_SERVICE, paths.HEALTH_TIMER)
-    ]
+    }
+    ops = put_many("Health files", [
+        *((f"Gateway code {name}", paths.GATEWAY_CODE[name], Path(module.__file__).read_text(), "0755", "root", "root")
+          for name, module in code.items()),
+        ("Health settings", paths.HEALTH_CONFIG, render("camgate/health.json.j2", config=config), "0644", "root", "root"),
+        *((f"Unit {path.rsplit('/', 1)[-1]}", path, content, "0644", "root", "root") for path, content in unit_files.items()),
+    ])  # fmt: skip
+    units = [ops[path] for path in unit_files]
+    changed = [op for path, op in ops.items() if path not in unit_files]
     systemd.daemon_reload(name="Reload systemd (health units)", _if=any_changed(*units))
     ensure_running("Health timer", paths.HEALTH_TIMER)
     systemd.service(name="Health now", service=paths.HEALTH_SERVICE, running=None, restarted=True, _if=any_changed(*changed, *units))

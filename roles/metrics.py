@@ -13,7 +13,7 @@ from camgate.gateway import metrics as metrics_module
 from camgate.inventory import gateway_from_host
 from camgate.render import render
 from roles.facts import known_file_state
-from roles.operations import ensure_packages, ensure_running, put, restart_if_changed, was_running
+from roles.operations import ensure_packages, ensure_running, put, put_many, restart_if_changed, was_running
 
 CERTIFICATE_CREDENTIAL = "fullchain.pem"
 
@@ -48,15 +48,14 @@ def metrics() -> None:
         "certificate": certificate,
         "deploy_stamp": paths.DEPLOY_STAMP,
     }
-    changed = [
-        put(name="Gateway code metrics", content=Path(metrics_module.__file__).read_text(), dest=paths.METRICS_SCRIPT, mode="0755"),
-        put(name="Metrics settings", content=render("camgate/metrics.json.j2", config=config), dest=paths.METRICS_CONFIG),
-    ]
-    unit = put(
-        name=f"Unit {paths.METRICS_SERVICE}",
-        content=render(f"systemd/{paths.METRICS_SERVICE}.j2", certificate=certificate),
-        dest=paths.unit_path(paths.METRICS_SERVICE),
-    )
+    ops = put_many("Metrics files", [
+        ("Gateway code metrics", paths.METRICS_SCRIPT, Path(metrics_module.__file__).read_text(), "0755", "root", "root"),
+        ("Metrics settings", paths.METRICS_CONFIG, render("camgate/metrics.json.j2", config=config), "0644", "root", "root"),
+        (f"Unit {paths.METRICS_SERVICE}", paths.unit_path(paths.METRICS_SERVICE),
+         render(f"systemd/{paths.METRICS_SERVICE}.j2", certificate=certificate), "0644", "root", "root"),
+    ])  # fmt: skip
+    changed = [ops[paths.METRICS_SCRIPT], ops[paths.METRICS_CONFIG]]
+    unit = ops[paths.unit_path(paths.METRICS_SERVICE)]
     systemd.daemon_reload(name="Reload systemd (metrics units)", _if=any_changed(dropin, unit))
     ensure_running("node exporter enabled and running", paths.NODE_EXPORTER_SERVICE)
     restart_if_changed("Restart node exporter (changed)", paths.NODE_EXPORTER_SERVICE, running_before, dropin)

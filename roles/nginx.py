@@ -11,7 +11,7 @@ from camgate.render import render, render_htpasswd, render_manifest_module, rend
 from camgate.secrets import resolve_secret
 from camgate.tls import nginx_version
 from roles.facts import PathStates, before, directory_state, installed_before, installed_version_and_distro, known_file_state
-from roles.operations import UNCHANGED, ensure_packages, ensure_running, put, put_secret
+from roles.operations import UNCHANGED, ensure_packages, ensure_running, put_many, put_secret
 
 
 @deploy("camgate nginx")
@@ -39,8 +39,10 @@ def nginx() -> None:
     default_site = UNCHANGED
     if present.get(paths.NGINX_DEFAULT_SITE) or not installed_before("nginx"):  # the package brings it
         default_site = files.link(name="Drop the default site", path=paths.NGINX_DEFAULT_SITE, present=False)
-    for script, template in ((paths.NGINX_APPLY, "bin/camgate-nginx-apply.j2"), (paths.LINK_SECRET_SCRIPT, "bin/camgate-link-secret.j2")):
-        put(name=f"Script {script.rsplit('/', 1)[-1]}", content=render(template), dest=script, mode="0755")
+    put_many("nginx scripts", [
+        (f"Script {script.rsplit('/', 1)[-1]}", script, render(template), "0755", "root", "root")
+        for script, template in ((paths.NGINX_APPLY, "bin/camgate-nginx-apply.j2"), (paths.LINK_SECRET_SCRIPT, "bin/camgate-link-secret.j2"))
+    ])
     for folder, group, mode in ((paths.NGINX_CAMGATE_DIR, "www-data", "0750"), (paths.NGINX_STAGING_DIR, "root", "0700")):
         if present.get(folder) != directory_state(mode, "root", group):
             files.directory(name=folder, path=folder, user="root", group=group, mode=mode)
@@ -57,9 +59,11 @@ def nginx() -> None:
         ("metrics.htpasswd", paths.METRICS_HTPASSWD, render_htpasswd(metrics_users), "www-data", "0640"),
     ]
     differs = False
+    # Never the content in pyinfra's output, not even with --diff (the htpasswd holds password hashes).
+    put_many("Stage the camgate site", [
+        (f"Stage {live}", f"{paths.NGINX_STAGING_DIR}/{name}", content, mode, "root", group) for name, live, content, group, mode in bundle
+    ])
     for name, live, content, group, mode in bundle:
-        # secret: never the content, not even with --diff (the htpasswd holds password hashes)
-        put(name=f"Stage {live}", dest=f"{paths.NGINX_STAGING_DIR}/{name}", content=content, group=group, mode=mode, secret=True)
         # Compared with what is live (not with the staged copy), so an interrupted deploy still converges.
         differs = differs or not (known_file_state(live)[1] or "").endswith(sha1(content))
     pairs = " ".join(f"{paths.NGINX_STAGING_DIR}/{name}:{live}" for name, live, *_ in bundle)

@@ -101,13 +101,40 @@ def ensure_packages(name: str, packages: list[str]):
     return op
 
 
+def put_many(label: str, items: list[tuple[str, str, str, str, str, str]]) -> dict:
+    """put() for several files of one role: {dest: operation}. Those that differ from the host
+    travel together in one archive (put_files) when there are two or more; a single one keeps an
+    operation of its own, named after it, which is what a day-to-day change shows.
+
+    + items: (operation name, dest, content, mode, user, group) of each file
+    """
+    ops, differing = {}, []
+    for name, dest, content, mode, user, group in items:
+        covered, state = known_file_state(dest)
+        if covered and state == file_state(content, mode, user, group):
+            ops[dest] = UNCHANGED
+        elif covered:
+            differing.append((name, dest, content, mode, user, group))
+        else:
+            ops[dest] = put(name=name, content=content, dest=dest, mode=mode, user=user, group=group)
+    if len(differing) == 1:
+        name, dest, content, mode, user, group = differing[0]
+        ops[dest] = write_file(name=name, dest=dest, content=content, mode=mode, user=user, group=group)
+    elif differing:
+        batch = put_files(name=f"{label} ({len(differing)} files, one archive)", files=[item[1:] for item in differing])
+        ops.update({item[1]: batch for item in differing})
+    return ops
+
+
 @operation()
 def put_files(files: list[tuple[str, str, str, str, str]]):
-    """Upload several files in one archive and unpack it in place: one upload and one command instead
-    of several round trips per file (what a first deploy of many cameras spends its time on).
+    """Upload several files in one archive: one upload and one command instead of several round trips
+    per file (what a first deploy of many cameras spent its time on). The archive is unpacked in the
+    root-only /etc/camgate/upload, each file with its owner and mode, then each is moved into place
+    (atomically where both are on one filesystem, as with write_file).
 
     + files: (path, content, mode, user, group) of each; contents never logged (camera credentials
-      travel this way). The archive goes through a root-only folder and is deleted at once.
+      travel this way)
 
     **Example:**
 
@@ -117,16 +144,21 @@ def put_files(files: list[tuple[str, str, str, str, str]]):
     """
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for path, content, mode, user, group in files:
+        for number, (_path, content, mode, user, group) in enumerate(files):
             data = content.encode()
-            info = tarfile.TarInfo(path.lstrip("/"))
+            info = tarfile.TarInfo(str(number))
             info.size, info.mode, info.uname, info.gname = len(data), int(mode, 8), user, group
             tar.addfile(info, io.BytesIO(data))
     archive.seek(0)
-    staged = f"{paths.UPLOAD_DIR}/files.tar"
-    yield FileUploadCommand(archive, staged, remote_temp_filename=f"{staged}.part")
-    # As root, tar gives each file its owner by name and its mode; parent folders are left alone.
-    yield f"tar -x -f {shlex.quote(staged)} -C / --same-owner --same-permissions --no-overwrite-dir && rm -f {shlex.quote(staged)}"
+    staged, unpacked = f"{paths.UPLOAD_DIR}/files.tar", f"{paths.UPLOAD_DIR}/files"
+    yield FileUploadCommand(archive, staged, remote_temp_filename=staged)
+    folders = sorted({posixpath.dirname(path) for path, *_ in files})
+    moves = [f"mv -f {unpacked}/{number} {shlex.quote(path)}" for number, (path, *_) in enumerate(files)]
+    # As root, tar gives each file its owner by name and its mode.
+    yield " && ".join([
+        f"rm -rf {unpacked}", f"mkdir -p {unpacked} {' '.join(shlex.quote(f) for f in folders)}",
+        f"tar -x -f {staged} -C {unpacked} --same-owner --same-permissions", f"rm -f {staged}", *moves, f"rm -rf {unpacked}",
+    ])  # fmt: skip
 
 
 @operation()

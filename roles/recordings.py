@@ -13,7 +13,7 @@ from camgate.inventory import gateway_from_host
 from camgate.render import render
 from camgate.units import parse_duration, parse_min_free, parse_size
 from roles.facts import PathStates, before, directory_state, known_file_state
-from roles.operations import ensure_running, put
+from roles.operations import ensure_running, put_many
 
 INTERVAL_SECONDS = 60
 
@@ -40,20 +40,17 @@ def recordings() -> None:
         if present.get(path) != directory_state("0750", "camgate", "camgate"):
             files.directory(name=f"Recordings folder {path}", path=path, user="camgate", group="camgate", mode="0750")
 
-    script = put(name="Retention script", content=Path(retention.__file__).read_text(), dest=paths.RETENTION_SCRIPT, mode="0755")
-    config = put(
-        name="Retention settings",
-        content=render("camgate/retention.json.j2", config=retention_config(gateway)),
-        dest=paths.RETENTION_CONFIG,
-    )
-    units = [
-        put(
-            name=f"Unit {unit}",
-            content=render(f"systemd/{unit}.j2", root=gateway.recordings_root, interval=INTERVAL_SECONDS),
-            dest=paths.unit_path(unit),
-        )
+    unit_files = {
+        paths.unit_path(unit): render(f"systemd/{unit}.j2", root=gateway.recordings_root, interval=INTERVAL_SECONDS)
         for unit in (paths.RETENTION_SERVICE, paths.RETENTION_TIMER)
-    ]
+    }
+    ops = put_many("Retention files", [
+        ("Retention script", paths.RETENTION_SCRIPT, Path(retention.__file__).read_text(), "0755", "root", "root"),
+        ("Retention settings", paths.RETENTION_CONFIG, render("camgate/retention.json.j2", config=retention_config(gateway)), "0644", "root", "root"),
+        *((f"Unit {path.rsplit('/', 1)[-1]}", path, content, "0644", "root", "root") for path, content in unit_files.items()),
+    ])  # fmt: skip
+    script, config = ops[paths.RETENTION_SCRIPT], ops[paths.RETENTION_CONFIG]
+    units = [ops[path] for path in unit_files]
     systemd.daemon_reload(name="Reload systemd (retention units)", _if=any_changed(*units))
     ensure_running("Retention timer", paths.RETENTION_TIMER)
     server.shell(

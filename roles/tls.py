@@ -12,7 +12,7 @@ from camgate.inventory import gateway_from_host
 from camgate.render import render
 from camgate.tls import SELFSIGNED_DAYS, certificate_matches, wanted_tls_dir
 from roles.facts import Certificate, PathStates, before, directory_state
-from roles.operations import ensure_packages, put
+from roles.operations import ensure_packages, put_many
 
 
 @deploy("camgate tls")
@@ -35,11 +35,13 @@ def tls() -> None:
     for name, path in ((paths.TLS_DIR, paths.TLS_DIR), ("ACME webroot", paths.ACME_WEBROOT)):
         if present.get(path) != directory_state("0755", "root", "root"):
             files.directory(name=name, path=path, user="root", group="root", mode="0755")
-    for script, template, context in (
-        (paths.TLS_SELFSIGNED_SCRIPT, "bin/camgate-tls-selfsigned.j2", {"days": SELFSIGNED_DAYS}),
-        (paths.TLS_USE_SCRIPT, "bin/camgate-tls-use.j2", {}),
-    ):
-        put(name=f"Script {script.rsplit('/', 1)[-1]}", content=render(template, **context), dest=script, mode="0755")
+    put_many("TLS scripts", [
+        (f"Script {script.rsplit('/', 1)[-1]}", script, render(template, **context), "0755", "root", "root")
+        for script, template, context in (
+            (paths.TLS_SELFSIGNED_SCRIPT, "bin/camgate-tls-selfsigned.j2", {"days": SELFSIGNED_DAYS}),
+            (paths.TLS_USE_SCRIPT, "bin/camgate-tls-use.j2", {}),
+        )
+    ])
 
     current = (host.get_fact(Link, path=paths.TLS_CURRENT) or {}).get("link_target")
     lineage = host.get_fact(Certificate, path=f"{paths.LETSENCRYPT_LIVE}/fullchain.pem")

@@ -20,7 +20,7 @@ from camgate.gateway import webrtc as signalling_module
 from camgate.inventory import gateway_from_host
 from camgate.render import render, render_janus_configs, sha1
 from roles.facts import AptCandidate, PathStates, before, directory_state, installed_before, known_file_state
-from roles.operations import ensure_packages, ensure_running, put, restart_if_changed, was_running
+from roles.operations import ensure_packages, ensure_running, put, put_many, restart_if_changed, was_running
 
 
 @deploy("camgate webrtc")
@@ -103,8 +103,9 @@ def janus_configs() -> bool:
     configs = render_janus_configs(gateway)
     if before(PathStates, paths=(paths.JANUS_STAGING_DIR,)).get(paths.JANUS_STAGING_DIR) != directory_state("0755", "root", "root"):
         files.directory(name=paths.JANUS_STAGING_DIR, path=paths.JANUS_STAGING_DIR, mode="0755")
-    for name, content in configs.items():
-        put(name=f"Stage Janus {name}", content=content, dest=f"{paths.JANUS_STAGING_DIR}/{name}")
+    put_many("Stage Janus config", [
+        (f"Stage Janus {name}", f"{paths.JANUS_STAGING_DIR}/{name}", content, "0644", "root", "root") for name, content in configs.items()
+    ])
     first = known_file_state(f"{paths.JANUS_CONFIG_DIR}/janus.jcfg")[1] is None
     if first:
         files.directory(name=paths.JANUS_CONFIG_DIR, path=paths.JANUS_CONFIG_DIR, mode="0755")
@@ -129,13 +130,13 @@ def apply_janus_config(first: bool) -> None:
 
 
 def signalling_service(gateway) -> None:
-    code = put(name="Gateway code webrtc", content=Path(signalling_module.__file__).read_text(), dest=paths.WEBRTC_SCRIPT, mode="0755")
-    config = put(
-        name="WebRTC signalling settings",
-        content=json.dumps(webrtc_settings.signalling_config(gateway), indent=2) + "\n",
-        dest=paths.WEBRTC_CONFIG,
-    )
-    unit = put(name=f"Unit {paths.WEBRTC_SERVICE}", content=render(f"systemd/{paths.WEBRTC_SERVICE}.j2"), dest=paths.unit_path(paths.WEBRTC_SERVICE))
+    ops = put_many("WebRTC signalling files", [
+        ("Gateway code webrtc", paths.WEBRTC_SCRIPT, Path(signalling_module.__file__).read_text(), "0755", "root", "root"),
+        ("WebRTC signalling settings", paths.WEBRTC_CONFIG, json.dumps(webrtc_settings.signalling_config(gateway), indent=2) + "\n",
+         "0644", "root", "root"),
+        (f"Unit {paths.WEBRTC_SERVICE}", paths.unit_path(paths.WEBRTC_SERVICE), render(f"systemd/{paths.WEBRTC_SERVICE}.j2"), "0644", "root", "root"),
+    ])  # fmt: skip
+    code, config, unit = ops[paths.WEBRTC_SCRIPT], ops[paths.WEBRTC_CONFIG], ops[paths.unit_path(paths.WEBRTC_SERVICE)]
     systemd.daemon_reload(name="Reload systemd (camgate-webrtc)", _if=unit.did_change)
     running = was_running(paths.WEBRTC_SERVICE)
     ensure_running("WebRTC signalling enabled and running", paths.WEBRTC_SERVICE)

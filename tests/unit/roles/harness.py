@@ -874,8 +874,12 @@ def _chgrp(sim: SimHost, args: list[str]) -> None:
 
 def _mkdir(sim: SimHost, args: list[str]) -> None:
     for path in _operands(args):
-        if sim.lookup(path) is None:
-            sim._add(path, Entry("directory", 0o755))
+        missing = []
+        while path not in ("/", "") and sim.lookup(path) is None:  # -p: the parents too
+            missing.append(path)
+            path = posixpath.dirname(path)
+        for folder in reversed(missing):
+            sim._add(folder, Entry("directory", 0o755))
 
 
 def _mv(sim: SimHost, args: list[str]) -> None:
@@ -904,21 +908,18 @@ def _touch(sim: SimHost, args: list[str]) -> None:
 
 
 def _tar(sim: SimHost, args: list[str]) -> bool | None:
-    """tar -x -f ARCHIVE -C / ...: each member becomes a file with the member's mode, owner and
-    group (GNU tar as root with --same-owner --same-permissions); parent folders are made as needed."""
-    if "-x" not in args or args[args.index("-C") + 1] != "/":
+    """tar -x -f ARCHIVE -C DIR ...: each member becomes a file below DIR with the member's mode,
+    owner and group (GNU tar as root with --same-owner --same-permissions)."""
+    if "-x" not in args:
         return False
     import io
     import tarfile
 
+    target = args[args.index("-C") + 1]
     data = sim.file(args[args.index("-f") + 1]).data()
     with tarfile.open(fileobj=io.BytesIO(data)) as archive:
         for member in archive.getmembers():
-            path = "/" + member.name
-            folder = posixpath.dirname(path)
-            while folder != "/" and sim.lookup(folder) is None:
-                sim._add(folder, Entry("directory", 0o755))
-                folder = posixpath.dirname(folder)
+            path = posixpath.join(target, member.name)
             content = archive.extractfile(member).read().decode()
             sim._add(path, Entry("file", member.mode, member.uname, member.gname, content, mtime=int(NOW.timestamp())))
     return None

@@ -29,7 +29,7 @@ def firewalled() -> SimHost:
 def test_a_first_deploy_stages_the_ruleset_and_applies_it():
     result = deploy(firewall, site(firewall=True))
 
-    ruleset = result.uploaded(STAGED)
+    ruleset = result.host_after().content(STAGED)
     assert "table inet camgate" in ruleset
     assert "tcp dport 22 accept" in ruleset  # the port of this deploy's own SSH session
     assert result.op(LOAD).commands == [f"{APPLY} {STAGED} {RULESET}"]
@@ -43,7 +43,7 @@ def test_ssh_stays_open_on_the_port_the_deploy_came_in_on_and_from_its_address()
 
     result = deploy(firewall, site(firewall=True, ssh_allow_from=["203.0.113.0/24"]), host)
 
-    ruleset = result.uploaded(STAGED)
+    ruleset = result.host_after().content(STAGED)
     assert "tcp dport 2222 ip saddr @ssh_v4 accept" in ruleset
     assert "198.51.100.7" in ruleset and "203.0.113.0/24" in ruleset
 
