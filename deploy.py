@@ -23,12 +23,12 @@ base()
 firewall()
 ffmpeg()
 recordings()  # before cameras: a recording camera's unit needs its folder
-cameras()
 health()
 tls()  # before nginx: the certificate nginx refers to exists from the first run on
 webrtc()  # before nginx: its TURN secret include exists before nginx's config names it
 turn()  # after tls: coturn serves TURN over TLS with the gateway's certificate
 metrics()  # after health and tls: it runs after every health run and reads the certificate
+cameras()  # after every package install: starting many cameras at once would slow them down
 nginx()
 letsencrypt()  # after nginx: the ACME challenge is served from nginx's webroot
 deployed()  # last: only a deploy that got this far is recorded

@@ -12,6 +12,7 @@ import time
 import pytest
 import testinfra
 
+from camgate.paths import DEPLOY_STAMP
 from tests.testbed import Testbed
 from tests.testbed.proc import wait_until
 from tests.conftest import phase
@@ -47,13 +48,14 @@ def test_a_configuration_nginx_rejects_fails_the_deploy_and_the_site_keeps_servi
     assert abs(manifest_ttl(gateway, client, state) - 1800) < 30
 
 
-# The kill lands after the cameras role restored cam2 and long before the nginx role starts nginx.
+# The kill lands after the cameras role restored cam2 and before the deploy's last step (the deployed
+# role's stamp), with the nginx and letsencrypt roles still to come.
 KILL_AT = "Run camgate-camera-cam2.service"
 
 
 def test_a_deploy_killed_half_way_converges_when_run_again(deployer, host, gateway, client, state):
     deployer.env["CAMGATE_TESTBED_URL_TTL"] = "3600"
-    host.run_expect([0], "systemctl stop nginx camgate-camera-cam2 && rm -f /etc/camgate/credentials/cam2.url")
+    host.run_expect([0], f"systemctl stop camgate-camera-cam2 && rm -f /etc/camgate/credentials/cam2.url {DEPLOY_STAMP}")
     proc = subprocess.Popen(
         deployer.argv(), cwd=ROOT, env={**deployer.env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, start_new_session=True,
@@ -62,22 +64,23 @@ def test_a_deploy_killed_half_way_converges_when_run_again(deployer, host, gatew
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
     reader.start()
     try:
-        reached = wait_until(lambda: any("Starting operation" in line and KILL_AT in line for line in lines), timeout=180)
+        reached = wait_until(lambda: any("Starting operation" in line and KILL_AT in line for line in lines), timeout=180, interval=0.05)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         reader.join(timeout=10)
     output = "".join(lines)
     assert reached, f"the deploy never reached {KILL_AT!r}:\n{output[-3000:]}"
-    # Killed mid-deploy: the cameras role had run, the nginx role had not, pyinfra never finished.
+    # Killed mid-deploy: the cameras role had run, the deploy never finished.
     assert "Grand total" not in output
     assert host.file("/etc/camgate/credentials/cam2.url").exists
-    assert not host.service("nginx").is_running
+    assert not host.file(DEPLOY_STAMP).exists
     with phase("deploy again after a killed one"):
         deployer.run()
     again = deployer.run()
     total = grand_total(again.stdout + again.stderr)
     assert total["success"] == "-" and total["error"] == "-"
+    assert host.file(DEPLOY_STAMP).exists
     assert host.service("nginx").is_running and host.service("camgate-camera-cam2").is_running
     assert host.file("/etc/camgate/credentials/cam2.url").mode == 0o600
     assert abs(manifest_ttl(gateway, client, state) - 3600) < 30
