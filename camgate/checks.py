@@ -3,10 +3,13 @@ runs them against a site, and the integration suite runs the same ones against t
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shlex
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import testinfra
@@ -28,6 +31,15 @@ class Check:
     detail: str = ""
 
 
+def ssh_control_dir() -> Path:
+    """Where the ssh connection-sharing sockets live (0700): one SSH handshake per gateway, not one
+    per check command; a master lingers 60 s after its last command, so a second run reuses it."""
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "camgate" / "ssh"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.chmod(0o700)
+    return folder
+
+
 def testinfra_host(target: SshTarget) -> Any:
     """A testinfra host over the system's ssh, with the inventory's key and pinned host keys."""
     user = target.user or "root"
@@ -39,6 +51,8 @@ def testinfra_host(target: SshTarget) -> Any:
         ssh_identity_file=target.key,
         ssh_extra_args=" ".join(extra),
         sudo=user != "root",
+        # A literal name: testinfra %-formats its ssh command line, so ssh's own %C cannot be used.
+        controlpath=str(ssh_control_dir() / hashlib.sha1(f"{user}@{target.hostname}:{target.port}".encode()).hexdigest()[:20]),
     )
 
 

@@ -82,7 +82,7 @@ def ensure_running(name: str, unit: str, enabled: bool = True):
     return systemd.service(name=name, service=unit, running=True, enabled=enabled)
 
 
-# Per deploy (pyinfra State): the apt operations declared so far, with the packages each installs.
+# Per deploy (pyinfra State) and host: the apt operations declared so far, with the packages each installs.
 _DECLARED_PACKAGES: "weakref.WeakKeyDictionary[object, list]" = weakref.WeakKeyDictionary()
 
 
@@ -92,7 +92,7 @@ def ensure_packages(name: str, packages: list[str]):
     missing = [package for package in packages if not installed_before(package)]
     if not missing:
         return UNCHANGED
-    declared = _DECLARED_PACKAGES.setdefault(host.state, [])
+    declared = _DECLARED_PACKAGES.setdefault(host.state, {}).setdefault(host.name, [])
     for covered, op in declared:
         if set(missing) <= covered:
             return op
