@@ -21,6 +21,8 @@ from camgate.signing import parse_link_secret_conf, signed_path
 from camgate.tls import parse_certificate_text
 
 HEALTH = f"python3 {paths.HEALTH_SCRIPT} {paths.HEALTH_CONFIG}"
+REPORT_REUSE = 5.0  # seconds the checks of one verify run share one health report
+LIVE_WAIT = 15.0  # a camera that just (re)started: the timer reports again within 10 s
 CERT_DAYS_LEFT = 7
 
 
@@ -111,15 +113,31 @@ def loopback_only(host: Any) -> tuple[bool, str]:
     return not exposed and not missing, f"exposed {exposed}" if exposed else f"not listening: {missing}" if missing else ""
 
 
-def webrtc_live(host: Any, camera_id: str, wait: float = 15.0) -> tuple[bool, str]:
-    """A WebRTC viewer would see the camera now, per the gateway's health script."""
-    deadline = time.monotonic() + wait
-    while True:
-        webrtc = json.loads(host.check_output(HEALTH))["cameras"].get(camera_id, {}).get("webrtc") or {}
-        if webrtc.get("up") or time.monotonic() > deadline:
-            break
-        time.sleep(1)
+def webrtc_live(host: Any, camera_id: str, wait: float = LIVE_WAIT) -> tuple[bool, str]:
+    """A WebRTC viewer would see the camera now, per the gateway's health report."""
+    webrtc = wait_for_camera(host, camera_id, lambda report: (report.get("webrtc") or {}).get("up"), wait).get("webrtc") or {}
     return bool(webrtc.get("up")), "" if webrtc.get("up") else f"{webrtc.get('status', 'down')}: {webrtc.get('reason')}"
+
+
+def health_report(host: Any, reuse: bool = True) -> dict:
+    """The health script's report, judged on the gateway now; the checks of one run share it for
+    REPORT_REUSE seconds (one run of the script instead of one per camera and per WebRTC camera)."""
+    taken, report = getattr(host, "_camgate_health", (float("-inf"), None))
+    if report is None or not reuse or time.monotonic() - taken > REPORT_REUSE:
+        report = json.loads(host.check_output(HEALTH))
+        host._camgate_health = (time.monotonic(), report)
+    return report
+
+
+def wait_for_camera(host: Any, camera_id: str, ready: Callable[[dict], Any], wait: float = LIVE_WAIT) -> dict:
+    """The camera's entry of the health report once `ready(entry)`, or the last one after `wait` s
+    (each retry judges the gateway anew)."""
+    deadline = time.monotonic() + wait
+    report = health_report(host)["cameras"].get(camera_id, {})
+    while not ready(report) and time.monotonic() < deadline:
+        time.sleep(1)
+        report = health_report(host, reuse=False)["cameras"].get(camera_id, {})
+    return report
 
 
 def service_up(host: Any, unit: str) -> tuple[bool, str]:
@@ -139,14 +157,9 @@ def root_only(host: Any, path: str) -> tuple[bool, str]:
     return ok, "" if ok else f"{path}: owner {f.user}, mode {oct(f.mode) if f.exists else 'missing'}"
 
 
-def camera_live(host: Any, camera_id: str, wait: float = 15.0) -> tuple[bool, str]:
-    """Up per the gateway's own health script; a camera that just (re)started gets `wait` seconds."""
-    deadline = time.monotonic() + wait
-    while True:
-        report = json.loads(host.check_output(HEALTH))["cameras"].get(camera_id, {})
-        if report.get("up") or time.monotonic() > deadline:
-            break
-        time.sleep(1)
+def camera_live(host: Any, camera_id: str, wait: float = LIVE_WAIT) -> tuple[bool, str]:
+    """Up per the gateway's health report; a camera that just (re)started gets `wait` seconds."""
+    report = wait_for_camera(host, camera_id, lambda entry: entry.get("up"), wait)
     detail = (
         f"newest segment {report.get('newest_segment_age')} s old"
         if report.get("up")
