@@ -8,7 +8,6 @@ from io import StringIO
 from pyinfra import host
 from pyinfra.api import deploy
 
-from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 from pyinfra.operations import files, server, systemd
 from pyinfra.operations.util import any_changed
 
@@ -17,7 +16,7 @@ from camgate.ffmpeg import KEY_INFO_NAME, RTSP_URL_PLACEHOLDER, input_url
 from camgate.inventory import gateway_from_host
 from camgate.render import render, render_camera_unit
 from camgate.secrets import resolve_secret
-from roles.facts import PathStates, before, ffmpeg_major_on_host, file_state, known_file_state, managed_files
+from roles.facts import LoadedUnits, PathStates, before, enabled_units_before, ffmpeg_major_on_host, file_state, known_file_state, managed_files
 from roles.operations import put, put_files, put_secret
 
 # From this many files (or units to start) on, one archive (or one systemctl) carries them all: a first
@@ -72,9 +71,9 @@ def cameras() -> None:
     key_units = key_rotation_units(gateway)
     unit_puts = [op for path, op in puts.items() if path.endswith(".service")]
     systemd.daemon_reload(name="Reload systemd units", _if=any_changed(*unit_puts, *removed, *key_units))
-    running = before(SystemdStatus)
-    enabled = before(SystemdEnabled)
+    running = before(LoadedUnits)
     starting = [unit for unit in wanted if not running.get(unit)]
+    enabled = enabled_units_before(unit for unit in wanted if running.get(unit))
     if len(starting) >= BATCH_FROM:
         # Not running before this deploy: they start with their new files, no restart needed.
         server.shell(name=f"Run {len(starting)} camera units", commands=[shlex.join(["systemctl", "enable", "--now", "--no-block", *starting])])

@@ -6,13 +6,12 @@ from io import StringIO
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.hardware import Ipv4Addrs
-from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import files, systemd
 
 from camgate import packages, paths
 from camgate.inventory import gateway_from_host
 from camgate.render import render, render_turnserver_conf
-from roles.facts import before, installed_before
+from roles.facts import installed_before, loaded_before
 from roles.operations import ensure_packages, ensure_running, put, restart_if_changed, was_running
 
 
@@ -29,7 +28,7 @@ def turn() -> None:
     Reads: cameras (webrtc), domain, tls, turn_port, turns_port, turn_relay_ports, webrtc_max_viewers."""
     gateway = gateway_from_host(host)
     if not gateway.webrtc_cameras:
-        if installed_before("coturn") and paths.COTURN_SERVICE in before(SystemdStatus):
+        if installed_before("coturn") and loaded_before(paths.COTURN_SERVICE):
             systemd.service(name="Stop coturn (no WebRTC camera)", service=paths.COTURN_SERVICE, running=False, enabled=False)
         return
     running_before = was_running(paths.COTURN_SERVICE)

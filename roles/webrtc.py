@@ -9,17 +9,14 @@ from pathlib import Path
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
-from pyinfra.facts.deb import DebPackages
-from pyinfra.facts.files import File
 from pyinfra.facts.server import Users
-from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import files, server, systemd
 
 from camgate import packages, paths, webrtc as webrtc_settings
 from camgate.gateway import webrtc as signalling_module
 from camgate.inventory import gateway_from_host
 from camgate.render import render, render_janus_configs, sha1
-from roles.facts import AptCandidate, PathStates, before, directory_state, installed_before, known_file_state
+from roles.facts import AptCandidate, PathStates, before, directory_state, installed_before, known_file_state, loaded_before
 from roles.operations import ensure_packages, ensure_running, put, put_many, restart_if_changed, was_running
 
 
@@ -150,9 +147,8 @@ def signalling_service(gateway) -> None:
 
 def stop_webrtc() -> None:
     """No WebRTC camera: Janus and the signalling service stop and stay off (the package stays)."""
-    status = host.get_fact(SystemdStatus)
-    if host.get_fact(File, path=paths.unit_path(paths.WEBRTC_SERVICE)):
+    if known_file_state(paths.unit_path(paths.WEBRTC_SERVICE))[1] is not None:
         systemd.service(name="Stop WebRTC signalling", service=paths.WEBRTC_SERVICE, running=False, enabled=False)
         files.file(name=f"Remove {paths.WEBRTC_SERVICE}", path=paths.unit_path(paths.WEBRTC_SERVICE), present=False)
-    if "janus" in (host.get_fact(DebPackages) or {}) and paths.JANUS_SERVICE in status:
+    if installed_before("janus") and loaded_before(paths.JANUS_SERVICE):
         systemd.service(name="Stop Janus (no WebRTC camera)", service=paths.JANUS_SERVICE, running=False, enabled=False)

@@ -74,7 +74,7 @@ from pyinfra.connectors.util import CommandOutput, OutputLine
 from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
 from pyinfra.facts import deb, files, server, systemd
 
-from roles.facts import AptCandidate, Certificate, ManagedFiles, PathStates
+from roles.facts import AptCandidate, Certificate, LoadedUnits, ManagedFiles, PathStates
 from roles.firewall import NftTableLoaded, SshConnection
 
 # ---------------------------------------------------------------------------------------------
@@ -465,17 +465,16 @@ def _apt_candidate(sim: SimHost, package: str) -> list[str]:
 
 
 def _path_states(sim: SimHost, paths) -> list[str]:
-    lines = []
+    """What PathStates' command prints: find's type/mode/owner lines, a `--` marker, then sha1sum lines."""
+    stats, hashes = [], []
     for path in paths:
         entry = sim.lookup(path)
-        if entry is None:
+        if entry is None or entry.kind not in ("file", "directory"):
             continue
-        owner = f"{entry.mode:o} {entry.user} {entry.group}"
+        stats.append(f"{path}\t{entry.kind[0]} {entry.mode:o} {entry.user} {entry.group}")
         if entry.kind == "file":
-            lines.append(f"{path}\tfile {owner} {hashlib.sha1(entry.data()).hexdigest()}")
-        elif entry.kind == "directory":
-            lines.append(f"{path}\tdirectory {owner}")
-    return lines
+            hashes.append(f"{hashlib.sha1(entry.data()).hexdigest()}  {path}")
+    return [*stats, "--", *hashes]
 
 
 def _managed_files(sim: SimHost, folders, files) -> list[str]:
@@ -509,6 +508,9 @@ FACT_OUTPUT: dict[type, Callable[..., list[str]]] = {
     files.FileContents: lambda sim, path: sim.content(path).splitlines() if sim.file(path) else [],
     systemd.SystemdEnabled: _systemd(lambda sim, unit: unit in sim.enabled, "UnitFileState", "enabled", "disabled"),
     systemd.SystemdStatus: _systemd(lambda sim, unit: unit in sim.running, "SubState", "running", "dead"),
+    LoadedUnits: lambda sim: [
+        f"{unit} loaded {'active running' if unit in sim.running else 'inactive dead'} {unit}" for unit in sorted(sim.units())
+    ],
     deb.DebPackages: _deb_packages,
     server.LinuxDistribution: _os_release,
     server.Users: _users,
