@@ -11,7 +11,7 @@ import pytest
 from tests.players.hls import parse_playlist
 from camgate.gateway.retention import start_of
 from tests.conftest import phase
-from tests.integration.conftest import DEFAULT_SUITE, SUITE, ffprobe_url
+from tests.integration.conftest import ffprobe_url
 from tests.testbed.proc import wait_until
 
 pytestmark = pytest.mark.every_release  # part of the subset every tested release runs (conftest.EVERY_RELEASE)
@@ -170,30 +170,43 @@ def test_a_camera_restart_mid_recording_resumes_and_keeps_earlier_files_playable
     assert all(decodes_on_host(host, LONG, f["name"]) for f in before[-3:])
 
 
-@pytest.mark.skipif(
-    SUITE != DEFAULT_SUITE,
-    reason="open on Debian 13 (ffmpeg 7.1): in one loaded run of three the file a SIGKILL left needed no trim "
-    "and still failed to decode; see docs/recordings.md",
-)
+def crash(host, camera: str) -> dict:
+    """SIGKILL a camera's unit; the file it was writing (its newest), listed in the same command, so
+    before the unit restarts (RestartSec=1), repairs it and starts a new file: name and size as the
+    kill left them."""
+    listing = f"find {ROOT}/{camera} -maxdepth 1 -name '*Z.mp4' -printf '%f %s\\n' | sort | tail -n 1"
+    name, size = host.check_output(f"systemctl kill --signal=SIGKILL camgate-camera-{camera} && {listing}").split()
+    return {"name": name, "size": int(size)}
+
+
 def test_a_file_cut_by_a_crash_is_repaired_before_the_camera_records_again(host, recorded):
     """SIGKILL (a crash; a power cut is the same to the file) leaves the file being written with a
     partial box at its end, which players fail on; the camera unit trims it to its whole fragments
     before ffmpeg starts again, and the file decodes without an error."""
 
-    def mid_file() -> bool:  # a few fragments into the newest file, so the kill cuts one short
+    # ffmpeg writes a recording in 256 KiB blocks: a file stays empty for its first seconds (about
+    # 2.5 s here), and one killed then holds nothing to repair or play. So the kill lands where the
+    # newest file has data and the next file (cut on the clock, every SEGMENT s) is seconds away, and
+    # the killed file is the one listed with the kill, not one listed before it: a segment boundary in
+    # between made that a new, empty file.
+    def mid_file() -> bool:
         newest = recordings(host, LONG)[-1]
-        return newest["size"] > 0 and float(host.check_output("date +%s")) - newest["start"] >= 4
+        now = float(host.check_output("date +%s"))
+        return newest["size"] > 0 and now - newest["start"] >= 4 and now % SEGMENT <= SEGMENT - 3
 
     assert wait_until(mid_file, timeout=3 * SEGMENT, interval=0.5)
-    before = recordings(host, LONG)
-    host.run_expect([0], f"systemctl kill --signal=SIGKILL camgate-camera-{LONG}")
-    assert wait_until(lambda: len(recordings(host, LONG)) > len(before), timeout=3 * SEGMENT, interval=1), (
+    interrupted = crash(host, LONG)
+    assert interrupted["size"] > 0, f"the kill landed before ffmpeg's first write of a file: {interrupted}"
+    # The unit repairs before ffmpeg starts a new file: a newer file means the repair has run.
+    assert wait_until(lambda: recordings(host, LONG)[-1]["name"] > interrupted["name"], timeout=3 * SEGMENT, interval=1), (
         "recording did not resume after the crash"
     )
-    interrupted = before[-1]["name"]
-    repaired = host.check_output(f"journalctl -u camgate-camera-{LONG} -o cat --no-pager | grep '^repaired ' || true")
-    print(f"{interrupted}: {repaired.splitlines()[-1:] or 'nothing to repair'}")
-    assert decodes_on_host(host, LONG, interrupted) and duration_on_host(host, LONG, interrupted) > 0
+    name = interrupted["name"]
+    repaired = host.check_output(f"journalctl -u camgate-camera-{LONG} -o cat --no-pager | grep '^repaired {ROOT}/{LONG}/{name}:' || true")
+    print(f"{name}: {interrupted['size']} B at the kill, {repaired.strip() or 'nothing to repair'}")
+    size = next(f["size"] for f in recordings(host, LONG) if f["name"] == name)
+    assert size == interrupted["size"] or repaired, (interrupted, size)  # only the repair changes it
+    assert decodes_on_host(host, LONG, name) and duration_on_host(host, LONG, name) > 0
 
 
 @pytest.mark.parametrize("path", [f"/api/recordings/{SHORT}", f"/api/recordings/{SHORT}/playback?from=1&to=2"])
