@@ -140,6 +140,10 @@ def hls_options(camera: Camera, hls_dir: str) -> list[tuple[str, str]]:
         ("hls_list_size", str(camera.hls_list_size)),
         ("hls_flags", "+".join(flags)),
         ("hls_segment_type", segment_type(camera)),
+        # A first run numbers its segments from the Unix time (append_list goes on from the playlist
+        # after that): a camera whose folder was emptied never reuses a segment name, which a
+        # player's or an edge's cache could still hold (docs/edges.md).
+        ("hls_start_number_source", "epoch"),
     ]
     if camera.encrypt:
         options.append(("hls_key_info_file", f"{hls_dir}/{KEY_INFO_NAME}"))

@@ -168,7 +168,7 @@ def test_cut_init_sections_and_segments_are_media_errors(hls):
     for cut in range(len(data)):
         with pytest.raises(MediaError):
             read_init(data[:cut])
-    segment = (hls / "seg-1.m4s").read_bytes()
+    segment = (hls / extinfs(hls / PLAYLIST_NAME)[1][1]).read_bytes()
     moof = segment.index(b"moof") - 4
     moof_end = moof + int.from_bytes(segment[moof : moof + 4], "big")
     for cut in range(moof_end):

@@ -87,7 +87,7 @@ def test_encrypted_camera_gets_a_key_before_ffmpeg_and_rekeys():
 
 def test_live_segments_are_fmp4_with_an_init_section_and_hevc_tagged_hvc1():
     line = exec_start(render_camera_unit(gw(), gw().cameras[0], 5))
-    assert "-hls_segment_type fmp4 -hls_fmp4_init_filename init.mp4" in line
+    assert "-hls_segment_type fmp4 -hls_start_number_source epoch -hls_fmp4_init_filename init.mp4" in line
     assert "-hls_segment_filename /run/camgate/hls/yard/seg-%%d.m4s" in line
     assert "-c:v copy -tag:v hvc1" in line
 
