@@ -1,11 +1,13 @@
-"""Roll out a camgate gateway: `pyinfra inventory/<site>.py deploy.py`. Composition only."""
+"""Roll out camgate: `pyinfra inventory/<site>.py deploy.py`. Composition only: a gateway gets every
+role, a caching edge (docs/edges.md) the ones it shares with gateways and its own."""
 
 from pyinfra import host
 
-from camgate.inventory import gateway_from_host
+from camgate.inventory import is_edge, site_from_host
 from roles.base import base
 from roles.cameras import cameras
 from roles.deployed import deployed
+from roles.edge import edge
 from roles.ffmpeg import ffmpeg
 from roles.firewall import firewall
 from roles.health import health
@@ -17,18 +19,23 @@ from roles.tls import tls
 from roles.turn import turn
 from roles.webrtc import webrtc
 
-gateway_from_host(host)  # validate before the first operation; a bad value stops here
+site_from_host(host)  # validate before the first operation; a bad value stops here
 
 base()
 firewall()
-ffmpeg()
-recordings()  # before cameras: a recording camera's unit needs its folder
-health()
-tls()  # before nginx: the certificate nginx refers to exists from the first run on
-webrtc()  # before nginx: its TURN secret include exists before nginx's config names it
-turn()  # after tls: coturn serves TURN over TLS with the gateway's certificate
-metrics()  # after health and tls: it runs after every health run and reads the certificate
-cameras()  # after every package install: starting many cameras at once would slow them down
-nginx()
-letsencrypt()  # after nginx: the ACME challenge is served from nginx's webroot
+if is_edge(host):
+    tls()  # before nginx: the certificate nginx refers to exists from the first run on
+    edge()
+    letsencrypt()  # after nginx: the ACME challenge is served from nginx's webroot
+else:
+    ffmpeg()
+    recordings()  # before cameras: a recording camera's unit needs its folder
+    health()
+    tls()
+    webrtc()  # before nginx: its TURN secret include exists before nginx's config names it
+    turn()  # after tls: coturn serves TURN over TLS with the gateway's certificate
+    metrics()  # after health and tls: it runs after every health run and reads the certificate
+    cameras()  # after every package install: starting many cameras at once would slow them down
+    nginx()
+    letsencrypt()
 deployed()  # last: only a deploy that got this far is recorded

@@ -3,7 +3,7 @@
     python -m camgate.docs > docs/inventory.md
 """
 
-from camgate.model import APP_USER_SPECS, CAMERA_SPECS, GATEWAY_SPECS, Spec
+from camgate.model import APP_USER_SPECS, CAMERA_SPECS, EDGE_SHARED_FIELDS, EDGE_SPECS, GATEWAY_SPECS, Spec
 
 HEADER = """# Inventory reference
 
@@ -28,11 +28,20 @@ def _table(specs: tuple[Spec, ...]) -> str:
     return "\n".join(rows)
 
 
+EDGE_INTRO = """A caching edge (docs/edges.md) is declared with `camgate.inventory.edge(host, **fields)` and listed
+in the `edges` of each gateway it fronts; `camgate.inventory.edges_of(gateways)` turns those into the
+inventory's edge hosts. `edge()` takes the same SSH settings as `gateway()`."""
+
+
 def inventory_reference() -> str:
+    own = tuple(spec for spec in EDGE_SPECS if spec.name not in EDGE_SHARED_FIELDS and spec.name != "ssh")
     return (
         f"{HEADER}\n## Gateway fields\n\n{_table(GATEWAY_SPECS)}\n\n"
         f"## Camera fields\n\n{_table(CAMERA_SPECS)}\n\n"
-        f"## App user fields\n\n{_table(APP_USER_SPECS)}\n"
+        f"## App user fields\n\n{_table(APP_USER_SPECS)}\n\n"
+        f"## Edge fields\n\n{EDGE_INTRO}\n\n{_table(own)}\n\n"
+        f"An edge also takes these gateway fields, with the same defaults and meaning for the edge itself: "
+        f"{', '.join(f'`{name}`' for name in EDGE_SHARED_FIELDS)}.\n"
     )
 
 

@@ -10,12 +10,22 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from camgate.model import Gateway
+from camgate.model import Edge, Gateway
 from camgate.render import render
 
 DEFAULT_SSH_PORT = 22
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class LimitedPort:
+    """A TCP port open to these sources only."""
+
+    purpose: str
+    port: int
+    v4: tuple[str, ...]
+    v6: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -31,10 +41,9 @@ class Ruleset:
     # (TCP, with HTTPS only) and coturn's relay ports (UDP); ranges as "LOW-HIGH" text.
     udp_ports: tuple[str, ...] = ()
     tcp_ports: tuple[str, ...] = ()
-    # With metrics_from: the metrics port, only from these networks.
-    metrics_port: int | None = None
-    metrics_v4: tuple[str, ...] = ()
-    metrics_v6: tuple[str, ...] = ()
+    # TCP ports open to a few sources only: the metrics port to metrics_from, the origin port to the
+    # gateway's edges.
+    limited: tuple[LimitedPort, ...] = ()
 
     @property
     def ssh_restricted(self) -> bool:
@@ -68,7 +77,7 @@ def session_ssh_port(ssh_connection: str | None) -> int | None:
     return None
 
 
-def web_ports(gateway: Gateway) -> tuple[int, ...]:
+def web_ports(gateway: Gateway | Edge) -> tuple[int, ...]:
     """Port 80 always (ACME HTTP-01 and the redirect), http_port, and https_port unless tls='off'."""
     ports = {80, gateway.http_port}
     if gateway.https:
@@ -102,7 +111,7 @@ class LockoutError(ValueError):
     """Restricting SSH without knowing where this deploy comes from could lock the deployer out."""
 
 
-def ruleset_for(gateway: Gateway, ssh_port: int | None, deployer: str | None) -> Ruleset:
+def ruleset_for(gateway: Gateway | Edge, ssh_port: int | None, deployer: str | None) -> Ruleset:
     """The ruleset for a gateway reached on `ssh_port` by a deploy coming from `deployer`.
 
     With ssh_allow_from set and the deploy's own address unknown, refuse (LockoutError) rather than
@@ -117,14 +126,24 @@ def ruleset_for(gateway: Gateway, ssh_port: int | None, deployer: str | None) ->
     if gateway.ssh_allow_from:
         v4, v6 = ssh_sources(gateway.ssh_allow_from, deployer)
     udp, tcp = webrtc_ports(gateway)
-    metrics_v4, metrics_v6 = set_elements(gateway.metrics_from)
     return Ruleset(
         ssh_port=ssh_port or DEFAULT_SSH_PORT, web_ports=web_ports(gateway), ssh_v4=v4, ssh_v6=v6, udp_ports=udp, tcp_ports=tcp,
-        metrics_port=gateway.metrics_port if gateway.metrics else None, metrics_v4=metrics_v4, metrics_v6=metrics_v6,
+        limited=limited_ports(gateway),
     )  # fmt: skip
 
 
-def webrtc_ports(gateway: Gateway) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def limited_ports(site: Gateway | Edge) -> tuple[LimitedPort, ...]:
+    """Prometheus's metrics port from metrics_from; a gateway's origin port from its edges."""
+    limited = []
+    if site.metrics:
+        limited.append(LimitedPort("Prometheus: the metrics port from metrics_from only", site.metrics_port, *set_elements(site.metrics_from)))
+    if isinstance(site, Gateway) and site.edges:
+        sources = set_elements([edge.address for edge in site.edges])
+        limited.append(LimitedPort("Caching edges: the origin port from the edges' addresses only", site.origin_port, *sources))
+    return tuple(limited)
+
+
+def webrtc_ports(gateway: Gateway | Edge) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(UDP, TCP) ports WebRTC viewers need, none while no camera has webrtc on (docs/firewall.md)."""
     if not gateway.webrtc_cameras:
         return (), ()

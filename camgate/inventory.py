@@ -27,10 +27,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from camgate.model import Gateway, InventoryError, parse_gateway
+from camgate.model import Edge, Gateway, InventoryError, Origin, parse_edge, parse_edge_host, parse_gateway
 from camgate.secrets import SecretError, check_link_secret, check_password_hash, resolve_secret
 
 DATA_KEY = "camgate"
+EDGE_DATA_KEY = "camgate_edge"
+LOCAL_FILE_FIELDS = ("secrets_file", "acme_ca_bundle", "origin_ca")
 
 
 def camera(id: str, url: str, **fields: Any) -> dict[str, Any]:
@@ -50,33 +52,113 @@ def gateway(
 ) -> tuple[str, dict[str, Any]]:
     """Validate one gateway and return the ``(host, data)`` pair pyinfra expects."""
     # Anything but a list goes to the model as it is, which names the field and the fix.
-    raw = {**fields, "cameras": list(cameras) if isinstance(cameras, (list, tuple)) else cameras}
-    for local_file in ("secrets_file", "acme_ca_bundle"):
-        if isinstance(raw.get(local_file), (str, Path)):
-            raw[local_file] = str(Path(raw[local_file]).expanduser().resolve())
+    raw = with_local_paths({**fields, "cameras": list(cameras) if isinstance(cameras, (list, tuple)) else cameras})
     gw = parse_gateway(host, raw)
     check_local_files(gw)
     check_secrets_resolve(gw)
     data: dict[str, Any] = {DATA_KEY: gw.to_data()}
-    ssh = {
-        "ssh_user": ssh_user,
-        "ssh_port": ssh_port,
-        "ssh_key": ssh_key,
-        "ssh_known_hosts_file": ssh_known_hosts_file,
-    }
-    data.update({k: v for k, v in ssh.items() if v is not None})
-    if ssh_known_hosts_file:
-        data["ssh_strict_host_key_checking"] = "yes"
+    data.update(ssh_data(ssh_user=ssh_user, ssh_port=ssh_port, ssh_key=ssh_key, ssh_known_hosts_file=ssh_known_hosts_file))
     return host, data
 
 
-def check_local_files(gw: Gateway) -> None:
+def edge(
+    host: str,
+    *,
+    ssh_user: str | None = None,
+    ssh_port: int | None = None,
+    ssh_key: str | None = None,
+    ssh_known_hosts_file: str | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """Validate one caching edge's declaration, for the `edges` of the gateways it fronts (docs/edges.md)."""
+    ssh = {"ssh_user": ssh_user, "ssh_port": ssh_port, "ssh_key": ssh_key, "ssh_known_hosts_file": ssh_known_hosts_file}
+    raw = with_local_paths({"host": host, **fields, "ssh": {k: v for k, v in ssh.items() if v is not None}})
+    problems: list[str] = []
+    found = parse_edge(raw, f"edge {host!r}", problems)
+    if found is None:
+        raise InventoryError(problems)
+    check_local_files(found)
+    check_edge_secrets_resolve(found)
+    return found.declaration()
+
+
+def edges_of(gateways: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """The pyinfra hosts of every edge the gateways declare, each knowing the gateways it fronts.
+    An edge of several gateways routes by camera id, so their camera ids must not collide."""
+    declared: dict[str, Edge] = {}
+    origins: dict[str, list[Origin]] = {}
+    problems: list[str] = []
+    for host, data in gateways:
+        gw = parse_gateway(host, data[DATA_KEY])
+        for found in gw.edges:
+            first = declared.setdefault(found.host, found)
+            if first != found:
+                problems.append(f"edge {found.host!r}: is declared differently by two gateways; fix: declare it once (edge1 = edge(...)) and list that in each gateway")
+                continue
+            origins.setdefault(found.host, []).append(gw.origin())
+    hosts = []
+    for name, found in declared.items():
+        owner: dict[str, str] = {}
+        for origin in origins[name]:
+            for camera_id in origin.cameras:
+                if camera_id in owner:
+                    problems.append(
+                        f"edge {name!r}: field 'edges': camera id {camera_id!r} is on both {owner[camera_id]!r} and {origin.host!r}, and the edge "
+                        "routes by camera id; fix: rename one of the cameras"
+                    )
+                owner.setdefault(camera_id, origin.host)
+            if origin.tls == "selfsigned" and not found.origin_ca:
+                problems.append(
+                    f"edge {name!r}: field 'origin_ca': is required because gateway {origin.host!r} has tls='selfsigned'; fix: "
+                    f"save `camgate tls-ca INVENTORY --host {origin.host}` to a file and set origin_ca= to it"
+                )
+        data = {EDGE_DATA_KEY: Edge(**{**found.__dict__, "origins": tuple(origins[name])}).to_data(), **ssh_data(**found.ssh)}
+        hosts.append((name, data))
+    if problems:
+        raise InventoryError(problems)
+    return hosts
+
+
+def with_local_paths(raw: dict[str, Any]) -> dict[str, Any]:
+    """Fields naming files on this machine, made absolute (pyinfra may run from another folder)."""
+    for local_file in LOCAL_FILE_FIELDS:
+        if isinstance(raw.get(local_file), (str, Path)):
+            raw[local_file] = str(Path(raw[local_file]).expanduser().resolve())
+    return raw
+
+
+def ssh_data(ssh_user=None, ssh_port=None, ssh_key=None, ssh_known_hosts_file=None) -> dict[str, Any]:
+    """pyinfra's SSH host data from the settings gateway() and edge() take."""
+    given = {"ssh_user": ssh_user, "ssh_port": ssh_port, "ssh_key": ssh_key, "ssh_known_hosts_file": ssh_known_hosts_file}
+    data = {k: v for k, v in given.items() if v is not None}
+    if ssh_known_hosts_file:
+        data["ssh_strict_host_key_checking"] = "yes"
+    return data
+
+
+def check_local_files(site: Gateway | Edge) -> None:
     """Files the deploy uploads from this machine must exist now, before any host is touched."""
-    if gw.acme_ca_bundle and not Path(gw.acme_ca_bundle).is_file():
+    if site.acme_ca_bundle and not Path(site.acme_ca_bundle).is_file():
         raise InventoryError(
-            [f"host {gw.host!r}: field 'acme_ca_bundle': {gw.acme_ca_bundle!r} does not exist; "
+            [f"host {site.host!r}: field 'acme_ca_bundle': {site.acme_ca_bundle!r} does not exist; "
              "fix: point it at the ACME server's CA file (PEM) or remove it"]
         )
+    if isinstance(site, Edge) and site.origin_ca and not Path(site.origin_ca).is_file():
+        raise InventoryError(
+            [f"edge {site.host!r}: field 'origin_ca': {site.origin_ca!r} does not exist; "
+             "fix: save the gateways' CA there (`camgate tls-ca`) or remove it"]
+        )
+
+
+def check_edge_secrets_resolve(found: Edge) -> None:
+    """The edge's credential must resolve to a usable secret now."""
+    problems = []
+    try:
+        check_link_secret(resolve_secret(found.secret_ref, found.secrets_file))
+    except SecretError as exc:
+        problems.append(f"edge {found.host!r}: field 'secret_ref': {exc}")
+    if problems:
+        raise InventoryError(problems)
 
 
 def check_secrets_resolve(gw: Gateway) -> None:
@@ -117,6 +199,20 @@ def gateway_from_host(host: Any) -> Gateway:
             [f"host {host.name!r}: has no camgate data; fix: declare it with camgate.inventory.gateway(...)"]
         )
     return parse_gateway(host.name, raw)
+
+
+def edge_from_host(host: Any) -> Edge:
+    """The validated edge model of a pyinfra edge host (used by the roles)."""
+    return parse_edge_host(host.name, host.data.get(EDGE_DATA_KEY))
+
+
+def is_edge(host: Any) -> bool:
+    return host.data.get(EDGE_DATA_KEY) is not None
+
+
+def site_from_host(host: Any) -> Gateway | Edge:
+    """The gateway or edge a pyinfra host is: for the roles both run (base, firewall, TLS, metrics)."""
+    return edge_from_host(host) if is_edge(host) else gateway_from_host(host)
 
 
 def load_gateways(inventory_file: str | Path) -> list[Gateway]:

@@ -22,6 +22,9 @@ MAX_PLAYBACK_SECONDS = 24 * 3600
 def catalog(gateway: Gateway) -> dict[str, Any]:
     return {
         "base_url": gateway.base_url,
+        # With caching edges, stream URLs name one of them (docs/edges.md); the API stays here.
+        "edges": [edge.base_url for edge in gateway.edges],
+        "edge_choice": gateway.edge_choice,
         "ttl": gateway.url_ttl,
         "recordings_root": gateway.recordings_root,
         "hls_root": gateway.hls_root,

@@ -9,6 +9,7 @@ camera URLs).
 from __future__ import annotations
 
 import difflib
+import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass, fields
@@ -570,8 +571,91 @@ GATEWAY_SPECS: tuple[Spec, ...] = (
         "required with metrics_from.",
         check_secret_ref,
     ),
+    Spec(
+        "edges",
+        (list, tuple),
+        (),
+        "Caching edges in front of the gateway, each made by `camgate.inventory.edge(...)` (see the edge fields): "
+        "they check the same signed URLs and serve viewers from their cache; the manifest hands out their "
+        "names instead of the gateway's (docs/edges.md). Needs url_secret_ref and TLS.",
+        None,
+    ),
+    Spec(
+        "origin_port",
+        (int,),
+        8443,
+        "Port the edges fetch from (HTTPS with the gateway's certificate): open in the firewall to the edges' "
+        "addresses only, and every request must carry the edge's credential.",
+        _int_range(1, 65535),
+    ),
+    Spec(
+        "origin_address",
+        (str, type(None)),
+        None,
+        "Address or name the edges connect to (a private or VPN address, say); unset: `domain` as DNS resolves "
+        "it for them. They check the certificate against the gateway's first DNS name either way.",
+        check_hostname,
+    ),
+    Spec(
+        "edge_choice",
+        (str,),
+        "user",
+        "Which edge the manifest hands out: `user` (one edge per app user, all their cameras through it) or "
+        "`camera` (one edge per camera, every user of it shares that edge's cache). Both are stable: a hash of "
+        "the name over the edges in declared order.",
+        _choice("user", "camera"),
+    ),
     Spec("app_users", (list, tuple), (), "Who may use the app and see which cameras (see the app user fields).", None),
     Spec("cameras", (list, tuple), (), "The gateway's cameras (see the camera fields).", None),
+)
+# An edge's own settings: the gateway's fields of the same name (TLS, ports, firewall, metrics) plus these.
+EDGE_SHARED_FIELDS = (
+    "alt_domains", "tls", "acme_email", "acme_server", "acme_ca_bundle", "tls_certificate", "tls_key", "http_port",
+    "https_port", "cors_origin", "secrets_file", "firewall", "hide_processes", "ssh_allow_from",
+)  # fmt: skip
+
+
+def check_address(value: str) -> str | None:
+    if not _is_ip(value):
+        return f"{value!r} is not an IP address; fix: give the address the edge's requests come from, e.g. '198.51.100.20'"
+    return None
+
+
+EDGE_SPECS: tuple[Spec, ...] = (
+    Spec("host", (str,), _MISSING, "How pyinfra reaches the edge over SSH (name or address).", check_hostname),
+    Spec("domain", (str,), None, "Name viewers reach the edge by (its certificate's); defaults to the host name.", check_hostname),
+    Spec(
+        "address",
+        (str,),
+        _MISSING,
+        "The edge's IP address as its gateways see it: their firewalls open origin_port to it alone.",
+        check_address,
+    ),
+    Spec(
+        "secret_ref",
+        (str,),
+        _MISSING,
+        "The edge's credential towards its gateways (`secret:KEY`/`env:VAR`): 24-128 URL-safe characters, "
+        "e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`; the gateways refuse edge requests without it.",
+        check_secret_ref,
+    ),
+    Spec(
+        "cache_max_size",
+        (str,),
+        "2G",
+        "Most disk the edge's cache may use (`2G`, `500M`); nginx evicts the least recently used files.",
+        lambda v: None if parse_size(v) else f"{v!r} is not a size; fix: use e.g. '2G' or '500M'",
+    ),
+    Spec(
+        "origin_ca",
+        (str, type(None)),
+        None,
+        "CA file (PEM, on the machine running pyinfra) the edge trusts for its gateways' certificates; unset: "
+        "the system's CAs. Required when a gateway has tls='selfsigned' (`camgate tls-ca` prints its CA).",
+        None,
+    ),
+    *(spec for spec in GATEWAY_SPECS if spec.name in EDGE_SHARED_FIELDS),
+    Spec("ssh", (dict,), {}, "SSH settings (ssh_user, ssh_port, ssh_key, ssh_known_hosts_file), as `edge()` takes them.", None),
 )
 GATEWAY_DEFAULTS = defaults_of(GATEWAY_SPECS)
 CAMERA_DEFAULTS = defaults_of(CAMERA_SPECS)
@@ -676,8 +760,119 @@ class AppUser:
         return {"name": self.name, "password_ref": self.password_ref, "cameras": list(self.cameras)}
 
 
+class Site:
+    """What gateways and edges share: a host with a domain, TLS, ports and metrics (roles.tls,
+    roles.letsencrypt, roles.firewall and roles.metrics serve both)."""
+
+    domain: str
+    alt_domains: tuple[str, ...]
+    tls: str
+    http_port: int
+    https_port: int
+    metrics_from: tuple[str, ...]
+
+    @property
+    def https(self) -> bool:
+        return self.tls != "off"
+
+    @property
+    def certificate_names(self) -> tuple[str, ...]:
+        return (self.domain, *self.alt_domains)
+
+    @property
+    def base_url(self) -> str:
+        if self.https:
+            port = "" if self.https_port == 443 else f":{self.https_port}"
+            return f"https://{self.domain}{port}"
+        port = "" if self.http_port == 80 else f":{self.http_port}"
+        return f"http://{self.domain}{port}"
+
+    @property
+    def metrics(self) -> bool:
+        """Whether the host serves Prometheus metrics (some scraper is allowed)."""
+        return bool(self.metrics_from)
+
+
 @dataclass(frozen=True)
-class Gateway:
+class Origin:
+    """What an edge knows of one gateway it fronts: where to fetch, how to check its URLs, which cameras."""
+
+    host: str
+    tls_name: str  # the DNS name the edge checks the gateway's certificate against
+    connect: str  # where the edge connects: origin_address, else that name
+    origin_port: int
+    url_secret_ref: str
+    secrets_file: str | None
+    tls: str
+    hls_key_rotation: int
+    cameras: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """A slug naming the gateway in the edge's nginx config (upstream, cache key, log)."""
+        return "gw-" + hashlib.sha1(self.host.encode()).hexdigest()[:10]
+
+    def to_data(self) -> dict[str, Any]:
+        return {**{f.name: getattr(self, f.name) for f in fields(self)}, "cameras": list(self.cameras)}
+
+
+@dataclass(frozen=True)
+class Edge(Site):
+    """A validated caching edge: its own settings, and (on the edge host) the gateways it fronts."""
+
+    host: str
+    domain: str
+    address: str
+    secret_ref: str
+    cache_max_size: str
+    origin_ca: str | None
+    alt_domains: tuple[str, ...]
+    tls: str
+    acme_email: str | None
+    acme_server: str
+    acme_ca_bundle: str | None
+    tls_certificate: str | None
+    tls_key: str | None
+    http_port: int
+    https_port: int
+    cors_origin: str
+    secrets_file: str | None
+    firewall: bool
+    hide_processes: bool
+    ssh_allow_from: tuple[str, ...]
+    ssh: dict
+    origins: tuple[Origin, ...] = ()
+    metrics_from: tuple[str, ...] = ()  # edges serve no metrics yet
+
+    # An edge runs no camera: the roles it shares with gateways see none.
+    @property
+    def webrtc_cameras(self) -> tuple:
+        return ()
+
+    @property
+    def recording_cameras(self) -> tuple:
+        return ()
+
+    def origin_of(self, camera_id: str) -> Origin:
+        for origin in self.origins:
+            if camera_id in origin.cameras:
+                return origin
+        raise KeyError(camera_id)
+
+    def declaration(self) -> dict[str, Any]:
+        """The edge's own fields as `edge()` gave them (what its gateways hold)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("origins", "metrics_from")}
+        for name in ("alt_domains", "ssh_allow_from"):
+            data[name] = list(data[name])
+        data["ssh"] = dict(self.ssh)
+        return data
+
+    def to_data(self) -> dict[str, Any]:
+        return {**self.declaration(), "origins": [o.to_data() for o in self.origins]}
+
+
+@dataclass(frozen=True)
+class Gateway(Site):
     """A validated gateway: every field is set (the defaults live in GATEWAY_SPECS only)."""
 
     host: str
@@ -713,6 +908,10 @@ class Gateway:
     metrics_port: int
     metrics_user: str
     metrics_password_ref: str | None
+    edges: tuple[Edge, ...]
+    origin_port: int
+    origin_address: str | None
+    edge_choice: str
     app_users: tuple[AppUser, ...]
     cameras: tuple[Camera, ...]
 
@@ -733,33 +932,12 @@ class Gateway:
         return paths.camera_recordings_dir(self.recordings_root, camera.id)
 
     @property
-    def https(self) -> bool:
-        return self.tls != "off"
-
-    @property
-    def certificate_names(self) -> tuple[str, ...]:
-        return (self.domain, *self.alt_domains)
-
-    @property
-    def base_url(self) -> str:
-        if self.https:
-            port = "" if self.https_port == 443 else f":{self.https_port}"
-            return f"https://{self.domain}{port}"
-        port = "" if self.http_port == 80 else f":{self.http_port}"
-        return f"http://{self.domain}{port}"
-
-    @property
     def recording_cameras(self) -> tuple[Camera, ...]:
         return tuple(c for c in self.enabled_cameras if c.record)
 
     @property
     def encrypted_cameras(self) -> tuple[Camera, ...]:
         return tuple(c for c in self.enabled_cameras if c.encrypt)
-
-    @property
-    def metrics(self) -> bool:
-        """Whether the gateway serves Prometheus metrics (some scraper is allowed)."""
-        return bool(self.metrics_from)
 
     @property
     def webrtc_cameras(self) -> tuple[Camera, ...]:
@@ -778,7 +956,16 @@ class Gateway:
         data["metrics_from"] = list(self.metrics_from)
         data["cameras"] = [c.to_data() for c in self.cameras]
         data["app_users"] = [u.to_data() for u in self.app_users]
+        data["edges"] = [e.declaration() for e in self.edges]
         return data
+
+    def origin(self) -> Origin:
+        """This gateway as its edges see it."""
+        assert self.url_secret_ref is not None  # parse_gateway requires it with edges
+        cameras = tuple(c.id for c in self.enabled_cameras)
+        tls_name = next(name for name in self.certificate_names if not _is_ip(name))
+        return Origin(self.host, tls_name, self.origin_address or tls_name, self.origin_port, self.url_secret_ref,
+                      self.secrets_file, self.tls, self.hls_key_rotation, cameras)  # fmt: skip
 
 
 def _where(host: str, camera: str | None = None) -> str:
@@ -885,6 +1072,7 @@ def parse_gateway(host: str, raw: Any) -> Gateway:
         check_port_fields(values, host, problems)
         check_metrics_fields(values, host, problems)
         values["app_users"] = parse_app_users(values.get("app_users") or (), cameras, host, problems)
+        values["edges"] = parse_gateway_edges(values, host, problems)
     if problems:
         raise InventoryError(problems)
     assert values is not None
@@ -893,6 +1081,69 @@ def parse_gateway(host: str, raw: Any) -> Gateway:
     for name in ("ssh_allow_from", "metrics_from"):
         values[name] = tuple(str(ipaddress.ip_network(n, strict=False)) for n in values[name])
     return Gateway(host=host, **values)
+
+
+def parse_edge(raw: Any, where: str, problems: list[str], origins: tuple[Origin, ...] = ()) -> Edge | None:
+    """One edge's declaration (as `edge()` makes it), checked field by field."""
+    values = _read_fields(raw, EDGE_SPECS, where, problems, "an edge")
+    if values is None or any(s.name not in values for s in EDGE_SPECS):
+        return None
+    if values["domain"] is None:
+        values["domain"] = values["host"]
+    before = len(problems)
+    if values["tls"] == "off":
+        problems.append(f"{where}: field 'tls': an edge serves HTTPS only; fix: choose letsencrypt, selfsigned or provided")
+    check_tls_fields(values, values["host"], problems)
+    check_port_fields(values, values["host"], problems)
+    if len(problems) > before:
+        return None
+    values["alt_domains"] = tuple(values["alt_domains"])
+    values["ssh_allow_from"] = tuple(str(ipaddress.ip_network(n, strict=False)) for n in values["ssh_allow_from"])
+    return Edge(**values, origins=origins)
+
+
+def parse_gateway_edges(values: dict[str, Any], host: str, problems: list[str]) -> tuple[Edge, ...]:
+    """The gateway's edges: each valid, none twice, and the gateway able to serve them (a URL secret
+    they can share, HTTPS, an origin port of its own)."""
+    raw_edges = values.get("edges") or ()
+    edges: list[Edge] = []
+    for index, raw in enumerate(raw_edges):
+        label = raw.get("host") if isinstance(raw, dict) and isinstance(raw.get("host"), str) else f"#{index + 1}"
+        edge = parse_edge(raw, f"{_where(host)} edge {label!r}", problems)
+        if edge is None:
+            continue
+        if edge.host in {e.host for e in edges} or edge.host == host:
+            problems.append(f"{_where(host)} edge {edge.host!r}: field 'host': is declared twice (or is the gateway); fix: keep one entry per edge")
+            continue
+        edges.append(edge)
+    if edges:
+        where = _where(host)
+        if values.get("url_secret_ref") is None and "url_secret_ref" in values:
+            problems.append(
+                f"{where}: field 'url_secret_ref': is required with edges (they check the same signed URLs); fix: store "
+                "a random secret (secrets.token_urlsafe(32)) as e.g. secret:url-signing and set url_secret_ref='secret:url-signing'"
+            )
+        if values.get("tls") == "off":
+            problems.append(f"{where}: field 'edges': edges fetch over HTTPS and tls='off' serves none; fix: choose a TLS mode or remove the edges")
+        names = [values.get("domain"), *(values.get("alt_domains") or ())]
+        if all(isinstance(name, str) and _is_ip(name) for name in names):
+            problems.append(
+                f"{where}: field 'alt_domains': edges check the gateway's certificate by DNS name and it has only IP "
+                "addresses; fix: add a DNS name (alt_domains=['gw1.example.com']), and origin_address if DNS does not resolve it"
+            )
+    return tuple(edges)
+
+
+def parse_edge_host(host: str, raw: Any) -> Edge:
+    """An edge host's camgate data (its declaration and the gateways it fronts, from `edges_of`)."""
+    problems: list[str] = []
+    if not isinstance(raw, dict) or not isinstance(raw.get("origins"), list):
+        raise InventoryError([f"host {host!r}: camgate edge data without origins; fix: declare edges with camgate.inventory.edges_of(gateways)"])
+    origins = tuple(Origin(**{**o, "cameras": tuple(o["cameras"])}) for o in raw["origins"])
+    edge = parse_edge({k: v for k, v in raw.items() if k != "origins"}, _where(host), problems, origins)
+    if problems or edge is None:
+        raise InventoryError(problems)
+    return edge
 
 
 def parse_app_users(raw_users: Any, cameras: list[Camera], host: str, problems: list[str]) -> tuple[AppUser, ...]:
@@ -922,8 +1173,8 @@ def parse_app_users(raw_users: Any, cameras: list[Camera], host: str, problems: 
 def check_port_fields(values: dict[str, Any], host: str, problems: list[str]) -> None:
     """The gateway's listening ports and port ranges must not overlap (each field alone was checked)."""
     taken: list[tuple[str, int, int]] = []
-    for name in ("http_port", "https_port", "turn_port", "turns_port", "metrics_port"):
-        if name == "metrics_port" and not values.get("metrics_from"):
+    for name in ("http_port", "https_port", "turn_port", "turns_port", "metrics_port", "origin_port"):
+        if (name == "metrics_port" and not values.get("metrics_from")) or (name == "origin_port" and not values.get("edges")):
             continue  # not listened on
         if isinstance(values.get(name), int):
             taken.append((name, values[name], values[name]))

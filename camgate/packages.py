@@ -8,7 +8,7 @@ dpkg run, its triggers once), and their roles then find them installed.
 
 from __future__ import annotations
 
-from camgate.model import Gateway
+from camgate.model import Edge, Gateway
 
 PYTHON = ["python3"]  # the gateway-side helpers (camgate/gateway/) are standard-library Python
 NFTABLES = ["nftables"]
@@ -21,9 +21,9 @@ COTURN = ["coturn"]
 NODE_EXPORTER = ["prometheus-node-exporter"]
 
 
-def plain_packages(gateway: Gateway) -> list[str]:
-    """What this gateway needs that may be installed before any configuration, in one run."""
-    wanted = PYTHON + FFMPEG + NGINX
+def plain_packages(gateway: Gateway | Edge) -> list[str]:
+    """What this gateway (or edge: no ffmpeg) needs that may be installed before any configuration, in one run."""
+    wanted = PYTHON + NGINX + (FFMPEG if isinstance(gateway, Gateway) else [])
     if gateway.firewall:
         wanted += NFTABLES
     if gateway.https:

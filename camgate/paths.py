@@ -78,6 +78,17 @@ NJS_MODULE = f"{NGINX_CAMGATE_DIR}/camgate.js"
 HTPASSWD = f"{NGINX_CAMGATE_DIR}/app-users.htpasswd"
 METRICS_HTPASSWD = f"{NGINX_CAMGATE_DIR}/metrics.htpasswd"  # the metrics user (metrics_password_ref)
 LINK_SECRET_CONF = f"{NGINX_CAMGATE_DIR}/link-secret.conf"  # 0600 root: the URL signing secret
+# Caching edges (docs/edges.md). On a gateway: the edges' credentials (a map, 0600 root) and the
+# log of their requests. On an edge: its site, the gateways' URL secrets and its own credential
+# (0600 root), the CA it trusts for the gateways, its cache.
+EDGE_KEYS_CONF = f"{NGINX_CAMGATE_DIR}/edge-keys.conf"
+ORIGIN_ACCESS_LOG = "/var/log/nginx/camgate-origin.log"
+EDGE_SECRETS_CONF = f"{NGINX_CAMGATE_DIR}/edge-secrets.conf"
+EDGE_ORIGIN_CA = f"{NGINX_CAMGATE_DIR}/origin-ca.pem"
+EDGE_CACHE_DIR = "/var/cache/camgate/edge"
+EDGE_ACCESS_LOG = "/var/log/nginx/camgate-edge.log"
+EDGE_HEADER = "X-Camgate-Edge"
+SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"  # Debian's ca-certificates bundle
 NGINX_APPLY = f"{LIB}/camgate-nginx-apply"
 LINK_SECRET_SCRIPT = f"{LIB}/camgate-link-secret"
 

@@ -13,9 +13,12 @@ from pathlib import Path
 import jinja2
 
 from camgate import manifest, paths, tls, webrtc
+from camgate.edge import lifetimes
 from camgate.ffmpeg import camera_args
 from camgate.gateway import health
-from camgate.model import Camera, Gateway, Stream
+from camgate.model import Camera, Edge, Gateway, Stream
+from camgate.secrets import resolve_secret
+from camgate.units import parse_size
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -92,6 +95,7 @@ def render_nginx_site(gateway: Gateway, nginx_version: tuple[int, int, int]) -> 
         ciphers=tls.MOZILLA_INTERMEDIATE_CIPHERS,
         hsts=tls.HSTS,
         http2_style=tls.nginx_http2_style(nginx_version),
+        edge_expires=lifetimes(gateway),
     )
 
 
@@ -137,3 +141,32 @@ def render_turnserver_conf(gateway: Gateway, allowed_peers: list[str]) -> str:
         user_quota=gateway.webrtc_max_viewers_per_user * 2,
         total_quota=gateway.webrtc_max_viewers * 2,
     )
+
+
+def render_edge_keys(gateway: Gateway) -> str:
+    """The gateway's map from an edge's credential to the edge's name (0600 root: it holds them)."""
+    edges = [(edge.host, resolve_secret(edge.secret_ref, edge.secrets_file)) for edge in gateway.edges]
+    return render("nginx/camgate/edge-keys.conf.j2", edges=edges)
+
+
+def render_edge_secrets(edge: Edge) -> str:
+    """The edge's URL secret per camera (its gateway's) and its own credential (0600 root)."""
+    url_secrets = {
+        camera: resolve_secret(origin.url_secret_ref, origin.secrets_file) for origin in edge.origins for camera in origin.cameras
+    }
+    credential = resolve_secret(edge.secret_ref, edge.secrets_file)
+    return render("nginx/camgate/edge-secrets.conf.j2", url_secrets=url_secrets, credential=credential)
+
+
+def render_edge_site(edge: Edge, nginx_version: tuple[int, int, int]) -> str:
+    return render(
+        "nginx/camgate-edge.conf.j2",
+        edge=edge,
+        ciphers=tls.MOZILLA_INTERMEDIATE_CIPHERS,
+        hsts=tls.HSTS,
+        http2_style=tls.nginx_http2_style(nginx_version),
+        trusted=paths.EDGE_ORIGIN_CA if edge.origin_ca else paths.SYSTEM_CAS,
+        cache_max_mb=max(1, (parse_size(edge.cache_max_size) or 0) // 2**20),
+    )
+
+

@@ -80,6 +80,16 @@ gateways = [
         metrics_user="prometheus",
         metrics_password_ref="secret:metrics",
         #
+        # Caching edges (docs/edges.md) when viewers outgrow the uplink: hosts elsewhere running
+        # nginx's cache, which check the same signed URLs; the manifest then hands out their names.
+        # Needs url_secret_ref (the edges share the URL secret) and, below, `edges = edges_of(gateways)`.
+        # edges=[edge("edge1.example.com", domain="live.example.com", address="198.51.100.20",
+        #             secret_ref="secret:edge1-origin", acme_email="ops@example.com",
+        #             secrets_file=HERE / "prod.secrets.toml")],
+        # origin_port=8443,          # where edges fetch, open to their addresses only
+        # origin_address=None,       # e.g. a VPN address; default: the domain as DNS resolves it
+        # edge_choice="user",        # one edge per app user ("camera": one per camera)
+        #
         # App users: who may sign in to the app and see which cameras. password_ref names a
         # *hash* from `camgate hash-password` in the secrets file, never the password.
         app_users=[

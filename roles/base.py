@@ -4,15 +4,14 @@ camgate's directories."""
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
-from pyinfra.facts.files import File
 from pyinfra.facts.server import Groups, Users
 from pyinfra.operations import apt, files, server, systemd
 
 from camgate import packages, paths
-from camgate.inventory import gateway_from_host
+from camgate.inventory import site_from_host
 from camgate.render import render
 from camgate.tls import njs_missing
-from roles.facts import PathStates, before, directory_state, installed_version_and_distro
+from roles.facts import PathStates, before, directory_state, installed_version_and_distro, known_file_state
 from roles.operations import ensure_packages, ensure_running, put
 
 APT_CACHE_SECONDS = 3600
@@ -29,7 +28,7 @@ def base() -> None:
     require_supported_release()
     apt.update(name="Refresh apt lists (at most hourly)", cache_time=APT_CACHE_SECONDS)
     # One apt run for every package that needs no configuration first (camgate.packages).
-    ensure_packages("Install the gateway's packages", packages.plain_packages(gateway_from_host(host)))
+    ensure_packages("Install the gateway's packages", packages.plain_packages(site_from_host(host)))
     user = (before(Users) or {}).get("camgate") or {}
     if "camgate" not in (before(Groups) or ()) or (user.get("group"), user.get("shell"), user.get("home")) != ("camgate", "/usr/sbin/nologin", "/nonexistent"):
         server.group(name="Group camgate", group="camgate", system=True)
@@ -47,7 +46,7 @@ def base() -> None:
     for path, mode in folders:
         if present.get(path) != directory_state(mode, "root", "root"):
             files.directory(name=path, path=path, user="root", group="root", mode=mode)
-    hide_processes(gateway_from_host(host).hide_processes)
+    hide_processes(site_from_host(host).hide_processes)
 
 
 def require_supported_release() -> None:
@@ -67,6 +66,6 @@ def hide_processes(wanted: bool) -> None:
         unit_file = put(name=f"Unit {unit}", content=render(f"systemd/{unit}.j2"), dest=unit_path)
         systemd.daemon_reload(name="Reload systemd (hidepid unit)", _if=unit_file.did_change)
         ensure_running("Hide other users' processes", unit)
-    elif host.get_fact(File, path=unit_path):
+    elif known_file_state(unit_path)[1] is not None:
         systemd.service(name="Show processes again", service=unit, running=False, enabled=False)
         files.file(name=f"Remove {unit}", path=unit_path, present=False)

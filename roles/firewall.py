@@ -4,7 +4,6 @@
 from pyinfra import host
 from pyinfra.api import FactBase, deploy
 from pyinfra.facts.files import File
-from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import files, server, systemd
 
 from camgate import packages, paths
@@ -16,9 +15,9 @@ from camgate.firewall import (
     ruleset_for,
     session_ssh_port,
 )
-from camgate.inventory import gateway_from_host
+from camgate.inventory import site_from_host
 from camgate.render import sha1
-from roles.facts import known_file_state
+from roles.facts import known_file_state, running_before
 from roles.operations import ensure_packages, ensure_running, put_many
 
 
@@ -65,7 +64,7 @@ def firewall() -> None:
     With firewall=False: the unit stopped, disabled and deleted, our table and files gone.
     Reads: firewall, ssh_allow_from, http_port, https_port, tls, WebRTC ports, metrics_from, metrics_port;
     host data ssh_port."""
-    gateway = gateway_from_host(host)
+    gateway = site_from_host(host)
     if not gateway.firewall:
         remove_firewall()
         return
@@ -98,7 +97,7 @@ def firewall() -> None:
 def remove_firewall() -> None:
     """firewall=False: stop and delete our unit, unload our table, delete our files; nothing else."""
     unit_exists = bool(host.get_fact(File, path=paths.unit_path(paths.FIREWALL_SERVICE)))
-    unit_active = bool(host.get_fact(SystemdStatus, services=[paths.FIREWALL_SERVICE]).get(paths.FIREWALL_SERVICE))
+    unit_active = running_before(paths.FIREWALL_SERVICE)
     if unit_exists:
         # Stopping an active unit runs ExecStop, which deletes only our table.
         systemd.service(name=f"Stop and disable {paths.FIREWALL_SERVICE}", service=paths.FIREWALL_SERVICE, running=False, enabled=False)

@@ -10,7 +10,7 @@ from pyinfra.facts.files import File, FindFiles, FindInFile, Link
 from pyinfra.operations import files, server, systemd
 
 from camgate import packages, paths
-from camgate.inventory import gateway_from_host
+from camgate.inventory import site_from_host
 from camgate.render import render
 from camgate.tls import certbot_command, letsencrypt_needs_issuing
 from roles.facts import Certificate, known_file_state
@@ -29,7 +29,7 @@ def letsencrypt() -> None:
     drop-in and the ACME CA bundle gone, certbot.timer stopped and disabled unless certbot has other
     certificates to renew; certbot stays installed.
     Reads: tls, domain, alt_domains, acme_email, acme_server, acme_ca_bundle."""
-    gateway = gateway_from_host(host)
+    gateway = site_from_host(host)
     if gateway.tls != "letsencrypt":
         remove_letsencrypt(gateway)
         return

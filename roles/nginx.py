@@ -3,15 +3,15 @@
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.server import Users
-from pyinfra.operations import files, server
+from pyinfra.operations import server
 
-from camgate import packages, paths
+from camgate import paths
 from camgate.inventory import gateway_from_host
-from camgate.render import render, render_htpasswd, render_manifest_module, render_nginx_site, sha1
+from camgate.render import render, render_edge_keys, render_htpasswd, render_manifest_module, render_nginx_site
 from camgate.secrets import resolve_secret
 from camgate.tls import nginx_version
-from roles.facts import PathStates, before, directory_state, installed_before, installed_version_and_distro, known_file_state
-from roles.operations import UNCHANGED, ensure_packages, ensure_running, put_many, put_secret
+from roles.facts import before, installed_version_and_distro, known_file_state
+from roles.operations import UNCHANGED, apply_site, prepare_nginx, put, put_secret
 
 
 @deploy("camgate nginx")
@@ -30,49 +30,25 @@ def nginx() -> None:
     url_secret_ref, app_users, cameras (ids, names, encrypt), metrics_from, metrics_port, metrics_user,
     metrics_password_ref."""
     gateway = gateway_from_host(host)
-    ensure_packages("Install nginx and njs", packages.NGINX)
     www_data = (before(Users) or {}).get("www-data") or {}
     hls_group = UNCHANGED if "camgate" in www_data.get("groups", ()) else server.user(
         name="nginx may read HLS (group camgate)", user="www-data", groups=["camgate"], append=True, ensure_home=False
     )  # fmt: skip
-    present = before(PathStates, paths=(paths.NGINX_DEFAULT_SITE, paths.NGINX_CAMGATE_DIR, paths.NGINX_STAGING_DIR))
-    default_site = UNCHANGED
-    if present.get(paths.NGINX_DEFAULT_SITE) or not installed_before("nginx"):  # the package brings it
-        default_site = files.link(name="Drop the default site", path=paths.NGINX_DEFAULT_SITE, present=False)
-    put_many("nginx scripts", [
-        (f"Script {script.rsplit('/', 1)[-1]}", script, render(template), "0755", "root", "root")
-        for script, template in ((paths.NGINX_APPLY, "bin/camgate-nginx-apply.j2"), (paths.LINK_SECRET_SCRIPT, "bin/camgate-link-secret.j2"))
-    ])
-    for folder, group, mode in ((paths.NGINX_CAMGATE_DIR, "www-data", "0750"), (paths.NGINX_STAGING_DIR, "root", "0700")):
-        if present.get(folder) != directory_state(mode, "root", group):
-            files.directory(name=folder, path=folder, user="root", group=group, mode=mode)
+    default_site = prepare_nginx()
+    put(name="Script camgate-link-secret", content=render("bin/camgate-link-secret.j2"), dest=paths.LINK_SECRET_SCRIPT, mode="0755")
     link_secret = ensure_link_secret(gateway)
 
     users = [(u.name, resolve_secret(u.password_ref, gateway.secrets_file)) for u in gateway.app_users]
     metrics_users = [(gateway.metrics_user, resolve_secret(gateway.metrics_password_ref, gateway.secrets_file))] if gateway.metrics else []
     version = nginx_version(*installed_version_and_distro("nginx"))
-    # (staged name, live path, content, group, mode): applied together, so they never disagree.
     bundle = [
         ("camgate.conf", paths.NGINX_SITE, render_nginx_site(gateway, version), "root", "0644"),
         ("camgate.js", paths.NJS_MODULE, render_manifest_module(gateway), "root", "0644"),
         ("app-users.htpasswd", paths.HTPASSWD, render_htpasswd(users), "www-data", "0640"),
         ("metrics.htpasswd", paths.METRICS_HTPASSWD, render_htpasswd(metrics_users), "www-data", "0640"),
+        ("edge-keys.conf", paths.EDGE_KEYS_CONF, render_edge_keys(gateway), "root", "0600"),
     ]
-    differs = False
-    # Never the content in pyinfra's output, not even with --diff (the htpasswd holds password hashes).
-    put_many("Stage the camgate site", [
-        (f"Stage {live}", f"{paths.NGINX_STAGING_DIR}/{name}", content, mode, "root", group) for name, live, content, group, mode in bundle
-    ])
-    for name, live, content, group, mode in bundle:
-        # Compared with what is live (not with the staged copy), so an interrupted deploy still converges.
-        differs = differs or not (known_file_state(live)[1] or "").endswith(sha1(content))
-    pairs = " ".join(f"{paths.NGINX_STAGING_DIR}/{name}:{live}" for name, live, *_ in bundle)
-    server.shell(
-        name="Test and apply the camgate site (nginx -t, reload)",
-        commands=[f"{paths.NGINX_APPLY} {pairs}"],
-        _if=lambda: differs or default_site.did_change() or hls_group.did_change() or bool(link_secret and link_secret.did_change()),
-    )
-    ensure_running("nginx enabled and running", "nginx.service")
+    apply_site(bundle, default_site, hls_group, link_secret or UNCHANGED)
 
 
 def ensure_link_secret(gateway):

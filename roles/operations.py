@@ -12,13 +12,13 @@ from io import StringIO
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, operation
 from pyinfra.facts.files import File, Sha1File
-from pyinfra.operations import apt, files, systemd
+from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 from pyinfra.operations.util.files import chmod, chown, ensure_mode_int
 
-from camgate import paths
-from camgate.render import sha1
-from roles.facts import enabled_before, file_state, installed_before, known_file_state, running_before
+from camgate import packages, paths
+from camgate.render import render, sha1
+from roles.facts import PathStates, before, directory_state, enabled_before, file_state, installed_before, known_file_state, running_before
 
 
 class Unchanged:
@@ -202,3 +202,37 @@ def restart_if_changed(name: str, unit: str, running_before: bool, *changes) -> 
     if running_before:
         systemd.service(name=name, service=unit, running=None, restarted=True, _if=any_changed(*changes))
 
+
+# nginx's site files, shared by roles.nginx (a gateway) and roles.edge (a caching edge).
+def prepare_nginx():
+    """nginx (with njs) installed, the distribution's default site gone, camgate's apply script and
+    folders in place; returns the operation that dropped the default site (or UNCHANGED)."""
+    ensure_packages("Install nginx and njs", packages.NGINX)
+    present = before(PathStates, paths=(paths.NGINX_DEFAULT_SITE, paths.NGINX_CAMGATE_DIR, paths.NGINX_STAGING_DIR))
+    default_site = UNCHANGED
+    if present.get(paths.NGINX_DEFAULT_SITE) or not installed_before("nginx"):  # the package brings it
+        default_site = files.link(name="Drop the default site", path=paths.NGINX_DEFAULT_SITE, present=False)
+    put(name="Script camgate-nginx-apply", content=render("bin/camgate-nginx-apply.j2"), dest=paths.NGINX_APPLY, mode="0755")
+    for folder, group, mode in ((paths.NGINX_CAMGATE_DIR, "www-data", "0750"), (paths.NGINX_STAGING_DIR, "root", "0700")):
+        if present.get(folder) != directory_state(mode, "root", group):
+            files.directory(name=folder, path=folder, user="root", group=group, mode=mode)
+    return default_site
+
+
+def apply_site(bundle: list[tuple[str, str, str, str, str]], *changes) -> None:
+    """Stage the bundle's files — (staged name, live path, content, group, mode) — and put them live
+    together only if `nginx -t` accepts them, then reload; only when one differs from what is live or
+    one of the `changes` operations changed something. Then nginx enabled and running."""
+    # Never the content in pyinfra's output, not even with --diff (htpasswd hashes, secrets).
+    put_many("Stage the camgate site", [
+        (f"Stage {live}", f"{paths.NGINX_STAGING_DIR}/{name}", content, mode, "root", group) for name, live, content, group, mode in bundle
+    ])
+    # Compared with what is live (not with the staged copy), so an interrupted deploy still converges.
+    differs = any(not (known_file_state(live)[1] or "").endswith(sha1(content)) for _name, live, content, *_ in bundle)
+    pairs = " ".join(f"{paths.NGINX_STAGING_DIR}/{name}:{live}" for name, live, *_ in bundle)
+    server.shell(
+        name="Test and apply the camgate site (nginx -t, reload)",
+        commands=[f"{paths.NGINX_APPLY} {pairs}"],
+        _if=lambda: differs or any(change.did_change() for change in changes),
+    )
+    ensure_running("nginx enabled and running", "nginx.service")

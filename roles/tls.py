@@ -8,7 +8,7 @@ from pyinfra.facts.files import Link
 from pyinfra.operations import files, server
 
 from camgate import packages, paths
-from camgate.inventory import gateway_from_host
+from camgate.inventory import site_from_host
 from camgate.render import render
 from camgate.tls import SELFSIGNED_DAYS, certificate_matches, wanted_tls_dir
 from roles.facts import Certificate, PathStates, before, directory_state
@@ -27,7 +27,7 @@ def tls() -> None:
       then issues and switches).
     Switching reloads nginx only if it runs and accepts its configuration.
     Reads: tls, domain, alt_domains, tls_certificate, tls_key."""
-    gateway = gateway_from_host(host)
+    gateway = site_from_host(host)
     if not gateway.https:
         return
     ensure_packages("Install openssl", packages.OPENSSL)

@@ -25,7 +25,7 @@ from tests.conftest import PHASES, phase
 ROOT = Path(__file__).resolve().parents[2]
 # The Debian release of the testbed host: $CAMGATE_TEST_SUITE (bookworm, the default, or trixie).
 # Each suite has its own state folder and testbed index, so both can run at once; the demo uses
-# index 0 and tests never disturb it. $CAMGATE_TEST_TESTBED_INDEX overrides the index (0..9).
+# index 0 and tests never disturb it. $CAMGATE_TEST_TESTBED_INDEX overrides the index (0..15).
 SUITE = os.environ.get("CAMGATE_TEST_SUITE") or DEFAULT_SUITE
 STATE_DIR = ROOT / (".testbed-test" if SUITE == DEFAULT_SUITE else f".testbed-test-{SUITE}")
 TESTBED_INDEX = int(os.environ.get("CAMGATE_TEST_TESTBED_INDEX") or (7 if SUITE == DEFAULT_SUITE else 6))
@@ -48,6 +48,7 @@ FILE_ORDER = (
     "test_metrics",
     "test_firewall",
     "test_cli",
+    "test_edges",
     "test_faults",
     "test_safe_changes",
     "test_redeploy",

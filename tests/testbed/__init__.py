@@ -46,6 +46,12 @@ def make_app_users() -> tuple[dict, str]:
     return users, "".join(lines)
 
 
+def make_site_secrets() -> str:
+    """Secrets a site keeps in its store: a URL signing secret (key url-signing, which a gateway with
+    caching edges needs) and an edge credential (key edge-credential, for the testbed as an edge)."""
+    return "".join(f"{key} = {json.dumps(secrets.token_urlsafe(32))}\n" for key in ("url-signing", "edge-credential"))
+
+
 def make_metrics_user() -> tuple[dict, str]:
     """The same for the user Prometheus scrapes the gateway's metrics with (key metrics)."""
     password = secrets.token_urlsafe(12)
@@ -66,8 +72,8 @@ class Testbed:
     ):
         self.layout = Layout.create(state_dir, index)
         self.suite = rootfs.check_suite(suite)
-        if not 1 <= cameras <= 16:
-            raise TestbedError(f"cameras must be 1..16, got {cameras}")
+        if not 0 <= cameras <= 16:  # 0: a host without simulated cameras (a caching edge)
+            raise TestbedError(f"cameras must be 0..16, got {cameras}")
         self.camera_count = cameras
         self.auth_cameras = tuple(auth_cameras)
         self.acme = acme
@@ -108,7 +114,7 @@ class Testbed:
                 camera_secrets += zoo_secrets
                 app_users, app_secrets = make_app_users()
                 metrics_user, metrics_secret = make_metrics_user()
-                camera_procs.write_private(layout.secrets_file, camera_secrets + app_secrets + metrics_secret)
+                camera_procs.write_private(layout.secrets_file, camera_secrets + app_secrets + metrics_secret + make_site_secrets())
             acme = None
             if self.acme:
                 with phase("acme", self.timings):

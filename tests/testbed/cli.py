@@ -23,7 +23,7 @@ state_dir_option = click.option(
     help="Where the testbed keeps its state (keys, known_hosts, logs, state.json).",
 )
 index_option = click.option(
-    "--index", default=0, show_default=True, type=click.IntRange(0, 9),
+    "--index", default=0, show_default=True, type=click.IntRange(0, 15),
     help="Testbed number: addresses are 10.231.<index>.0/30, so several can run at once.",
 )  # fmt: skip
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from camgate.inventory import camera, gateway
+from camgate.inventory import camera, edge, edges_of, gateway
 from camgate.model import InventoryError
 from tests.testbed.zoo import ZOO_PREFIX, zoo_camera
 
@@ -138,6 +138,55 @@ def metrics_fields(state: dict[str, Any]) -> dict[str, Any]:
     return {"metrics_from": sources, "metrics_user": state["metrics"]["user"], "metrics_password_ref": "secret:metrics"}
 
 
+# In an edge testbed's state folder: the CA of the gateway it fronts (tls='selfsigned'), which the
+# tests save there after the gateway's first deploy (`camgate tls-ca` prints the same).
+ORIGIN_CA_FILE = "origin-ca.pem"
+# The edges' origin port on the testbed gateways (the default, 8443).
+ORIGIN_PORT = 8443
+
+
+def edge_dir() -> Path | None:
+    """$CAMGATE_TESTBED_EDGE_DIR: a testbed that becomes a caching edge of the testbed gateway(s)."""
+    value = os.environ.get("CAMGATE_TESTBED_EDGE_DIR")
+    return Path(value).resolve() if value else None
+
+
+def testbed_edge(state_dir: Path) -> dict[str, Any]:
+    """The edge testbed's declaration: reached and certified by its address, its own TLS CA, the
+    gateway's CA trusted, its credential from its secrets file."""
+    state = read_state(state_dir)
+    return edge(
+        state["name"],
+        domain=state["target_address"],
+        address=state["target_address"],
+        tls="selfsigned",
+        secret_ref="secret:edge-credential",
+        secrets_file=str(state_dir / "secrets.toml"),
+        origin_ca=str(state_dir / ORIGIN_CA_FILE),
+        ssh_user=state["ssh_user"],
+        ssh_port=state.get("ssh_port", 22),
+        ssh_key=state["ssh_key"],
+        ssh_known_hosts_file=state["known_hosts"],
+    )
+
+
+def edge_fields(state: dict[str, Any]) -> dict[str, Any]:
+    """With an edge testbed: the gateway's edges, its URL secret from the store (the edge checks the
+    same URLs), a DNS name on its certificate for the edge to check, and its address to connect to."""
+    found = edge_dir()
+    if found is None:
+        return {}
+    return {"edges": [testbed_edge(found)], "url_secret_ref": "secret:url-signing", "origin_address": state["target_address"]}
+
+
+def testbed_edges(gateways: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """The edge hosts of the testbed gateways, reached over SSH by address."""
+    hosts = edges_of(gateways)
+    for _host, data in hosts:
+        data["ssh_hostname"] = read_state(edge_dir())["target_address"]
+    return hosts
+
+
 def testbed_dirs() -> list[Path]:
     """$CAMGATE_TESTBED_DIR, or several comma-separated (one gateway each), or .testbed."""
     value = os.environ.get("CAMGATE_TESTBED_DIR") or DEFAULT_STATE_DIR
@@ -172,9 +221,14 @@ def testbed_gateway(state_dir: str | Path | None = None, only: list[str] | None 
     ]
     allow_from = [n for n in os.environ.get("CAMGATE_TESTBED_SSH_ALLOW_FROM", "").split(",") if n]
     metrics = metrics_fields(state)
+    tls = tls_fields(state)
+    edges = edge_fields(state)
+    if edges and tls["domain"] == state["target_address"]:
+        tls["alt_domains"] = [*tls.get("alt_domains", []), state["domain"]]
     host, data = gateway(
         state["name"],
-        **tls_fields(state),
+        **tls,
+        **edges,
         app_users=app_users,
         hls_key_rotation=60,
         ssh_allow_from=allow_from,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-MAX_INDEX = 9
+MAX_INDEX = 15
 CAMERA_BASE_PORT = 8554
 AUTH_USERNAME = "viewer"
 

@@ -152,3 +152,19 @@ def other_testbeds_up(layout: Layout) -> bool:
     return any(
         NETNS_NAME_RE.match(entry.name) and entry.name != layout.netns for entry in netns_dir.iterdir()
     )
+
+
+def link(client: Layout, server: Layout, port: int) -> None:
+    """Let `client`'s target open TCP connections to `server`'s target on `port`, unmasqueraded (the
+    server sees the client's own address, as a gateway sees its edge). Each testbed's table drops
+    traffic between testbeds, so both get rules, inserted ahead of their drops; they go with the
+    tables when either testbed comes down."""
+    client_table, server_table = client.nft_table, server.nft_table
+    rules = [
+        f"insert rule ip {client_table} forward iifname \"{client.veth_host}\" ip daddr {server.target_address} tcp dport {port} accept",
+        f"insert rule ip {client_table} postrouting ip saddr {client.target_address} ip daddr {server.target_address} accept",
+        f"insert rule ip {server_table} forward oifname \"{server.veth_host}\" ip saddr {client.target_address} "
+        f"ip daddr {server.target_address} tcp dport {port} accept",
+        f"insert rule ip {server_table} forward iifname \"{server.veth_host}\" ip daddr {client.target_address} ct state established,related accept",
+    ]
+    run(["nft", "-f", "-"], input="\n".join(rules) + "\n", what=f"linking {client.name} to {server.name}:{port}")

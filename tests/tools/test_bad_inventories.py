@@ -36,6 +36,9 @@ CORPUS = ROOT / "tests" / "bad_inventories"
 CASES = sorted(p for p in CORPUS.glob("*.py") if not p.name.startswith("_"))
 CONTROL = CORPUS / "_control_valid.py"
 HOST = "gw1.example.com"
+EDGE = "edge1.example.com"  # the caching edge the edge cases declare
+# Where an error line says the problem is: the gateway, or an edge of it.
+PLACES = (f"host '{HOST}'", f"edge '{EDGE}'")
 WORKERS = 4
 TIMEOUT = 120
 # Values the secrets files hold; the cases that must never print one say so (NOT_IN_OUTPUT).
@@ -200,7 +203,7 @@ def test_corpus_covers_every_class_and_each_case_says_what_the_error_names():
         values = declared(path)
         expect = values.get("EXPECT")
         assert isinstance(expect, str), f"{path.name}: no EXPECT"
-        assert expect.startswith(f"host '{HOST}'"), f"{path.name}: EXPECT must name the host"
+        assert expect.startswith(PLACES), f"{path.name}: EXPECT must name the host (or the edge)"
         assert "field '" in expect, f"{path.name}: EXPECT must name the field"
         if path.stem.startswith(CAMERA_CASES):
             assert f"host '{HOST}' camera '" in expect, f"{path.name}: EXPECT must name the camera"
@@ -215,7 +218,7 @@ def test_corpus_covers_every_class_and_each_case_says_what_the_error_names():
         "secrets_file_missing", "secrets_file_world_readable", "plaintext_password_ref", "hls_time_zero",
         "retention_negative", "retention_zero", "hls_list_size_10000", "record_segment_5",
         "camera_key_typo_hls_tme", "camera_key_typo_retension", "hls_time_string", "enabled_yes",
-        "cameras_not_a_list", "letsencrypt_with_ip_domain", "letsencrypt_without_acme_email",
+        "cameras_not_a_list", "letsencrypt_with_ip_domain", "edge_address_not_an_ip", "edges_without_url_secret_ref", "letsencrypt_without_acme_email",
         "provided_without_paths", "app_user_unknown_camera", "app_user_plaintext_password_hash",
         "recordings_max_size_bad_unit", "recordings_min_free_over_100_percent", "ssh_allow_from_bad_prefix",
     ):  # fmt: skip
@@ -230,7 +233,7 @@ def test_validate_prints_one_error_line_per_problem(path, outcome):
     assert result.returncode == 2, result.output
     assert result.stdout == ""  # no "ok:", no partial listing
     lines = result.stderr.splitlines()
-    assert lines and all(line.startswith(f"error: host '{HOST}'") for line in lines), result.stderr
+    assert lines and all(line.startswith(tuple(f"error: {place}" for place in PLACES)) for line in lines), result.stderr
     assert len(lines) == problems, result.stderr
     assert any(expect in line for line in lines), f"{expect!r} not in:\n{result.stderr}"
     assert secret is None or secret not in result.output
@@ -245,7 +248,7 @@ def test_pyinfra_stops_with_the_same_line_and_never_connects(path, outcome):
     assert result.returncode != 0
     assert "Traceback" not in result.output and "Connecting" not in result.output, result.output
     assert any(expect in line for line in result.output.splitlines()), f"{expect!r} not in:\n{result.output}"
-    assert sum(f"host '{HOST}'" in line for line in result.output.splitlines()) == problems, result.output
+    assert sum(any(place in line for place in PLACES) for line in result.output.splitlines()) == problems, result.output
     assert secret is None or secret not in result.output
 
 

@@ -1,0 +1,64 @@
+"""The whole deploy (deploy.py) of a caching edge and of its gateway on simulated hosts."""
+
+from pathlib import Path
+
+import pytest
+
+import roles
+from camgate import paths
+from camgate.inventory import edge, edges_of
+
+from .harness import converge, deploy, deploy_file
+from .sites import cam, site
+
+DEPLOY = deploy_file(Path(roles.__file__).resolve().parent.parent / "deploy.py")
+URL_SECRET, CREDENTIAL = "u" * 32, "e" * 32
+
+
+@pytest.fixture
+def edge_site(monkeypatch, passwords):
+    monkeypatch.setenv("CAMGATE_TEST_URL_SECRET", URL_SECRET)
+    monkeypatch.setenv("CAMGATE_TEST_EDGE1", CREDENTIAL)
+    declared = edge("edge1.example.com", address="198.51.100.20", secret_ref="env:CAMGATE_TEST_EDGE1", acme_email="ops@example.com",
+                    tls="selfsigned")  # fmt: skip
+    gateway = site(cam("front"), cam("back", 21, encrypt=True), url_secret_ref="env:CAMGATE_TEST_URL_SECRET", edges=[declared],
+                   tls="letsencrypt")  # fmt: skip
+    (edge_host,) = edges_of([gateway])
+    return gateway, edge_host
+
+
+def test_an_edge_gets_nginx_with_its_cache_and_secrets_and_no_camera(edge_site):
+    _gateway, edge_host = edge_site
+    first, again = converge(DEPLOY, edge_host)
+
+    assert again.changes() == []
+    host = first.host_after()
+    secrets = host.lookup(paths.EDGE_SECRETS_CONF)
+    assert (secrets.mode, secrets.user) == (0o600, "root") and URL_SECRET in host.content(paths.EDGE_SECRETS_CONF)
+    assert "proxy_cache_path" in host.content(paths.NGINX_SITE)
+    cache = host.lookup(paths.EDGE_CACHE_DIR)
+    assert (cache.kind, cache.mode, cache.user) == ("directory", 0o700, "www-data")
+    assert "ffmpeg" not in host.packages and "nginx" in host.packages
+    assert not [p for p in host.paths if "camgate-camera-" in p]
+    assert CREDENTIAL not in "\n".join(first.commands())
+
+
+def test_the_gateway_of_an_edge_holds_its_credential_root_only_and_converges(edge_site):
+    gateway, _edge_host = edge_site
+    first, again = converge(DEPLOY, gateway)
+
+    assert again.changes() == []
+    keys = first.host_after().lookup(paths.EDGE_KEYS_CONF)
+    assert (keys.mode, keys.user) == (0o600, "root") and CREDENTIAL in first.host_after().content(paths.EDGE_KEYS_CONF)
+    assert "listen 8443 ssl;" in first.host_after().content(paths.NGINX_SITE)
+
+
+def test_removing_the_edges_closes_the_origin_port(edge_site, passwords):
+    gateway, _edge_host = edge_site
+    _, settled = converge(DEPLOY, gateway)
+    plain = site(cam("front"), cam("back", 21, encrypt=True), url_secret_ref="env:CAMGATE_TEST_URL_SECRET", tls="letsencrypt")
+
+    result = deploy(DEPLOY, plain, settled.host_after())
+
+    assert "8443" not in result.host_after().content(paths.NGINX_SITE)
+    assert CREDENTIAL not in result.host_after().content(paths.EDGE_KEYS_CONF)
