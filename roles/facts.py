@@ -131,6 +131,21 @@ def installed_version_and_distro(package: str) -> tuple[str | None, str | None, 
     return (versions[-1] if versions else None, release_meta.get("ID"), release_meta.get("VERSION_ID"))
 
 
+def stat_and_hash_lines(output) -> tuple[dict[str, str], dict[str, str]]:
+    """({path: stat}, {path: sha1}) from `<path>\t<stat>` lines, a `--` marker, then sha1sum lines."""
+    stats, hashes, seen_marker = {}, {}, False
+    for line in output:
+        if line == "--":
+            seen_marker = True
+        elif not seen_marker and "\t" in line:
+            path, stat = line.split("\t", 1)
+            stats[path] = stat
+        elif seen_marker and "  " in line:
+            digest, path = line.split("  ", 1)
+            hashes[path] = digest
+    return stats, hashes
+
+
 class PathStates(FactBase):
     """Many paths in one round trip: ``{path: "file 600 root root <sha1>" | "directory 750 camgate camgate"}``
     for those that exist. Roles with one file per camera compare this with what they would write and
@@ -148,16 +163,7 @@ class PathStates(FactBase):
         )
 
     def process(self, output):
-        stats, hashes, seen_marker = {}, {}, False
-        for line in output:
-            if line == "--":
-                seen_marker = True
-            elif not seen_marker and "\t" in line:
-                path, stat = line.split("\t", 1)
-                stats[path] = stat
-            elif seen_marker and "  " in line:
-                digest, path = line.split("  ", 1)
-                hashes[path] = digest
+        stats, hashes = stat_and_hash_lines(output)
         states = {}
         for path, stat in stats.items():
             kind, owner = stat.split(" ", 1)
@@ -184,16 +190,7 @@ class ManagedFiles(FactBase):
         )
 
     def process(self, output):
-        stats, hashes, seen_marker = {}, {}, False
-        for line in output:
-            if line == "--":
-                seen_marker = True
-            elif not seen_marker and "\t" in line:
-                path, stat = line.split("\t", 1)
-                stats[path] = stat
-            elif seen_marker and "  " in line:
-                digest, path = line.split("  ", 1)
-                hashes[path] = digest
+        stats, hashes = stat_and_hash_lines(output)
         return {path: f"file {stat} {hashes[path]}" for path, stat in stats.items() if path in hashes}
 
 
