@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 # (the engine of the gateway's libnginx-mod-http-js) without a gateway.
 # janus: the tool tests run camgate-webrtc against a real Janus (the gateway installs its own).
 # prometheus: a real Prometheus scrapes the testbed gateway; promtool checks the rules and metrics.
-HOST_PACKAGES := mmdebstrap systemd-container iproute2 nftables openssh-client openssl zstd ffmpeg curl pebble ruby chromium njs janus prometheus \
+HOST_PACKAGES := mmdebstrap systemd-container iproute2 nftables openssh-client openssl zstd ffmpeg curl pebble ruby chromium njs janus prometheus mtail \
 	python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
 

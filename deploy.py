@@ -26,6 +26,7 @@ firewall()
 if is_edge(host):
     tls()  # before nginx: the certificate nginx refers to exists from the first run on
     edge()
+    metrics()  # after tls: it reads the certificate; after edge: mtail reads the edge's access log
     letsencrypt()  # after nginx: the ACME challenge is served from nginx's webroot
 else:
     ffmpeg()

@@ -157,8 +157,20 @@ def check_edge_secrets_resolve(found: Edge) -> None:
         check_link_secret(resolve_secret(found.secret_ref, found.secrets_file))
     except SecretError as exc:
         problems.append(f"edge {found.host!r}: field 'secret_ref': {exc}")
+    problems += metrics_password_problems(found)
     if problems:
         raise InventoryError(problems)
+
+
+def metrics_password_problems(site: Gateway | Edge) -> list[str]:
+    """With metrics: the metrics user's password must resolve to a hash."""
+    if not site.metrics:
+        return []
+    try:
+        check_password_hash(resolve_secret(site.metrics_password_ref, site.secrets_file), site.metrics_password_ref)
+    except SecretError as exc:
+        return [f"host {site.host!r}: field 'metrics_password_ref': {exc}"]
+    return []
 
 
 def check_secrets_resolve(gw: Gateway) -> None:
@@ -177,11 +189,7 @@ def check_secrets_resolve(gw: Gateway) -> None:
             check_password_hash(resolve_secret(user.password_ref, gw.secrets_file), user.password_ref)
         except SecretError as exc:
             problems.append(f"host {gw.host!r} app user {user.name!r}: field 'password_ref': {exc}")
-    if gw.metrics:
-        try:
-            check_password_hash(resolve_secret(gw.metrics_password_ref, gw.secrets_file), gw.metrics_password_ref)
-        except SecretError as exc:
-            problems.append(f"host {gw.host!r}: field 'metrics_password_ref': {exc}")
+    problems += metrics_password_problems(gw)
     if gw.url_secret_ref:
         try:
             check_link_secret(resolve_secret(gw.url_secret_ref, gw.secrets_file))
@@ -222,22 +230,31 @@ def load_gateways(inventory_file: str | Path) -> list[Gateway]:
 
 def load_inventory(inventory_file: str | Path) -> list[tuple[Gateway, dict[str, Any]]]:
     """Each gateway of an inventory file with its pyinfra host data (SSH settings)."""
+    return [(parse_gateway(name, data[DATA_KEY]), data) for name, data in inventory_hosts(inventory_file, DATA_KEY)]
+
+
+def load_edges(inventory_file: str | Path) -> list[tuple[Edge, dict[str, Any]]]:
+    """Each caching edge of an inventory file (its `edges_of(...)` hosts) with its pyinfra host data."""
+    return [(parse_edge_host(name, data[EDGE_DATA_KEY]), data) for name, data in inventory_hosts(inventory_file, EDGE_DATA_KEY)]
+
+
+def inventory_hosts(inventory_file: str | Path, key: str) -> list[tuple[str, dict[str, Any]]]:
+    """The hosts of an inventory file whose data holds `key`, run the way pyinfra does, connecting to nothing."""
     path = Path(inventory_file)
     if not path.is_file():
         raise InventoryError([f"inventory {str(path)!r} does not exist; fix: pass a file such as inventory/prod.py"])
     if os.getcwd() not in sys.path:
         sys.path.append(os.getcwd())  # as pyinfra does: an inventory may import modules beside it
     namespace = runpy.run_path(str(path))
-    gateways: dict[str, tuple[Gateway, dict[str, Any]]] = {}
+    found: dict[str, dict[str, Any]] = {}
     for name, value in namespace.items():
         if name.startswith("_") or not isinstance(value, (list, tuple)):
             continue
         hosts = value[0] if _is_group_with_data(value) else value
         for entry in hosts:
-            if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], dict) and DATA_KEY in entry[1]:
-                if entry[0] not in gateways:
-                    gateways[entry[0]] = (parse_gateway(entry[0], entry[1][DATA_KEY]), entry[1])
-    return list(gateways.values())
+            if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], dict) and key in entry[1]:
+                found.setdefault(entry[0], entry[1])
+    return list(found.items())
 
 
 def _is_group_with_data(value: Any) -> bool:

@@ -611,7 +611,8 @@ GATEWAY_SPECS: tuple[Spec, ...] = (
 # An edge's own settings: the gateway's fields of the same name (TLS, ports, firewall, metrics) plus these.
 EDGE_SHARED_FIELDS = (
     "alt_domains", "tls", "acme_email", "acme_server", "acme_ca_bundle", "tls_certificate", "tls_key", "http_port",
-    "https_port", "cors_origin", "secrets_file", "firewall", "hide_processes", "ssh_allow_from",
+    "https_port", "cors_origin", "secrets_file", "firewall", "hide_processes", "ssh_allow_from", "metrics_from",
+    "metrics_port", "metrics_user", "metrics_password_ref",
 )  # fmt: skip
 
 
@@ -840,9 +841,12 @@ class Edge(Site):
     firewall: bool
     hide_processes: bool
     ssh_allow_from: tuple[str, ...]
+    metrics_from: tuple[str, ...]
+    metrics_port: int
+    metrics_user: str
+    metrics_password_ref: str | None
     ssh: dict
     origins: tuple[Origin, ...] = ()
-    metrics_from: tuple[str, ...] = ()  # edges serve no metrics yet
 
     # An edge runs no camera: the roles it shares with gateways see none.
     @property
@@ -861,8 +865,8 @@ class Edge(Site):
 
     def declaration(self) -> dict[str, Any]:
         """The edge's own fields as `edge()` gave them (what its gateways hold)."""
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("origins", "metrics_from")}
-        for name in ("alt_domains", "ssh_allow_from"):
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "origins"}
+        for name in ("alt_domains", "ssh_allow_from", "metrics_from"):
             data[name] = list(data[name])
         data["ssh"] = dict(self.ssh)
         return data
@@ -1095,10 +1099,12 @@ def parse_edge(raw: Any, where: str, problems: list[str], origins: tuple[Origin,
         problems.append(f"{where}: field 'tls': an edge serves HTTPS only; fix: choose letsencrypt, selfsigned or provided")
     check_tls_fields(values, values["host"], problems)
     check_port_fields(values, values["host"], problems)
+    check_metrics_fields(values, values["host"], problems)
     if len(problems) > before:
         return None
     values["alt_domains"] = tuple(values["alt_domains"])
-    values["ssh_allow_from"] = tuple(str(ipaddress.ip_network(n, strict=False)) for n in values["ssh_allow_from"])
+    for name in ("ssh_allow_from", "metrics_from"):
+        values[name] = tuple(str(ipaddress.ip_network(n, strict=False)) for n in values[name])
     return Edge(**values, origins=origins)
 
 

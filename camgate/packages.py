@@ -19,6 +19,7 @@ CERTBOT = ["certbot"]
 JANUS = ["janus", "iproute2"]
 COTURN = ["coturn"]
 NODE_EXPORTER = ["prometheus-node-exporter"]
+MTAIL = ["mtail"]
 
 
 def plain_packages(gateway: Gateway | Edge) -> list[str]:

@@ -57,6 +57,14 @@ METRICS_SERVICE = "camgate-metrics.service"
 NODE_EXPORTER_SERVICE = "prometheus-node-exporter.service"
 NODE_EXPORTER_DROPIN = f"{UNIT_DIR}/prometheus-node-exporter.service.d/camgate.conf"
 NODE_EXPORTER_PORT = 9101  # on 127.0.0.1 only: nginx proxies metrics_port to it
+# On an edge, where no health timer runs, a timer of its own runs the metrics unit.
+METRICS_TIMER = "camgate-metrics.timer"
+# An edge's traffic (cache status, its gateways' answers): the distribution's mtail reads the edge's
+# access log with camgate's program and serves counters on loopback; nginx serves them on metrics_port.
+MTAIL_SERVICE = "mtail.service"
+MTAIL_DROPIN = f"{UNIT_DIR}/mtail.service.d/camgate.conf"
+MTAIL_PROGRAM = "/etc/mtail/camgate-edge.mtail"
+MTAIL_PORT = 3903
 # What the last complete deploy left (camgate's version and the inventory's digest); its mtime is
 # when a deploy last changed the gateway's declared configuration.
 DEPLOY_STAMP = f"{ETC}/deployed.json"

@@ -85,6 +85,7 @@ gateways = [
         # Needs url_secret_ref (the edges share the URL secret) and, below, `edges = edges_of(gateways)`.
         # edges=[edge("edge1.example.com", domain="live.example.com", address="198.51.100.20",
         #             secret_ref="secret:edge1-origin", acme_email="ops@example.com",
+        #             metrics_from=["192.0.2.50"], metrics_password_ref="secret:metrics",
         #             secrets_file=HERE / "prod.secrets.toml")],
         # origin_port=8443,          # where edges fetch, open to their addresses only
         # origin_address=None,       # e.g. a VPN address; default: the domain as DNS resolves it

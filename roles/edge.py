@@ -11,7 +11,7 @@ from camgate.inventory import edge_from_host
 from camgate.render import render_edge_secrets, render_edge_site
 from camgate.tls import nginx_version
 from roles.facts import PathStates, before, directory_state, installed_version_and_distro
-from roles.operations import apply_site, prepare_nginx
+from roles.operations import apply_site, metrics_htpasswd, prepare_nginx
 
 
 @deploy("camgate edge")
@@ -22,8 +22,10 @@ def edge() -> None:
     only after `nginx -t` accepted them together (a rejected set is rolled back and fails the
     deploy); the cache folder (www-data, 0700); nginx reloaded only when one of them changed.
     Viewers: /s/ and /r/ URLs signed as the gateways sign them, checked here, served from the cache.
+    With metrics_from: metrics_port serves /metrics and /metrics/cache (roles/metrics.py) to those
+    sources only, behind the metrics user's password.
     Reads: domain, alt_domains, http_port, https_port, cors_origin, secret_ref, cache_max_size,
-    origin_ca, and of each gateway: its DNS name, origin_address, origin_port, url_secret_ref, cameras."""
+    origin_ca, metrics_from, metrics_port, metrics_user, metrics_password_ref, and of each gateway: its DNS name, origin_address, origin_port, url_secret_ref, cameras."""
     site = edge_from_host(host)
     default_site = prepare_nginx()
     cache_parent = str(Path(paths.EDGE_CACHE_DIR).parent)
@@ -35,6 +37,7 @@ def edge() -> None:
     bundle = [
         ("camgate.conf", paths.NGINX_SITE, render_edge_site(site, version), "root", "0644"),
         ("edge-secrets.conf", paths.EDGE_SECRETS_CONF, render_edge_secrets(site), "root", "0600"),
+        metrics_htpasswd(site),
     ]
     if site.origin_ca:
         bundle.append(("origin-ca.pem", paths.EDGE_ORIGIN_CA, Path(site.origin_ca).read_text(), "root", "0644"))

@@ -1,5 +1,6 @@
 """Metrics for Prometheus: the distribution's node exporter on loopback, camgate's own metrics in its
-textfile collector, served by nginx to the inventory's metrics_from (see roles/nginx.py)."""
+textfile collector, served by nginx to the inventory's metrics_from (see roles/nginx.py); on a
+caching edge also the distribution's mtail, counting the edge's traffic from its access log."""
 
 from pathlib import Path
 
@@ -10,10 +11,11 @@ from pyinfra.operations.util import any_changed
 
 from camgate import packages, paths
 from camgate.gateway import metrics as metrics_module
-from camgate.inventory import gateway_from_host
+from camgate.inventory import site_from_host
+from camgate.model import Edge
 from camgate.render import render
 from roles.facts import known_file_state
-from roles.operations import ensure_packages, ensure_running, put, put_many, restart_if_changed, was_running
+from roles.operations import UNCHANGED, ensure_packages, ensure_running, put, put_many, restart_if_changed, was_running
 
 CERTIFICATE_CREDENTIAL = "fullchain.pem"
 
@@ -27,11 +29,14 @@ def metrics() -> None:
     segment age, restarts, bit rate, segment durations, WebRTC viewers; per recording camera bytes,
     files, oldest and newest recording; the recordings budget; the certificate's expiry; the last
     deploy (docs/metrics.md). nginx serves it (roles/nginx.py) and the firewall admits metrics_from
-    only (roles/firewall.py). Without metrics_from: node exporter stopped and disabled, camgate's
-    metrics files gone. Reads: metrics_from, tls, recordings (any camera with record)."""
-    gateway = gateway_from_host(host)
+    only (roles/firewall.py). On an edge, which has no health timer: camgate-metrics.timer runs the
+    unit every minute (certificate, last deploy), and mtail (edge_traffic) counts the edge's requests.
+    Without metrics_from: node exporter (and mtail) stopped and disabled, camgate's metrics files
+    gone. Reads: metrics_from, tls, recordings (any camera with record)."""
+    gateway = site_from_host(host)
+    edge = isinstance(gateway, Edge)
     if not gateway.metrics:
-        remove_metrics()
+        remove_metrics(edge)
         return
     running_before = was_running(paths.NODE_EXPORTER_SERVICE)
     # The drop-in before the package: its first start already listens on loopback only.
@@ -43,7 +48,7 @@ def metrics() -> None:
     ensure_packages("Install prometheus-node-exporter", packages.NODE_EXPORTER)
     certificate = CERTIFICATE_CREDENTIAL if gateway.https else None
     config = {
-        "health": paths.HEALTH_STATUS_FILE,
+        "health": None if edge else paths.HEALTH_STATUS_FILE,
         "retention": paths.RETENTION_SUMMARY_FILE if gateway.recording_cameras else None,
         "certificate": certificate,
         "deploy_stamp": paths.DEPLOY_STAMP,
@@ -53,11 +58,17 @@ def metrics() -> None:
         ("Metrics settings", paths.METRICS_CONFIG, render("camgate/metrics.json.j2", config=config), "0644", "root", "root"),
         (f"Unit {paths.METRICS_SERVICE}", paths.unit_path(paths.METRICS_SERVICE),
          render(f"systemd/{paths.METRICS_SERVICE}.j2", certificate=certificate), "0644", "root", "root"),
+        *([(f"Unit {paths.METRICS_TIMER}", paths.unit_path(paths.METRICS_TIMER), render(f"systemd/{paths.METRICS_TIMER}.j2"), "0644", "root", "root")]
+          if edge else []),
     ])  # fmt: skip
     changed = [ops[paths.METRICS_SCRIPT], ops[paths.METRICS_CONFIG]]
     unit = ops[paths.unit_path(paths.METRICS_SERVICE)]
-    systemd.daemon_reload(name="Reload systemd (metrics units)", _if=any_changed(dropin, unit))
+    timer = ops.get(paths.unit_path(paths.METRICS_TIMER), UNCHANGED)
+    systemd.daemon_reload(name="Reload systemd (metrics units)", _if=any_changed(dropin, unit, timer))
     ensure_running("node exporter enabled and running", paths.NODE_EXPORTER_SERVICE)
+    if edge:
+        ensure_running("Metrics timer enabled and running", paths.METRICS_TIMER)
+        edge_traffic()
     restart_if_changed("Restart node exporter (changed)", paths.NODE_EXPORTER_SERVICE, running_before, dropin)
     server.shell(
         name="Metrics now",
@@ -66,11 +77,37 @@ def metrics() -> None:
     )
 
 
-def remove_metrics() -> None:
-    """metrics_from emptied: stop serving (node exporter stays installed, stopped and disabled)."""
+def edge_traffic() -> None:
+    """Guarantees on an edge: mtail installed, enabled and running on 127.0.0.1:3903 only (camgate's
+    drop-in, hardened; restarted when it or the program changed), with camgate's program reading
+    the edge's access log: viewers' requests by cache status, bytes, the gateways' answers and errors."""
+    running_before = was_running(paths.MTAIL_SERVICE)
+    # The drop-in and the program before the package: mtail's first start already runs camgate's way.
+    dropin = put(
+        name="mtail.service drop-in",
+        content=render("systemd/mtail.service.d/camgate.conf.j2", program=paths.MTAIL_PROGRAM),
+        dest=paths.MTAIL_DROPIN,
+    )
+    program = put(name="mtail program (edge traffic)", content=render("mtail/camgate-edge.mtail.j2"), dest=paths.MTAIL_PROGRAM)
+    ensure_packages("Install mtail", packages.MTAIL)
+    systemd.daemon_reload(name="Reload systemd (mtail drop-in)", _if=any_changed(dropin))
+    ensure_running("mtail enabled and running", paths.MTAIL_SERVICE)
+    restart_if_changed("Restart mtail (changed)", paths.MTAIL_SERVICE, running_before, dropin, program)
+
+
+def remove_metrics(edge: bool) -> None:
+    """metrics_from emptied: stop serving (node exporter, and mtail on an edge, stay installed,
+    stopped and disabled)."""
     if known_file_state(paths.NODE_EXPORTER_DROPIN)[1] is None:
         return
-    systemd.service(name="Stop node exporter", service=paths.NODE_EXPORTER_SERVICE, running=False, enabled=False)
-    for path in (paths.NODE_EXPORTER_DROPIN, paths.unit_path(paths.METRICS_SERVICE), paths.METRICS_CONFIG, paths.METRICS_SCRIPT, paths.METRICS_FILE):
+    services = {"node exporter": paths.NODE_EXPORTER_SERVICE}
+    if edge:
+        services.update({"the metrics timer": paths.METRICS_TIMER, "mtail": paths.MTAIL_SERVICE})
+    for label, service in services.items():
+        systemd.service(name=f"Stop {label}", service=service, running=False, enabled=False)
+    leftovers = [paths.NODE_EXPORTER_DROPIN, paths.unit_path(paths.METRICS_SERVICE), paths.METRICS_CONFIG, paths.METRICS_SCRIPT, paths.METRICS_FILE]
+    if edge:
+        leftovers += [paths.unit_path(paths.METRICS_TIMER), paths.MTAIL_DROPIN, paths.MTAIL_PROGRAM]
+    for path in leftovers:
         files.file(name=f"Remove {path}", path=path, present=False)
     systemd.daemon_reload(name="Reload systemd (metrics removed)")

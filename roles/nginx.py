@@ -11,7 +11,7 @@ from camgate.render import render, render_edge_keys, render_htpasswd, render_man
 from camgate.secrets import resolve_secret
 from camgate.tls import nginx_version
 from roles.facts import before, installed_version_and_distro, known_file_state
-from roles.operations import UNCHANGED, apply_site, prepare_nginx, put, put_secret
+from roles.operations import UNCHANGED, apply_site, metrics_htpasswd, prepare_nginx, put, put_secret
 
 
 @deploy("camgate nginx")
@@ -39,13 +39,12 @@ def nginx() -> None:
     link_secret = ensure_link_secret(gateway)
 
     users = [(u.name, resolve_secret(u.password_ref, gateway.secrets_file)) for u in gateway.app_users]
-    metrics_users = [(gateway.metrics_user, resolve_secret(gateway.metrics_password_ref, gateway.secrets_file))] if gateway.metrics else []
     version = nginx_version(*installed_version_and_distro("nginx"))
     bundle = [
         ("camgate.conf", paths.NGINX_SITE, render_nginx_site(gateway, version), "root", "0644"),
         ("camgate.js", paths.NJS_MODULE, render_manifest_module(gateway), "root", "0644"),
         ("app-users.htpasswd", paths.HTPASSWD, render_htpasswd(users), "www-data", "0640"),
-        ("metrics.htpasswd", paths.METRICS_HTPASSWD, render_htpasswd(metrics_users), "www-data", "0640"),
+        metrics_htpasswd(gateway),
         ("edge-keys.conf", paths.EDGE_KEYS_CONF, render_edge_keys(gateway), "root", "0600"),
     ]
     apply_site(bundle, default_site, hls_group, link_secret or UNCHANGED)

@@ -17,7 +17,9 @@ from pyinfra.operations.util import any_changed
 from pyinfra.operations.util.files import chmod, chown, ensure_mode_int
 
 from camgate import packages, paths
-from camgate.render import render, sha1
+from camgate.model import Edge, Gateway
+from camgate.render import render, render_htpasswd, sha1
+from camgate.secrets import resolve_secret
 from roles.facts import PathStates, before, directory_state, enabled_before, file_state, installed_before, known_file_state, running_before
 
 
@@ -236,3 +238,9 @@ def apply_site(bundle: list[tuple[str, str, str, str, str]], *changes) -> None:
         _if=lambda: differs or any(change.did_change() for change in changes),
     )
     ensure_running("nginx enabled and running", "nginx.service")
+
+
+def metrics_htpasswd(site: Gateway | Edge) -> tuple[str, str, str, str, str]:
+    """The site bundle's entry for the metrics user (none without metrics_from): gateways and edges."""
+    users = [(site.metrics_user, resolve_secret(site.metrics_password_ref, site.secrets_file))] if site.metrics else []
+    return ("metrics.htpasswd", paths.METRICS_HTPASSWD, render_htpasswd(users), "www-data", "0640")

@@ -8,8 +8,8 @@ from typing import Any, NoReturn
 
 import click
 
-from camgate.inventory import load_inventory
-from camgate.model import Gateway, InventoryError
+from camgate.inventory import load_edges, load_inventory
+from camgate.model import Edge, Gateway, InventoryError
 
 # The exit codes scripts can rely on, for every command.
 EXIT_OK = 0
@@ -51,6 +51,14 @@ def load_inventory_or_exit(inventory: str) -> list[HostEntry]:
     """Each gateway of an inventory with its pyinfra host data; exit 2 listing every problem."""
     try:
         return load_inventory(inventory)
+    except InventoryError as exc:
+        fail(exc.problems)
+
+
+def load_edges_or_exit(inventory: str) -> list[tuple[Edge, dict]]:
+    """Each caching edge of an inventory with its pyinfra host data; exit 2 listing every problem."""
+    try:
+        return load_edges(inventory)
     except InventoryError as exc:
         fail(exc.problems)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from camgate.cli.common import fail, load_inventory_or_exit
+from camgate.cli.common import fail, load_edges_or_exit, load_inventory_or_exit
 from camgate.monitoring import scrape_config
 
 
@@ -18,19 +18,20 @@ from camgate.monitoring import scrape_config
               help="Scrape each gateway at its domain, or at the address pyinfra reaches it at (the certificate is checked for the domain).")
 @click.option("--interval", default="30s", show_default=True, help="Scrape interval (Prometheus duration).")
 def prometheus_config(inventories: tuple[str, ...], password_file: str, ca_file: str | None, address: str, interval: str) -> None:
-    """Print Prometheus scrape configs for every gateway that serves metrics (metrics_from).
+    """Print Prometheus scrape configs for every gateway and caching edge that serves metrics (metrics_from).
 
-    Paste the output under your prometheus.yml (or include it), put each gateway's metrics password
+    Paste the output under your prometheus.yml (or include it), put each host's metrics password
     (the one whose hash is its metrics_password_ref) in the password file, and load the alert rules
-    of docs/examples/prometheus/. Exits 2 when no gateway serves metrics.
+    of docs/examples/prometheus/. An edge has two jobs: its host (/metrics) and its traffic
+    (/metrics/cache). Exits 2 when no gateway or edge serves metrics.
 
     \b
     Example:
       camgate prometheus-config inventory/site-a.py inventory/site-b.py > /etc/prometheus/camgate.yml
     """
-    entries = [entry for inventory in inventories for entry in load_inventory_or_exit(inventory)]
-    if not any(gateway.metrics for gateway, _ in entries):
-        fail("no gateway serves metrics; fix: set metrics_from and metrics_password_ref on the gateways (docs/metrics.md)")
+    entries = [entry for inventory in inventories for entry in load_inventory_or_exit(inventory) + load_edges_or_exit(inventory)]
+    if not any(site.metrics for site, _ in entries):
+        fail("no gateway or edge serves metrics; fix: set metrics_from and metrics_password_ref on them (docs/metrics.md)")
     click.echo(scrape_config(entries, password_file, ca_file, address, interval), nl=False)
 
 

@@ -2,25 +2,19 @@
 configured by `camgate prometheus-config`, with camgate's alert rules loaded. One `up` series per
 camera, a killed camera's going to 0 and back, and nobody but metrics_from with the password."""
 
-import json
 import socket
 import subprocess
-import sys
 import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import phase
-from tests.integration.conftest import ROOT, INVENTORY
+from tests.integration.conftest import INVENTORY
+from tests.integration.prometheus import Prometheus, running_prometheus, scrape_configs
 from tests.integration.test_firewall import DOC_NETWORK, connects
 from tests.testbed.proc import wait_until
 
-PROMETHEUS_PORT = 19090
-SCRAPE_INTERVAL = "2s"
-RULES = ROOT / "docs/examples/prometheus/camgate-alerts.yml"
 KILLED = "cam1"  # hls_time 1: stale after 5 s
 # Camera killed -> its up series 0: stale after 3 segments + 2 s, the health timer (10 s), a scrape
 # (2 s). Back -> 1: the unit's next retry, a segment, the health timer, a scrape.
@@ -28,55 +22,11 @@ DOWN_WITHIN = 60
 BACK_WITHIN = 90
 
 
-class Prometheus:
-    def __init__(self, url: str):
-        self.url = url
-
-    def query(self, promql: str) -> list[dict]:
-        """The instant vector of a PromQL query ([] on any error)."""
-        address = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-        try:
-            with urllib.request.urlopen(address, timeout=10) as response:
-                body = json.loads(response.read())
-        except (OSError, ValueError):
-            return []
-        return body.get("data", {}).get("result", []) if body.get("status") == "success" else []
-
-    def values(self, promql: str, label: str) -> dict[str, float]:
-        return {series["metric"].get(label, ""): float(series["value"][1]) for series in self.query(promql)}
-
-
 @pytest.fixture(scope="module")
 def prometheus(deployer, first_deploy, state, acme_root, tmp_path_factory):
     folder = tmp_path_factory.mktemp("prometheus")
-    password = folder / "metrics.password"
-    password.write_text(state["metrics"]["password"] + "\n")
-    password.chmod(0o600)
-    printed = subprocess.run(
-        [sys.executable, "-m", "camgate.cli", "prometheus-config", INVENTORY, "--address", "ssh",
-         "--password-file", str(password), "--ca-file", str(acme_root), "--interval", SCRAPE_INTERVAL],
-        cwd=ROOT, env=deployer.env, capture_output=True, text=True, timeout=60, check=True,
-    ).stdout  # fmt: skip
-    config = folder / "prometheus.yml"
-    config.write_text(f"global:\n  evaluation_interval: {SCRAPE_INTERVAL}\nrule_files:\n  - {json.dumps(str(RULES))}\n{printed}")
-    log = open(folder / "prometheus.log", "w")
-    server = subprocess.Popen(
-        ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={folder / 'data'}",
-         f"--web.listen-address=127.0.0.1:{PROMETHEUS_PORT}", "--log.level=warn"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    prom = Prometheus(f"http://127.0.0.1:{PROMETHEUS_PORT}")
-    try:
-        ready = wait_until(lambda: server.poll() is None and bool(prom.query("vector(1)")), timeout=60, interval=0.5)
-        assert ready, f"Prometheus did not start:\n{(folder / 'prometheus.log').read_text()[-3000:]}"
+    with running_prometheus(folder, scrape_configs(INVENTORY, deployer.env, state["metrics"]["password"], acme_root, folder)) as prom:
         yield prom
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 def scrape_ok(prom: Prometheus, state) -> bool:

@@ -67,13 +67,15 @@ def test_the_certificate_expiry_is_read_with_openssl(tmp_path):
 
 def test_the_printed_scrape_config_passes_promtool(tmp_path):
     secrets = tmp_path / "site.secrets.toml"
-    secrets.write_text(f'metrics = "{hash_password("scrape password 1")}"\n')
+    secrets.write_text(f'metrics = "{hash_password("scrape password 1")}"\nurl = "{"u" * 32}"\nedge1 = "{"e" * 32}"\n')
     secrets.chmod(0o600)
     inventory = tmp_path / "site.py"
     inventory.write_text(
-        "from camgate.inventory import camera, gateway\n"
+        "from camgate.inventory import camera, edge, edges_of, gateway\n"
+        f"edge1 = edge('edge1.example.com', address='198.51.100.20', secret_ref='secret:edge1', acme_email='ops@example.com',\n"
+        f"             secrets_file={str(secrets)!r}, metrics_from=['198.51.100.7'], metrics_password_ref='secret:metrics')\n"
         f"gw1 = gateway('gw1.example.com', domain='cams.example.com', acme_email='ops@example.com', secrets_file={str(secrets)!r},\n"
-        "              metrics_from=['198.51.100.7'], metrics_password_ref='secret:metrics',\n"
+        "              metrics_from=['198.51.100.7'], metrics_password_ref='secret:metrics', url_secret_ref='secret:url', edges=[edge1],\n"
         "              cameras=[camera('front', url='rtsp://192.168.10.21/stream1')])\n"
         "gw1[1]['ssh_hostname'] = '10.0.0.5'\n"
         "gateways = [\n"
@@ -83,6 +85,7 @@ def test_the_printed_scrape_config_passes_promtool(tmp_path):
         "            cameras=[camera('yard', url='rtsp://192.168.10.22/stream1')]),\n"
         "    gateway('gw3.example.com', acme_email='ops@example.com', cameras=[camera('gate', url='rtsp://192.168.10.23/stream1')]),\n"
         "]\n"
+        "edges = edges_of(gateways)\n"
     )
     printed = subprocess.run(
         [sys.executable, "-m", "camgate.cli", "prometheus-config", str(inventory), "--address", "ssh",
@@ -93,7 +96,7 @@ def test_the_printed_scrape_config_passes_promtool(tmp_path):
     # The printed part is a scrape_configs: block, as a prometheus.yml can hold it.
     config = tmp_path / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 30s\n" + printed.stdout)
-    for host in ("gw1.example.com", "gw2.example.com"):
+    for host in ("gw1.example.com", "gw2.example.com", "edge1.example.com"):
         (tmp_path / f"{host}.password").write_text("scrape password 1\n")
     checked = promtool("check", "config", str(config))
     assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -103,3 +106,6 @@ def test_the_printed_scrape_config_passes_promtool(tmp_path):
     assert 'ca_file: "/etc/prometheus/camgate/gw2.example.com-ca.pem"' in text  # selfsigned: its own CA
     assert "gw3" not in text  # serves no metrics
     assert text.count('job: "camgate"') == 2
+    # An edge: its host and its traffic, both labelled with its name.
+    assert 'job: "camgate-edge"' in text and 'job: "camgate-edge-cache"' in text and 'metrics_path: "/metrics/cache"' in text
+    assert text.count('edge: "edge1.example.com"') == 2 and text.count('"edge1.example.com:9100"') == 2

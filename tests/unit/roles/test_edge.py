@@ -7,6 +7,7 @@ import pytest
 import roles
 from camgate import paths
 from camgate.inventory import edge, edges_of
+from camgate.passwords import hash_password
 
 from .harness import converge, deploy, deploy_file
 from .sites import cam, site
@@ -62,3 +63,36 @@ def test_removing_the_edges_closes_the_origin_port(edge_site, passwords):
 
     assert "8443" not in result.host_after().content(paths.NGINX_SITE)
     assert CREDENTIAL not in result.host_after().content(paths.EDGE_KEYS_CONF)
+
+
+def test_edge_metrics_run_mtail_on_loopback_from_its_first_start_and_go_away_again(monkeypatch, passwords):
+    monkeypatch.setenv("CAMGATE_TEST_URL_SECRET", URL_SECRET)
+    monkeypatch.setenv("CAMGATE_TEST_EDGE1", CREDENTIAL)
+    monkeypatch.setenv("CAMGATE_TEST_METRICS_HASH", hash_password("scrape password 1"))
+    common = {"address": "198.51.100.20", "secret_ref": "env:CAMGATE_TEST_EDGE1", "tls": "selfsigned"}
+    metrics = {"metrics_from": ["198.51.100.7"], "metrics_password_ref": "env:CAMGATE_TEST_METRICS_HASH"}
+
+    def edge_host(**fields):
+        declared = edge("edge1.example.com", **common, **fields)
+        gateway = site(cam("front"), url_secret_ref="env:CAMGATE_TEST_URL_SECRET", edges=[declared], tls="letsencrypt")
+        return edges_of([gateway])[0]
+
+    first, again = converge(DEPLOY, edge_host(**metrics))
+    changes = first.changes()
+    assert again.changes() == []
+    # mtail starts when installed: camgate's drop-in (loopback, the edge's log, its program) is there before.
+    assert changes.index("mtail.service drop-in") < changes.index("Install mtail")
+    assert changes.index("mtail program (edge traffic)") < changes.index("Install mtail")
+    host = first.host_after()
+    dropin = host.content(paths.MTAIL_DROPIN)
+    assert f"--address 127.0.0.1 --port {paths.MTAIL_PORT}" in dropin and paths.EDGE_ACCESS_LOG in dropin
+    assert "camgate_edge_requests_total" in host.content(paths.MTAIL_PROGRAM)
+    assert "location = /metrics/cache" in host.content(paths.NGINX_SITE) and "allow 198.51.100.7/32;" in host.content(paths.NGINX_SITE)
+    assert '"health": null' in host.content(paths.METRICS_CONFIG)  # no cameras here: certificate and deploy only
+    assert "OnUnitActiveSec=60" in host.content(paths.unit_path(paths.METRICS_TIMER))
+    assert host.lookup(paths.METRICS_HTPASSWD).mode == 0o640 and "prometheus:" in host.content(paths.METRICS_HTPASSWD)
+
+    off, settled = converge(DEPLOY, edge_host(), again.host_after())
+    assert {"Stop node exporter", "Stop mtail", "Stop the metrics timer", f"Remove {paths.MTAIL_PROGRAM}"} <= set(off.changes())
+    assert "/metrics" not in off.host_after().content(paths.NGINX_SITE)
+    assert settled.changes() == []
