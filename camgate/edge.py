@@ -32,3 +32,15 @@ def choose_edge(edges: tuple[Edge, ...] | list[Edge], key: str) -> Edge:
     """The edge for a user name or camera id: stable, and spread evenly over the edges in declared
     order (the manifest's njs computes the same: md5 of the key, first 8 hex digits, modulo)."""
     return edges[int(hashlib.md5(key.encode()).hexdigest()[:8], 16) % len(edges)]
+
+
+def stream_base_url(gateway: Gateway, camera_id: str, user: str | None = None) -> str:
+    """Where the manifest sends a viewer for a camera: the gateway without edges, else the edge
+    chosen for the camera or for the app user (edge_choice), as the gateway's njs chooses it."""
+    if not gateway.edges:
+        return gateway.base_url
+    if gateway.edge_choice == "user":
+        if user is None:
+            raise ValueError("edge_choice is 'user': the edge depends on the app user")
+        return choose_edge(gateway.edges, user).base_url
+    return choose_edge(gateway.edges, camera_id).base_url

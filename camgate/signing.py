@@ -31,10 +31,13 @@ def signed_path(secret: str, camera_id: str, expires: int, file: str = PLAYLIST)
     return f"/s/{link_token(secret, camera_id, expires)}/{expires}/{camera_id}/{file}"
 
 
-def signed_url(gateway: Gateway, camera: Camera, secret: str, ttl: int | None = None, now: float | None = None) -> tuple[str, int]:
-    """(URL of the camera's live multivariant playlist, valid until), for `ttl` seconds (default: url_ttl)."""
+def signed_url(
+    gateway: Gateway, camera: Camera, secret: str, ttl: int | None = None, now: float | None = None, base_url: str | None = None
+) -> tuple[str, int]:
+    """(URL of the camera's live multivariant playlist, valid until), for `ttl` seconds (default:
+    url_ttl), at the gateway or at `base_url` (one of its caching edges, which check the same URLs)."""
     expires = int(now if now is not None else time.time()) + (ttl if ttl is not None else gateway.url_ttl)
-    return gateway.base_url + signed_path(secret, camera.id, expires, MULTIVARIANT), expires
+    return (base_url or gateway.base_url) + signed_path(secret, camera.id, expires, MULTIVARIANT), expires
 
 
 def parse_link_secret_conf(text: str) -> str | None:

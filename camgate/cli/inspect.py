@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import click
 
-from camgate import remote
+from camgate import paths, remote
 from camgate.checks import HEALTH, run_checks, testinfra_host
-from camgate.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_REMOTE, fail, load_inventory_or_exit, print_table
+from camgate.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_REMOTE, fail, load_edges_or_exit, load_inventory_or_exit, print_table
+from camgate.edgehost import status as edge_status
 from camgate.ffmpeg import ffmpeg_major_from_version_line, input_url
+from camgate.model import Edge
 from camgate.plan import probe_file
 from camgate.probe import LONG_PROBE_SECONDS, PROBE_SECONDS, ProbeResult, analyse, classify_failure, ffprobe_command
 from camgate.secrets import resolve_secret
+from camgate.signing import MULTIVARIANT, signed_path
 
 # Gateways checked at once by status and verify: each is an SSH session waiting on its gateway.
 FLEET_WORKERS = 16
+# How long the URL `camgate status` has an edge ask itself for stays valid.
+EDGE_CHECK_TTL = 300
 
 
 @click.command()
@@ -98,12 +105,16 @@ def probe_camera(client, gateway, camera) -> ProbeResult:
 @click.option("--json", "as_json", is_flag=True, help="Print the gateways' reports as JSON.")
 def status(inventories: tuple[str, ...], as_json: bool) -> None:
     """One table of every camera on every gateway: up, down, stalled or unplayable with the reason,
-    newest segment age, restarts, and WebRTC (up with its viewers, down or unplayable) where it is on.
+    newest segment age, restarts, and WebRTC (up with its viewers, down or unplayable) where it is on;
+    then one line per caching edge: up while a camera of each of its gateways plays through it, the
+    share of requests served from its cache, requests refused, errors from its gateways (since mtail
+    started; with metrics_from), and its certificate's days left.
 
     Reads each gateway's own health report over SSH, all gateways at once (a fleet of sites takes
     about as long as its slowest gateway); it judges what a player would get (a playlist that changes
-    but that no player can play is `unplayable`). Exits 0 when every camera is up, 1 when one is
-    not, 4 when a gateway cannot be reached (the others are still reported).
+    but that no player can play is `unplayable`). Exits 0 when every camera and edge is up, 1 when
+    one is not, 4 when a host cannot be reached (the others are still reported). With --json the
+    edges' reports are under "edges".
 
     \b
     Example:
@@ -111,15 +122,18 @@ def status(inventories: tuple[str, ...], as_json: bool) -> None:
       camgate status inventory/*.py
     """
     entries = fleet_entries(inventories)
-    reports, unreachable = {}, False
-    for (gateway, _data), (report, error) in zip(entries, in_parallel(health_report, entries)):
+    edges = fleet_edges(inventories)
+    reports, edge_reports, unreachable = {}, {}, False
+    for (site, _data), (report, error) in zip(entries + edges, in_parallel(site_report, entries + edges)):
         if error:
             click.echo(f"error: {error}", err=True)
             unreachable = True
+        elif isinstance(site, Edge):
+            edge_reports[site.host] = report
         else:
-            reports[gateway.host] = report
+            reports[site.host] = report
     if as_json:
-        click.echo(json.dumps(reports, indent=2))
+        click.echo(json.dumps({**reports, "edges": edge_reports} if edges else reports, indent=2))
     rows = [
         (gw, cam, "up" if r["up"] else r["status"].upper(),
          "-" if r["newest_segment_age"] is None else f"{r['newest_segment_age']:g} s",
@@ -127,11 +141,16 @@ def status(inventories: tuple[str, ...], as_json: bool) -> None:
          "; ".join(why for why in (r["reason"], (r.get("webrtc") or {}).get("reason") and f"WebRTC: {r['webrtc']['reason']}") if why)[:110])
         for gw, report in reports.items() for cam, r in report["cameras"].items()
     ]  # fmt: skip
+    edge_rows = [(host, *edge_cells(report)) for host, report in edge_reports.items()]
     if not as_json:
         print_table(("GATEWAY", "CAMERA", "STATUS", "NEWEST SEGMENT", "RESTARTS", "UNIT", "WEBRTC", "REASON"), rows)
+        if edges:
+            click.echo()
+            print_table(("EDGE", "STATUS", "FROM CACHE", "REQUESTS", "REFUSED", "ORIGIN ERRORS", "CERTIFICATE", "REASON"), edge_rows)
     if unreachable:
         sys.exit(EXIT_REMOTE)
-    sys.exit(EXIT_OK if all(row[2] == "up" and (row[6] == "-" or row[6].startswith("up")) for row in rows) else EXIT_FAILURE)
+    cameras_ok = all(row[2] == "up" and (row[6] == "-" or row[6].startswith("up")) for row in rows)
+    sys.exit(EXIT_OK if cameras_ok and all(row[1] == "up" for row in edge_rows) else EXIT_FAILURE)
 
 
 def fleet_entries(inventories: tuple[str, ...]) -> list:
@@ -142,6 +161,19 @@ def fleet_entries(inventories: tuple[str, ...]) -> list:
     if twice:
         fail(f"INVENTORY: gateway {twice[0]!r} is declared in more than one inventory; fix: give each gateway one inventory")
     return entries
+
+
+def fleet_edges(inventories: tuple[str, ...]) -> list:
+    """Every caching edge of every inventory, once each."""
+    found: dict[str, tuple] = {}
+    for inventory in inventories:
+        for edge, data in load_edges_or_exit(inventory):
+            found.setdefault(edge.host, (edge, data))
+    return list(found.values())
+
+
+def site_report(site, data) -> dict:
+    return edge_report(site, data) if isinstance(site, Edge) else health_report(site, data)
 
 
 def in_parallel(work, entries: list) -> list[tuple[object, str | None]]:
@@ -164,6 +196,60 @@ def health_report(gateway, data) -> dict:
     if code != 0:
         raise remote.RemoteError(f"{gateway.host}: health report failed: {err.strip()[-200:]}")
     return json.loads(out)
+
+
+def edge_report(edge: Edge, data) -> dict:
+    """The edge's own account (camgate/edgehost/status.py, run there): its units, certificate,
+    traffic, and a signed playlist of one camera per gateway asked of it."""
+    request = edge_status_request(edge)
+    with remote.connect(remote.SshTarget.from_host_data(edge.host, data)) as client:
+        code, out, err = remote.run(client, ["python3", "-c", Path(edge_status.__file__).read_text()], input=json.dumps(request))
+    if code != 0:
+        raise remote.RemoteError(f"{edge.host}: edge status failed: {err.strip()[-200:]}")
+    return json.loads(out)
+
+
+def edge_status_request(edge: Edge, now: float | None = None) -> dict:
+    checks = []
+    for origin in edge.origins:
+        if origin.cameras:
+            secret = resolve_secret(origin.url_secret_ref, origin.secrets_file)
+            expires = int(now if now is not None else time.time()) + EDGE_CHECK_TTL
+            checks.append({"gateway": origin.host, "camera": origin.cameras[0], "path": signed_path(secret, origin.cameras[0], expires, MULTIVARIANT)})
+    return {
+        "https_port": edge.https_port,
+        "domain": edge.domain,
+        "certificate": f"{paths.TLS_CURRENT}/fullchain.pem",
+        "traffic_url": f"http://127.0.0.1:{paths.MTAIL_PORT}/metrics" if edge.metrics else None,
+        "checks": checks,
+    }
+
+
+def edge_cells(report: dict, now: float | None = None) -> tuple[str, ...]:
+    """STATUS, FROM CACHE, REQUESTS, REFUSED, ORIGIN ERRORS, CERTIFICATE, REASON of an edge. It is up
+    while nginx runs and every gateway's camera plays through it (or is down at its gateway: 503)."""
+    now = time.time() if now is None else now
+    problems, notes = [], []
+    if report["nginx"] != "active":
+        problems.append(f"nginx is {report['nginx']}")
+    for gateway, check in report["gateways"].items():
+        if check["status"] == "503":
+            notes.append(f"{check['camera']} is down at {gateway}")
+        elif check["status"] != "200":
+            problems.append(f"{gateway}: {check['camera']} answers {check['status']} through the edge")
+    if report.get("mtail") not in (None, "active"):
+        notes.append(f"mtail is {report['mtail']}: no traffic figures")
+    traffic = report.get("traffic")
+    expiry = report.get("certificate_expiry")
+    return (
+        "up" if not problems else "DOWN",
+        f"{traffic['cached'] / traffic['requests']:.1%}" if traffic and traffic["requests"] else "-",
+        f"{traffic['requests']:.0f}" if traffic else "-",
+        f"{traffic['refused']:.0f}" if traffic else "-",
+        f"{sum(traffic['origin_errors'].values()):.0f}" if traffic else "-",
+        f"{(expiry - now) / 86400:.0f} days left" if expiry else "-",
+        "; ".join(problems + notes)[:110],
+    )
 
 
 def webrtc_cell(webrtc: dict | None) -> str:

@@ -18,6 +18,7 @@ from camgate.cli.common import (
     print_table,
     utc,
 )
+from camgate.edge import stream_base_url
 from camgate.passwords import hash_password
 from camgate.secrets import SecretError
 from camgate.signing import parse_link_secret_conf, signed_path, signed_url
@@ -26,6 +27,25 @@ from camgate.tls import certificate_fingerprint
 ttl_option = click.option(
     "--ttl", type=DURATION, default=None, help="How long the URL stays valid: 90s, 30m, 1h, 2d (default: url_ttl)."
 )
+via_option = click.option(
+    "--via", type=click.Choice(["gateway", "edge"]), default="gateway", show_default=True,
+    help="Sign for the gateway, or for the caching edge the app's manifest hands out (docs/edges.md).",
+)  # fmt: skip
+user_option = click.option("--user", help="With --via edge and edge_choice='user': the app user whose edge to use.")
+
+
+def stream_base_or_exit(gateway, camera, via: str, user: str | None) -> str:
+    """The base URL a signed URL starts with: the gateway's, or (--via edge) the edge the manifest picks."""
+    if via == "gateway":
+        return gateway.base_url
+    if not gateway.edges:
+        fail(f"--via: gateway {gateway.host!r} has no edges; fix: declare edges=[...] on it or drop --via edge")
+    if gateway.edge_choice == "user":
+        names = [u.name for u in gateway.app_users if camera in gateway.cameras_of(u)]
+        if user is None or user not in names:
+            fail(f"--user: {gateway.host!r} hands out edges per app user (edge_choice='user'); fix: add --user with one of "
+                 f"{', '.join(names) or 'its app users'} (who may see {camera.id!r})")  # fmt: skip
+    return stream_base_url(gateway, camera.id, user)
 # A rotation is live when nginx answers a URL signed with the new secret and refuses one signed with
 # the old; reloading nginx replaces its workers gracefully, so that takes a moment.
 ROTATION_LIVE_WITHIN = 15.0
@@ -42,20 +62,28 @@ def link_secret_or_exit(gateway, data) -> str:
 @click.command()
 @click.argument("inventory", type=click.Path(dir_okay=False))
 @ttl_option
-def urls(inventory: str, ttl: int | None) -> None:
+@via_option
+@user_option
+def urls(inventory: str, ttl: int | None, via: str, user: str | None) -> None:
     """Print a signed live HLS URL for every enabled camera of every gateway.
 
     The signing secret comes from the secrets store (url_secret_ref) or, over SSH, from the gateway.
+    With --via edge, the URLs name the caching edge the app's manifest would hand out (per camera,
+    or per app user with edge_choice='user' and --user: then only that user's cameras).
 
     \b
     Example:
       camgate urls inventory/testbed.py --ttl 30m
+      camgate urls inventory/site.py --via edge --user alice
     """
     rows = []
     for gateway, data in load_inventory_or_exit(inventory):
         secret = link_secret_or_exit(gateway, data)
-        for camera in gateway.enabled_cameras:
-            url, expires = signed_url(gateway, camera, secret, ttl)
+        visible = gateway.enabled_cameras
+        if via == "edge" and gateway.edge_choice == "user" and user is not None:
+            visible = tuple(c for u in gateway.app_users if u.name == user for c in gateway.cameras_of(u))
+        for camera in visible:
+            url, expires = signed_url(gateway, camera, secret, ttl, base_url=stream_base_or_exit(gateway, camera, via, user))
             rows.append((gateway.host, camera.id, utc(expires), url))
     print_table(("GATEWAY", "CAMERA", "VALID UNTIL (UTC)", "HLS URL"), rows)
 
@@ -65,13 +93,18 @@ def urls(inventory: str, ttl: int | None) -> None:
 @click.argument("camera_id", metavar="CAMERA")
 @ttl_option
 @click.option("--gateway", "gateway_name", help="Which gateway (default: the one that has CAMERA).")
-def sign(inventory: str, camera_id: str, ttl: int | None, gateway_name: str | None) -> None:
+@via_option
+@user_option
+def sign(inventory: str, camera_id: str, ttl: int | None, gateway_name: str | None, via: str, user: str | None) -> None:
     """Print a signed, expiring live HLS URL for one camera (and nothing else, for scripts).
+
+    With --via edge, the URL names the caching edge the app's manifest hands out for it.
 
     \b
     Example:
       camgate sign inventory/site.py front-door --ttl 1h
       ffplay "$(camgate sign inventory/site.py front-door --ttl 10m)"
+      camgate sign inventory/site.py front-door --via edge
     """
     entries = load_inventory_or_exit(inventory)
     if gateway_name is None:
@@ -81,7 +114,8 @@ def sign(inventory: str, camera_id: str, ttl: int | None, gateway_name: str | No
     if camera is None:
         known = ", ".join(c.id for c in gateway.enabled_cameras) or "none"
         fail(f"CAMERA: {camera_id!r} is not an enabled camera of {gateway.host}; fix: use one of {known}")
-    url, expires = signed_url(gateway, camera, link_secret_or_exit(gateway, data), ttl)
+    base_url = stream_base_or_exit(gateway, camera, via, user)
+    url, expires = signed_url(gateway, camera, link_secret_or_exit(gateway, data), ttl, base_url=base_url)
     click.echo(url)
     click.echo(f"valid until {utc(expires)} UTC", err=True)
 

@@ -4,12 +4,18 @@ and what the gateway and the edge are told (nginx configs, firewall)."""
 import hashlib
 
 import pytest
+from click.testing import CliRunner
 
 from camgate import paths
+from camgate.cli import main
+from camgate.cli.inspect import edge_cells, edge_status_request
 from camgate.edge import choose_edge, lifetimes
+from camgate.edgehost.status import traffic as edge_traffic
 from camgate.firewall import ruleset_for
-from camgate.inventory import EDGE_DATA_KEY, edge, edges_of, gateway
+from camgate.inventory import EDGE_DATA_KEY, edge, edges_of, gateway, load_inventory
 from camgate.model import InventoryError, parse_edge_host, parse_gateway
+from camgate.signing import link_token
+from camgate.passwords import hash_password
 from camgate.render import render_edge_keys, render_edge_secrets, render_edge_site, render_nginx_site
 
 URL_SECRET = "u" * 32
@@ -139,3 +145,104 @@ def test_the_edge_checks_tokens_itself_and_caches_by_camera_and_file_never_by_to
 def test_lifetimes_follow_the_key_rotation():
     host, data = a_gateway("gw1", ["front"], [an_edge()], hls_key_rotation=60)
     assert lifetimes(parse_gateway(host, data["camgate"])).key == 60
+
+
+def edge_inventory(tmp_path, choice: str) -> str:
+    secrets = tmp_path / "site.secrets.toml"
+    secrets.write_text(f'url = "{URL_SECRET}"\nedge1 = "{"e" * 32}"\nedge2 = "{"f" * 32}"\nalice = "{hash_password("alice password 1")}"\n')
+    secrets.chmod(0o600)
+    inventory = tmp_path / "site.py"
+    inventory.write_text(
+        "from camgate.inventory import edge, edges_of, gateway\n"
+        f"S = {str(secrets)!r}\n"
+        "edge1 = edge('edge1.example.com', address='198.51.100.20', secret_ref='secret:edge1', acme_email='ops@example.com', secrets_file=S)\n"
+        "edge2 = edge('edge2.example.com', address='198.51.100.21', secret_ref='secret:edge2', acme_email='ops@example.com', secrets_file=S)\n"
+        "gateways = [gateway('gw1.example.com', acme_email='ops@example.com', url_secret_ref='secret:url', secrets_file=S,\n"
+        f"                    edges=[edge1, edge2], edge_choice={choice!r},\n"
+        "                    app_users=[{'name': 'alice', 'password_ref': 'secret:alice', 'cameras': ['front']}],\n"
+        "                    cameras=[{'id': 'front', 'url': 'rtsp://192.168.1.20/s'}, {'id': 'back', 'url': 'rtsp://192.168.1.21/s'}])]\n"
+        "edges = edges_of(gateways)\n"
+    )
+    return str(inventory)
+
+
+def test_sign_and_urls_via_edge_name_the_edge_the_manifest_hands_out(tmp_path):
+    inventory = edge_inventory(tmp_path, "camera")
+    runner = CliRunner()
+    signed = runner.invoke(main, ["sign", inventory, "back", "--via", "edge"], catch_exceptions=False)
+    assert signed.exit_code == 0, signed.output
+    url = signed.stdout.strip()
+    expected = choose_edge(parsed_edges_of(inventory), "back").base_url
+    assert url.startswith(expected + "/s/")
+    token, expires, camera_id = url[len(expected) :].split("/")[2:5]
+    assert token == link_token(URL_SECRET, camera_id, int(expires))  # the same signature the edge checks
+    gateway_url = runner.invoke(main, ["sign", inventory, "back"], catch_exceptions=False).stdout.strip()
+    assert gateway_url.startswith("https://gw1.example.com/s/")  # still the default
+
+    listed = runner.invoke(main, ["urls", inventory, "--via", "edge"], catch_exceptions=False)
+    assert listed.exit_code == 0 and listed.stdout.count("https://edge") == 2, listed.output
+
+
+def test_per_user_edges_need_the_user_and_list_only_their_cameras(tmp_path):
+    inventory = edge_inventory(tmp_path, "user")
+    runner = CliRunner()
+    refused = runner.invoke(main, ["sign", inventory, "front", "--via", "edge"])
+    assert refused.exit_code == 2 and "--user" in refused.output and "alice" in refused.output
+    listed = runner.invoke(main, ["urls", inventory, "--via", "edge", "--user", "alice"], catch_exceptions=False)
+    edge_url = choose_edge(parsed_edges_of(inventory), "alice").base_url
+    assert listed.exit_code == 0 and f"{edge_url}/s/" in listed.stdout and " back " not in listed.stdout, listed.output
+
+
+def parsed_edges_of(inventory: str) -> list:
+    ((gateway, _data),) = load_inventory(inventory)
+    return list(gateway.edges)
+
+
+MTAIL_TEXT = """# TYPE camgate_edge_requests_total counter
+camgate_edge_requests_total{cache="HIT",code="200"} 97
+camgate_edge_requests_total{cache="MISS",code="200"} 3
+camgate_edge_requests_total{cache="BYPASS",code="200"} 5
+camgate_edge_requests_total{cache="none",code="403"} 4
+camgate_edge_origin_errors_total{gateway="gw1.example.com"} 2
+camgate_edge_origin_responses_total{code="502",gateway="gw1.example.com"} 2
+"""
+
+
+def edge_status_report(**changes) -> dict:
+    report = {"nginx": "active", "mtail": "active", "certificate_expiry": 1_000_000 + 45 * 86400,
+              "traffic": edge_traffic(MTAIL_TEXT), "gateways": {"gw1.example.com": {"camera": "front", "status": "200"}}}  # fmt: skip
+    return {**report, **changes}
+
+
+def test_edge_traffic_counts_viewers_not_status_checks_and_sums_refusals_and_errors():
+    assert edge_traffic(MTAIL_TEXT) == {
+        "requests": 100, "cached": 97, "refused": 4, "origin_errors": {"gw1.example.com": 2},
+        "origin_responses": {"gw1.example.com": {"502": 2}},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "reason"),
+    [
+        ({}, "up", ""),
+        ({"gateways": {"gw1.example.com": {"camera": "front", "status": "503"}}}, "up", "front is down at gw1.example.com"),
+        ({"gateways": {"gw1.example.com": {"camera": "front", "status": "502"}}}, "DOWN", "gw1.example.com: front answers 502 through the edge"),
+        ({"nginx": "failed"}, "DOWN", "nginx is failed"),
+        ({"mtail": "failed", "traffic": None}, "up", "mtail is failed: no traffic figures"),
+    ],
+)
+def test_an_edge_is_up_only_while_a_camera_of_each_gateway_plays_through_it(changes, status, reason):
+    cells = edge_cells(edge_status_report(**changes), now=1_000_000)
+    assert (cells[0], cells[-1]) == (status, reason)
+    if not changes:
+        assert cells[1:6] == ("97.0%", "100", "4", "2", "45 days left")
+
+
+def test_the_edges_status_check_is_signed_as_the_gateway_signs():
+    (found,) = parsed_edges([a_gateway("gw1", ["front", "back"], [an_edge()])]).values()
+    request = edge_status_request(found, now=1_000_000)
+    (check,) = request["checks"]
+    assert check["gateway"] == "gw1.example.com" and check["camera"] == "front"
+    token, expires, camera_id, file = check["path"].split("/")[2:]
+    assert token == link_token(URL_SECRET, camera_id, int(expires)) and file == "index.m3u8"
+    assert request["traffic_url"] is None  # no metrics_from: no mtail

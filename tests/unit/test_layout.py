@@ -71,6 +71,19 @@ def test_gateway_side_code_imports_only_the_standard_library_and_its_siblings(sc
     assert result.returncode == 0, result.stderr
 
 
+EDGE_SIDE = sorted(p for p in (PACKAGE / "edgehost").glob("*.py") if p.name != "__init__.py")
+
+
+@pytest.mark.parametrize("script", EDGE_SIDE, ids=lambda p: p.name)
+def test_edge_side_code_is_standard_library_only_and_runs_as_sent(script):
+    foreign = {name for name in imports_of(script) if name.split(".")[0] not in sys.stdlib_module_names}
+    assert not foreign, f"{script.name} imports {sorted(foreign)}"
+    # `camgate status` runs it as `python3 -c <its text>` on the edge: no file, no package around it.
+    load = f"import sys; sys.argv = ['-c']; exec(compile({script.read_text()!r}, '<edge>', 'exec'), {{'__name__': 'loaded'}})"
+    result = subprocess.run([HOST_PYTHON, "-S", "-c", load], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+
+
 def test_the_product_package_has_no_import_cycle():
     modules = product_modules()
     graph = {name: {m for m in imports_of(path) if m in modules and m != name} for name, path in modules.items()}
