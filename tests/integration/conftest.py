@@ -9,7 +9,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import testinfra
@@ -200,19 +202,23 @@ def signed(gateway, link_secret):
     return url_for
 
 
-def ffprobe_url(url: str, state: dict, entries: str, timeout: float = 90) -> dict:
-    """ffprobe (a real HLS client: playlist, segments, AES keys) reading `url`, with the testbed's
-    DNS name resolving to the testbed host for this one process (a private mount namespace with its
-    own /etc/hosts). Returns ffprobe's JSON, or {} when it cannot read the stream."""
+@contextmanager
+def resolving(state: dict) -> Iterator[list[str]]:
+    """A command prefix that runs a program with the testbed's DNS name resolving to the testbed host,
+    for that one process (a private mount namespace with its own /etc/hosts)."""
     with tempfile.NamedTemporaryFile("w", suffix=".hosts") as hosts:
         hosts.write(f"127.0.0.1 localhost\n{state['target_address']} {state['domain']}\n")
         hosts.flush()
+        yield ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', hosts.name]
+
+
+def ffprobe_url(url: str, state: dict, entries: str, timeout: float = 90) -> dict:
+    """ffprobe (a real HLS client: playlist, segments, AES keys) reading `url`, by the testbed's DNS
+    name (see `resolving`). Returns ffprobe's JSON, or {} when it cannot read the stream."""
+    with resolving(state) as prefix:
         result = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
-             'mount --bind "$0" /etc/hosts && exec "$@"', hosts.name,
-             "ffprobe", "-v", "error", "-show_entries", entries, "-of", "json", url],
-            capture_output=True, text=True, timeout=timeout,
-        )  # fmt: skip
+            [*prefix, "ffprobe", "-v", "error", "-show_entries", entries, "-of", "json", url], capture_output=True, text=True, timeout=timeout
+        )
     return json.loads(result.stdout) if result.returncode == 0 else {}
 
 

@@ -1,6 +1,7 @@
 """A caching edge in front of a gateway (docs/edges.md), on two testbed hosts of their own: the
 edge checks viewers' signed URLs itself, serves every viewer of a camera from one cached copy, and
-reaches the gateway only on its origin port with its own credential."""
+reaches the gateway only on its origin port with its own credential. The edge gets its certificate
+from an ACME server (pebble) as a gateway does, and a real Prometheus scrapes its metrics."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import base64
 import collections
 import json
 import subprocess
+import sys
 import time
 
 import pytest
@@ -16,10 +18,13 @@ import testinfra
 from camgate import paths
 from camgate.secrets import resolve_secret
 from camgate.signing import MULTIVARIANT, PLAYLIST, signed_path
-from tests.integration.conftest import ROOT, Deployer, grand_total
+from tests.integration.conftest import INVENTORY, ROOT, Deployer, grand_total, resolving
+from tests.integration.prometheus import running_prometheus, scrape_configs
 from tests.players.hls import Client, parse_playlist, segment_url
 from tests.players.viewers import run_viewers
-from tests.testbed.edges import gateway_and_edge, read_ca, trust_gateway
+from tests.testbed import pebble
+from tests.testbed.edges import gateway_and_edge, trust_gateway
+from tests.testbed.proc import wait_until
 from tests.testbed.inventory import ORIGIN_CA_FILE
 
 GATEWAY_DIR = ROOT / ".testbed-test-edge-gw"
@@ -33,7 +38,7 @@ LOAD_SECONDS = 30
 
 @pytest.fixture(scope="module")
 def beds():
-    with gateway_and_edge(GATEWAY_DIR, EDGE_DIR, GATEWAY_INDEX, EDGE_INDEX, cameras=2) as states:
+    with gateway_and_edge(GATEWAY_DIR, EDGE_DIR, GATEWAY_INDEX, EDGE_INDEX, cameras=2, edge_acme=True) as states:
         yield states
 
 
@@ -49,7 +54,7 @@ def site(beds):
     deployer.env["CAMGATE_TESTBED_EDGE_DIR"] = str(EDGE_DIR)
     first = deployer.run()
     edge_ca = EDGE_DIR / "edge-ca.pem"
-    edge_ca.write_text(read_ca(edge_state))
+    edge_ca.write_text(pebble.fetch_root(edge_state["acme"]))  # the edge's certificate is Let's Encrypt's (pebble's)
     gateway = deployer.gateway()
     return {
         "deployer": deployer,
@@ -87,12 +92,14 @@ def origin_log(gateway_host) -> list[str]:
     return gateway_host.file(paths.ORIGIN_ACCESS_LOG).content_string.splitlines() if gateway_host.file(paths.ORIGIN_ACCESS_LOG).exists else []
 
 
-def plays(url: str, seconds: int = 4) -> int:
-    """Frames ffmpeg (a real HLS client: playlists, segments, AES keys) decodes from `url`."""
-    result = subprocess.run(
-        ["ffmpeg", "-v", "error", "-nostdin", "-i", url, "-t", str(seconds), "-map", "0:v", "-f", "null", "-", "-progress", "pipe:1"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+def plays(url: str, state: dict, seconds: int = 4) -> int:
+    """Frames ffmpeg (a real HLS client: playlists, segments, AES keys) decodes from `url`, reaching
+    the testbed host of `state` by its DNS name."""
+    with resolving(state) as prefix:
+        result = subprocess.run(
+            [*prefix, "ffmpeg", "-v", "error", "-nostdin", "-i", url, "-t", str(seconds), "-map", "0:v", "-f", "null", "-", "-progress", "pipe:1"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
     frames = [int(line.split("=", 1)[1]) for line in result.stdout.splitlines() if line.startswith("frame=")]
     return frames[-1] if result.returncode == 0 and frames else 0
 
@@ -107,7 +114,16 @@ def test_a_signed_stream_plays_through_the_edge(site, camera_id):
     assert media.status == 200 and parse_playlist(media.body.decode()).segments
     if camera_id == ENCRYPTED:
         assert b"#EXT-X-KEY:METHOD=AES-128" in media.body
-    assert plays(url) >= 50  # 25 fps for 4 s, decoded (the encrypted camera's through its keys)
+    assert plays(url, site["edge_state"]) >= 50  # 25 fps for 4 s, decoded (the encrypted camera's through its keys)
+
+
+def test_the_edge_has_a_certificate_from_the_acme_server_for_its_name(site):
+    edge = site["edge"]
+    assert edge.tls == "letsencrypt" and not edge.domain[0].isdigit()
+    cert = site["viewer"].peer_certificate(edge.base_url)  # raises unless it verifies against pebble's root
+    assert ("DNS", edge.domain) in cert["subjectAltName"]
+    plain = site["viewer"].fetch(f"http://{edge.domain}/s/x")
+    assert plain.status == 301 and plain.headers["location"].startswith(edge.base_url)
 
 
 def test_the_manifest_hands_out_the_edge_and_keeps_the_api_on_the_gateway(site):
@@ -184,11 +200,53 @@ def test_the_edge_serves_cached_segments_through_a_gateway_outage_and_recovers(s
     try:
         cached = viewer.fetch(segment)
         assert cached.status == 200 and cached.headers.get("x-cache") in ("HIT", "STALE"), cached.headers
-        assert viewer.fetch(url).status == 200  # the last playlist, stale while the gateway is away
+        # The last playlist, stale once its second is over: each such request has the edge try the gateway again.
+        assert wait_until(lambda: served_stale(viewer, url), timeout=15, interval=0.5)
+        # `camgate status` is not fooled by the stale copies: the edge is down for lack of its gateway.
+        code, edge_report = edge_status(site)
+        assert code == 1 and edge_report["nginx"] == "active", edge_report
+        assert [check["status"] for check in edge_report["gateways"].values()] in (["502"], ["504"]), edge_report
     finally:
         gateway_host.run_expect([0], "systemctl start nginx")
     advanced = viewer.wait_for_sequence_advance(url, playlist.media_sequence, timeout=30)
     assert advanced > playlist.media_sequence
+    assert wait_until(lambda: edge_status(site)[0] == 0, timeout=60, interval=2), edge_status(site)
+
+
+def edge_status(site) -> tuple[int, dict]:
+    """`camgate status --json`'s exit status and its report of the edge."""
+    result = subprocess.run([sys.executable, "-m", "camgate.cli", "status", INVENTORY, "--json"], cwd=ROOT, env=site["deployer"].env,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    return result.returncode, json.loads(result.stdout)["edges"][site["edge"].host] if result.stdout.strip() else {}
+
+
+def served_stale(viewer: Client, url: str) -> bool:
+    resp = viewer.fetch(url)
+    return resp.status == 200 and resp.headers.get("x-cache") == "STALE"
+
+
+def test_prometheus_scrapes_the_edges_cache_hits_and_the_outages_origin_errors(site, tmp_path):
+    """After the load and the outage above: the edge's two scrape jobs (from `camgate
+    prometheus-config`) are up, its traffic shows the viewers served from the cache, the refused
+    URLs, and the gateway's outage as origin errors; its certificate's expiry is reported."""
+    edge_state, edge = site["edge_state"], site["edge"]
+    scrape = scrape_configs(INVENTORY, site["deployer"].env, edge_state["metrics"]["password"], EDGE_DIR / "edge-ca.pem", tmp_path)
+    assert "camgate-edge-cache" in scrape and 'job: "camgate"\n' not in scrape  # the gateway serves no metrics here
+    with running_prometheus(tmp_path, scrape) as prometheus:
+        jobs = {"camgate-edge": 1.0, "camgate-edge-cache": 1.0}
+        assert wait_until(lambda: prometheus.values(f'up{{edge="{edge.host}"}}', "job") == jobs, timeout=60, interval=1), prometheus.query("up")
+        hits = prometheus.scalar('sum(camgate_edge_requests_total{cache=~"HIT|STALE|UPDATING"})')
+        cached = prometheus.scalar('sum(camgate_edge_requests_total{cache!="none"})')
+        refused = prometheus.scalar('sum(camgate_edge_requests_total{cache="none",code="403"})')
+        errors = prometheus.values("camgate_edge_origin_errors_total", "gateway")
+        expiry = prometheus.scalar(f'camgate_tls_certificate_expiry_timestamp_seconds{{edge="{edge.host}"}}')
+        print(f"edge metrics: {cached:.0f} requests through the cache, hit ratio {hits / cached:.4f}; "
+              f"{refused:.0f} refused; origin errors {errors}")  # fmt: skip
+    assert cached >= VIEWERS * LOAD_SECONDS and hits / cached > 0.95  # the load test's viewers, nearly all from the cache
+    assert refused >= 4  # the tampered, expired, other-camera and wrong-kind URLs
+    origin_name = next(n for n in site["gateway"].certificate_names if not n[0].isdigit())
+    assert errors.get(origin_name, 0) >= 1  # the outage: refreshes that found the gateway gone
+    assert expiry and expiry > time.time() + 86400  # pebble's certificate, read on the edge
 
 
 def test_a_redeploy_of_gateway_and_edge_changes_nothing(site):

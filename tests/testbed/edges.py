@@ -15,10 +15,13 @@ from .inventory import ORIGIN_CA_FILE, ORIGIN_PORT
 
 
 @contextmanager
-def gateway_and_edge(gateway_dir: Path, edge_dir: Path, gateway_index: int, edge_index: int, cameras: int) -> Iterator[tuple[dict, dict]]:
-    """(gateway state, edge state) while both testbeds are up; the edge has no simulated camera."""
+def gateway_and_edge(
+    gateway_dir: Path, edge_dir: Path, gateway_index: int, edge_index: int, cameras: int, edge_acme: bool = False
+) -> Iterator[tuple[dict, dict]]:
+    """(gateway state, edge state) while both testbeds are up; the edge has no simulated camera, and
+    with `edge_acme` an ACME server of its own (Let's Encrypt mode, tests/testbed/inventory.py)."""
     gateway_bed = Testbed(gateway_dir, gateway_index, cameras=cameras, auth_cameras=())
-    edge_bed = Testbed(edge_dir, edge_index, cameras=0, auth_cameras=())
+    edge_bed = Testbed(edge_dir, edge_index, cameras=0, auth_cameras=(), acme=edge_acme)
     try:
         states = gateway_bed.up(), edge_bed.up()
         network.link(edge_bed.layout, gateway_bed.layout, ORIGIN_PORT)

@@ -128,12 +128,13 @@ def zoo_cameras(state: dict[str, Any], only: list[str] | None) -> list[dict[str,
     return cameras
 
 
-def metrics_fields(state: dict[str, Any]) -> dict[str, Any]:
+def metrics_fields(state: dict[str, Any], override: str = "CAMGATE_TESTBED_METRICS_FROM") -> dict[str, Any]:
     """Metrics for a Prometheus server on this machine (the testbed's host side), with the testbed's
-    metrics user; $CAMGATE_TESTBED_METRICS_FROM (comma-separated networks, or `off`) overrides."""
+    metrics user; $CAMGATE_TESTBED_METRICS_FROM (comma-separated networks, or `off`) overrides, for an
+    edge $CAMGATE_TESTBED_EDGE_METRICS_FROM."""
     if "metrics" not in state:  # a testbed brought up before metrics existed
         return {}
-    value = os.environ.get("CAMGATE_TESTBED_METRICS_FROM") or state["host_address"]
+    value = os.environ.get(override) or state["host_address"]
     sources = [] if value == "off" else [n for n in value.split(",") if n]
     return {"metrics_from": sources, "metrics_user": state["metrics"]["user"], "metrics_password_ref": "secret:metrics"}
 
@@ -152,14 +153,15 @@ def edge_dir() -> Path | None:
 
 
 def testbed_edge(state_dir: Path) -> dict[str, Any]:
-    """The edge testbed's declaration: reached and certified by its address, its own TLS CA, the
+    """The edge testbed's declaration: reached by its address, TLS as a testbed gateway's (Let's
+    Encrypt from its own ACME server when it has one, else its own CA), metrics for this machine, the
     gateway's CA trusted, its credential from its secrets file."""
     state = read_state(state_dir)
     return edge(
         state["name"],
-        domain=state["target_address"],
+        **tls_fields(state),
+        **metrics_fields(state, override="CAMGATE_TESTBED_EDGE_METRICS_FROM"),
         address=state["target_address"],
-        tls="selfsigned",
         secret_ref="secret:edge-credential",
         secrets_file=str(state_dir / "secrets.toml"),
         origin_ca=str(state_dir / ORIGIN_CA_FILE),
