@@ -6,12 +6,17 @@ import hashlib
 import posixpath
 import shlex
 import weakref
+from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 from pyinfra import host
-from pyinfra.api import FactBase
+from pyinfra.api import FactBase, StringCommand
+from pyinfra.api.exceptions import FactProcessError
 from pyinfra.facts.deb import DebPackages
-from pyinfra.facts.server import LinuxDistribution
+from pyinfra.facts.files import File, FindInFile, Link
+from pyinfra.facts.server import Date, Groups, LinuxDistribution, Users
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
+from pyinfra.operations.apt import APT_UPDATE_FILENAME
 
 from camgate import paths
 
@@ -37,6 +42,58 @@ class Certificate(FactBase):
         return parse_certificate_text("\n".join(output))
 
 
+class Asked(NamedTuple):
+    """One fact with its arguments (as sorted (name, value) pairs), as `Together` and `before` take it."""
+
+    fact: type[FactBase]
+    kwargs: tuple = ()
+
+    def __repr__(self) -> str:
+        arguments = ", ".join(f"{name}={value!r}" for name, value in self.kwargs)
+        return f"{self.fact.name}({arguments})" if arguments else self.fact.name
+
+
+class Together(FactBase):
+    """Several facts in one round trip: each one's command in a subshell of its own, one after the
+    other, each output parsed by its own fact; a tuple of their values, in order. A fact whose
+    `requires_command` is missing gets its default (as pyinfra gives while the roles are prepared);
+    one whose command fails makes this fact fail, as it would have alone."""
+
+    END = "##CAMGATE_FACT_END##"
+    MISSING = "##CAMGATE_NO_COMMAND##"
+
+    def command(self, requests):
+        self.facts = []
+        parts = []
+        for request in requests:
+            fact, kwargs = request.fact(), dict(request.kwargs)
+            self.facts.append(fact)
+            command = fact.command(**kwargs) if callable(fact.command) else fact.command  # may keep state for process()
+            text = command.get_raw_value() if isinstance(command, StringCommand) else command
+            required = fact.requires_command(**kwargs)
+            text = f"(\n{text}\n)"
+            if required:
+                text = f"if command -v {shlex.quote(required)} >/dev/null 2>&1; then {text}; else echo '{self.MISSING}'; fi"
+            parts.append(f'{text}; echo "{self.END} $?"')
+        return "\n".join(parts)
+
+    def process(self, output):
+        values, lines = [], []
+        for line in output:
+            if not line.startswith(f"{self.END} "):
+                lines.append(line)
+                continue
+            fact = self.facts[len(values)]
+            status = line.rsplit(" ", 1)[-1]
+            if status != "0":
+                raise FactProcessError(f"{fact.name} failed (exit status {status})")
+            values.append(fact.process(lines) if lines and lines != [self.MISSING] else fact.default())
+            lines = []
+        if len(values) != len(self.facts):
+            raise FactProcessError(f"{len(values)} of {len(self.facts)} facts answered")
+        return tuple(values)
+
+
 # Facts read while the roles are prepared describe the host before the deploy, and pyinfra asks the
 # host again at every call; these are asked once per deploy (per pyinfra State) and shared by the roles.
 _BEFORE: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
@@ -44,12 +101,25 @@ _BEFORE: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
 
 def before(fact: type[FactBase], **kwargs) -> object:
     """`host.get_fact(fact, **kwargs)` as the host was before this deploy, asked once per deploy.
+    The first call of a deploy asks everything in `snapshot()` with it, in one round trip
+    (`Together`); a PathStates is answered from an earlier one that covered all its paths.
     Only for roles (the prepare stage), never inside an operation, which must see the live host."""
-    cache = _BEFORE.setdefault(host.state, {})
-    key = (host.name, fact, tuple(sorted(kwargs.items())))
-    if key not in cache:
-        cache[key] = host.get_fact(fact, **kwargs)
-    return cache[key]
+    asked = _BEFORE.setdefault(host.state, {}).setdefault(host.name, {})
+    key = Asked(fact, tuple(sorted(kwargs.items())))
+    if key not in asked and fact is PathStates:
+        wanted = set(kwargs["paths"])
+        for earlier, states in list(asked.items()):
+            if earlier.fact is PathStates and wanted <= set(dict(earlier.kwargs)["paths"]):
+                asked[key] = {path: state for path, state in states.items() if path in wanted}
+                break
+    if key not in asked:
+        requests = [key] if asked else list(dict.fromkeys([*snapshot(), key]))
+        if len(requests) == 1:
+            asked[key] = host.get_fact(fact, **kwargs)
+        else:
+            values = host.get_fact(Together, requests=tuple(requests)) or [r.fact().default() for r in requests]
+            asked.update(zip(requests, values))
+    return asked[key]
 
 
 def installed_before(package: str) -> bool:
@@ -74,11 +144,21 @@ class LoadedUnits(SystemdStatus):
         return states
 
 
-# The units the roles ask `enabled_before` about, asked in one command (see `enabled_before`).
-SERVICE_UNITS = (
-    paths.HIDEPID_SERVICE, paths.FIREWALL_SERVICE, paths.RETENTION_TIMER, paths.NODE_EXPORTER_SERVICE,
-    paths.CERTBOT_TIMER, paths.COTURN_SERVICE, "nginx.service",
-)  # fmt: skip
+class EnabledUnits(SystemdEnabled):
+    """`SystemdEnabled` for every unit file, from one `systemctl list-unit-files`: the state it prints
+    is the UnitFileState that `systemctl show` gives SystemdEnabled (enabled or static: True). Not for
+    an instance of a template unit (`getty@tty1.service`), which it lists under the template's name."""
+
+    def command(self):
+        return "systemctl list-unit-files --no-legend --no-pager --plain"
+
+    def process(self, output) -> dict[str, bool]:
+        states = {}
+        for line in output:
+            fields = line.split()
+            if len(fields) >= 2:
+                states[fields[0]] = fields[1] in self.state_values
+        return states
 
 
 def running_before(unit: str) -> bool:
@@ -91,16 +171,25 @@ def loaded_before(unit: str) -> bool:
 
 
 def enabled_before(unit: str) -> bool:
-    return bool(enabled_units_before([unit]).get(unit))
+    return bool(before(EnabledUnits).get(unit))
 
 
 def enabled_units_before(units) -> dict[str, bool]:
-    """Which of `units` were enabled before this deploy, from `systemctl show` of those units only;
-    the service units the roles keep running are asked together, once."""
-    asked = tuple(sorted(units))
-    if set(asked) <= set(SERVICE_UNITS):
-        asked = tuple(sorted(SERVICE_UNITS))
-    return before(SystemdEnabled, services=asked) if asked else {}
+    """Which of `units` were enabled before this deploy (every unit file's state is in the snapshot)."""
+    states = before(EnabledUnits)
+    return {unit: bool(states.get(unit)) for unit in units}
+
+
+def apt_lists_fresh_before(seconds: int) -> bool:
+    """Whether apt's lists were refreshed less than `seconds` before this deploy, judged as
+    `apt.update(cache_time=seconds)` judges it (the stamp's mtime against the host's clock)."""
+    stamp = before(File, path=APT_UPDATE_FILENAME)
+    if not (stamp and stamp["mtime"]):
+        return False
+    now = datetime.fromtimestamp(before(Date).timestamp(), timezone.utc).replace(tzinfo=None)
+    return stamp["mtime"] > now - timedelta(seconds=seconds)
+
+
 class AptCandidate(FactBase):
     """The version apt would install of a package (``apt-cache policy``): a version string, ``None``
     when the host's apt sources have no such package (Debian 13 has no `janus`), or ``"unknown"``
@@ -205,9 +294,12 @@ MANAGED_FOLDERS = (
 MANAGED_FILES = (paths.COTURN_CONFIG,)
 
 
+MANAGED = {"folders": tuple(sorted(MANAGED_FOLDERS)), "files": MANAGED_FILES}
+
+
 def managed_files() -> dict[str, str]:
     """The snapshot: every file in camgate's folders before the deploy, with its state."""
-    return before(ManagedFiles, folders=tuple(sorted(MANAGED_FOLDERS)), files=MANAGED_FILES)
+    return before(ManagedFiles, **MANAGED)
 
 
 def known_file_state(path: str) -> tuple[bool, str | None]:
@@ -216,6 +308,50 @@ def known_file_state(path: str) -> tuple[bool, str | None]:
     if not covered:
         return False, None
     return True, managed_files().get(path)
+
+
+def file_states_before(files) -> dict[str, str]:
+    """PathStates of these files before the deploy: from the snapshot where it covers them (a
+    symlink there counts as absent: it is replaced by the file), the others in one PathStates."""
+    states, others = {}, []
+    for path in files:
+        covered, state = known_file_state(path)
+        if not covered:
+            others.append(path)
+        elif state is not None:
+            states[path] = state
+    if others:
+        states.update(before(PathStates, paths=tuple(others)))
+    return states
+
+
+# The folders the roles check with PathStates whatever the site (base, tls, nginx, webrtc, edge).
+SNAPSHOT_PATHS = (
+    paths.ETC, paths.CREDENTIALS_DIR, paths.UPLOAD_DIR, paths.LIB, paths.TLS_DIR, paths.TLS_PROVIDED, paths.ACME_WEBROOT,
+    paths.NGINX_DEFAULT_SITE, paths.NGINX_CAMGATE_DIR, paths.NGINX_STAGING_DIR, paths.JANUS_STAGING_DIR,
+    posixpath.dirname(paths.EDGE_CACHE_DIR), paths.EDGE_CACHE_DIR,
+)  # fmt: skip
+LETSENCRYPT_CERTIFICATE = f"{paths.LETSENCRYPT_LIVE}/fullchain.pem"
+SELFSIGNED_CERTIFICATE = f"{paths.TLS_SELFSIGNED}/fullchain.pem"
+PROVIDED_CERTIFICATE, PROVIDED_KEY = f"{paths.TLS_PROVIDED}/fullchain.pem", f"{paths.TLS_PROVIDED}/privkey.pem"
+
+
+def snapshot() -> list[Asked]:
+    """What a deploy reads of the host before it changes anything, asked in one round trip by the
+    deploy's first `before` (a no-op re-deploy used to spend one round trip on each, 25 in all):
+    packages, release, users and groups; camgate's files and folders; unit states; the age of apt's
+    lists (roles.base); the TLS links, both certificates and the ACME server of the renewal config
+    (roles.tls, roles.letsencrypt)."""
+    facts = [
+        (DebPackages, {}), (LinuxDistribution, {}), (Users, {}), (Groups, {}),
+        (ManagedFiles, MANAGED), (PathStates, {"paths": SNAPSHOT_PATHS}),
+        (LoadedUnits, {}), (EnabledUnits, {}), (File, {"path": APT_UPDATE_FILENAME}), (Date, {}),
+        (Link, {"path": paths.TLS_CURRENT}), (Certificate, {"path": LETSENCRYPT_CERTIFICATE}),
+        (Certificate, {"path": SELFSIGNED_CERTIFICATE}), (Link, {"path": PROVIDED_CERTIFICATE}), (Link, {"path": PROVIDED_KEY}),
+        (File, {"path": paths.LETSENCRYPT_RENEWAL_CONF}),
+        (FindInFile, {"path": paths.LETSENCRYPT_RENEWAL_CONF, "pattern": "^server"}),
+    ]  # fmt: skip
+    return [Asked(fact, tuple(sorted(kwargs.items()))) for fact, kwargs in facts]
 
 
 def file_state(content: str, mode: str, user: str = "root", group: str = "root") -> str:

@@ -74,7 +74,7 @@ from pyinfra.connectors.util import CommandOutput, OutputLine
 from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
 from pyinfra.facts import deb, files, server, systemd
 
-from roles.facts import AptCandidate, Certificate, LoadedUnits, ManagedFiles, PathStates
+from roles.facts import AptCandidate, Certificate, EnabledUnits, LoadedUnits, ManagedFiles, PathStates, Together
 from roles.firewall import NftTableLoaded, SshConnection
 
 # ---------------------------------------------------------------------------------------------
@@ -495,6 +495,17 @@ def _certificate(sim: SimHost, path: str) -> list[str]:
     return ["unreadable"]
 
 
+def _together(sim: SimHost, requests) -> list[str]:
+    """What Together's command prints: each fact's output, then its end marker with exit status 0."""
+    lines = []
+    for request in requests:
+        handler = next((FACT_OUTPUT[c] for c in request.fact.__mro__ if c in FACT_OUTPUT), None)
+        if handler is None or request.fact in sim.extra_facts:
+            raise UnansweredFact(f"the simulated host cannot answer {request!r} within roles.facts.Together")
+        lines += [*handler(sim, **dict(request.kwargs)), f"{Together.END} 0"]
+    return lines
+
+
 # Facts answered by printing what their command prints; the fact's own process() parses it.
 FACT_OUTPUT: dict[type, Callable[..., list[str]]] = {
     files.File: lambda sim, path: sim.stat_line(path),  # also Link, Directory, Socket (by type)
@@ -508,6 +519,10 @@ FACT_OUTPUT: dict[type, Callable[..., list[str]]] = {
     files.FileContents: lambda sim, path: sim.content(path).splitlines() if sim.file(path) else [],
     systemd.SystemdEnabled: _systemd(lambda sim, unit: unit in sim.enabled, "UnitFileState", "enabled", "disabled"),
     systemd.SystemdStatus: _systemd(lambda sim, unit: unit in sim.running, "SubState", "running", "dead"),
+    EnabledUnits: lambda sim: [
+        f"{unit} {'enabled' if unit in sim.enabled else 'disabled'} enabled" for unit in sorted(sim.units())
+    ],
+    Together: _together,
     LoadedUnits: lambda sim: [
         f"{unit} loaded {'active running' if unit in sim.running else 'inactive dead'} {unit}" for unit in sorted(sim.units())
     ],
@@ -620,6 +635,11 @@ class Result:
     host_before: SimHost = field(repr=False)
     live: SimHost = field(repr=False)  # the host as the deploy left it (modelled effects applied)
     unmodelled: list[str] = field(repr=False)  # commands whose effect is not modelled (changed nothing)
+    asked: list[str] = field(default_factory=list, repr=False)  # every fact the deploy asked: one round trip each
+
+    def round_trips(self) -> list[str]:
+        """The facts the deploy asked the host for, one round trip each, in order (class names)."""
+        return [name.rsplit(".", 1)[-1] for name in self.asked]
 
     def names(self) -> list[str]:
         """Every operation the deploy declared, in order (changed or not)."""
@@ -701,6 +721,7 @@ class Simulation:
         self.steps: dict[str | None, list[Step]] = {}
         self.unmodelled: list[str] = []
         self.unanswered: list[str] = []
+        self.asked: list[str] = []
         self.failures: list[tuple[str | None, Step, str]] = []
         self.inventory = Inventory(([(name, data)], {}))
         self.host = self.inventory.get_host(name)
@@ -735,6 +756,9 @@ class Simulation:
         if issubclass(cls, ShortFactBase):
             return cls().process_data(self._get_fact(state, host, cls.fact, args, kwargs))
         fact = cls()
+        if not (self.state.current_stage == StateStage.Prepare and host.current_op_hash):
+            # Not an operation evaluated while prepared: `pyinfra -y` does not, it asks those when it runs it.
+            self.asked.append(cls.name)
         fact_kwargs = {k: v for k, v in (kwargs or {}).items() if not k.startswith("_")}
         if args or fact_kwargs:
             fact_kwargs = getcallargs(fact.command, *(args or ()), **fact_kwargs)
@@ -773,7 +797,7 @@ class Simulation:
             deploy_name, name = _split_name(self.state.op_meta[op_hash].names)
             meta = self.state.ops[self.host][op_hash].operation_meta
             ops.append(Op(name, deploy_name, meta.did_change(), self.steps.get(op_hash, [])))
-        return Result(ops, self.before, self.live, self.unmodelled)
+        return Result(ops, self.before, self.live, self.unmodelled, self.asked)
 
 
 def _split_name(names: set[str]) -> tuple[str, str]:
