@@ -11,7 +11,7 @@ from camgate import packages, paths
 from camgate.inventory import site_from_host
 from camgate.render import render
 from camgate.tls import njs_missing
-from roles.facts import PathStates, before, directory_state, installed_version_and_distro, known_file_state
+from roles.facts import PathStates, apt_lists_fresh_before, before, directory_state, installed_version_and_distro, known_file_state
 from roles.operations import ensure_packages, ensure_running, put
 
 APT_CACHE_SECONDS = 3600
@@ -26,7 +26,8 @@ def base() -> None:
     with hide_processes (default), /proc mounted hidepid=invisible now and at every boot, so no
     other user can read a camera URL from ffmpeg's argument list. Reads: hide_processes."""
     require_supported_release()
-    apt.update(name="Refresh apt lists (at most hourly)", cache_time=APT_CACHE_SECONDS)
+    if not apt_lists_fresh_before(APT_CACHE_SECONDS):  # from the deploy's snapshot, not two more round trips
+        apt.update(name="Refresh apt lists (at most hourly)", cache_time=APT_CACHE_SECONDS)
     # One apt run for every package that needs no configuration first (camgate.packages).
     ensure_packages("Install the gateway's packages", packages.plain_packages(site_from_host(host)))
     user = (before(Users) or {}).get("camgate") or {}

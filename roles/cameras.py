@@ -16,8 +16,8 @@ from camgate.ffmpeg import KEY_INFO_NAME, RTSP_URL_PLACEHOLDER, input_url
 from camgate.inventory import gateway_from_host
 from camgate.render import render, render_camera_unit
 from camgate.secrets import resolve_secret
-from roles.facts import LoadedUnits, PathStates, before, enabled_units_before, ffmpeg_major_on_host, file_state, known_file_state, managed_files
-from roles.operations import put, put_files, put_secret
+from roles.facts import LoadedUnits, before, enabled_units_before, ffmpeg_major_on_host, file_state, file_states_before, known_file_state, managed_files
+from roles.operations import ensure_running, put, put_files, put_secret
 
 # From this many files (or units to start) on, one archive (or one systemctl) carries them all: a first
 # deploy of 64 cameras would otherwise spend several round trips per file. Fewer keep an operation each,
@@ -50,8 +50,8 @@ def cameras() -> None:
         password = resolve_secret(camera.password_ref, gateway.secrets_file) if camera.password_ref else None
         planned.append((paths.credentials_path(stream.id), input_url(camera, password, stream.url) + "\n", "0600", stream.id))
         planned.append((paths.unit_path(unit_name), render_camera_unit(gateway, camera, major, stream), "0644", stream.id))
-    # One round trip for every file's state: only what differs gets an operation (and its facts).
-    present = before(PathStates, paths=tuple(path for path, *_ in planned))
+    # Every file's state from the deploy's snapshot: only what differs gets an operation (and its facts).
+    present = file_states_before(path for path, *_ in planned)
     differing = [item for item in planned if present.get(item[0]) != file_state(item[1], item[2])]
     puts = {}
     if len(differing) >= BATCH_FROM:
@@ -99,7 +99,7 @@ def cameras() -> None:
         if not enabled.get(unit_name):  # running, but disabled by hand: it must come back after a reboot
             systemd.service(name=f"Enable {unit_name}", service=unit_name, running=None, enabled=True)
     if gateway.encrypted_cameras:
-        systemd.service(name="AES-128 key rotation timer", service=paths.HLS_KEYS_TIMER, running=True, enabled=True)
+        ensure_running("AES-128 key rotation timer", paths.HLS_KEYS_TIMER)
 
 
 def key_rotation_context(gateway) -> dict:

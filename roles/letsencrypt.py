@@ -13,7 +13,7 @@ from camgate import packages, paths
 from camgate.inventory import site_from_host
 from camgate.render import render
 from camgate.tls import certbot_command, letsencrypt_needs_issuing
-from roles.facts import Certificate, known_file_state
+from roles.facts import LETSENCRYPT_CERTIFICATE, Certificate, before, known_file_state
 from roles.operations import UNCHANGED, ensure_packages, ensure_running, put
 
 
@@ -56,9 +56,10 @@ def letsencrypt() -> None:
         dropin = files.file(name="No certbot CA override", path=paths.CERTBOT_DROPIN, present=False)
     systemd.daemon_reload(name="Reload systemd (certbot drop-in)", _if=dropin.did_change)
 
-    cert = host.get_fact(Certificate, path=f"{paths.LETSENCRYPT_LIVE}/fullchain.pem")
-    renewal = host.get_fact(FindInFile, path=paths.LETSENCRYPT_RENEWAL_CONF, pattern="^server")
-    current = (host.get_fact(Link, path=paths.TLS_CURRENT) or {}).get("link_target")
+    # As the host was before the deploy (roles.tls read the same, from the deploy's snapshot).
+    cert = before(Certificate, path=LETSENCRYPT_CERTIFICATE)
+    renewal = before(FindInFile, path=paths.LETSENCRYPT_RENEWAL_CONF, pattern="^server")
+    current = (before(Link, path=paths.TLS_CURRENT) or {}).get("link_target")
     use_it = shlex.join([paths.TLS_USE_SCRIPT, paths.LETSENCRYPT_LIVE])
     if letsencrypt_needs_issuing(gateway, cert, renewal):
         # renewal-hooks run on `renew` only, so the first issuance switches and reloads itself.
@@ -75,16 +76,17 @@ def letsencrypt() -> None:
 def remove_letsencrypt(gateway) -> None:
     """tls is not 'letsencrypt' (any more): delete what that mode left, nothing else. On a host that
     never used it (no `camgate` renewal config, hook, drop-in or CA bundle) no operation at all."""
-    lineage = bool(host.get_fact(File, path=paths.LETSENCRYPT_RENEWAL_CONF))
-    # The hook goes last: while it is there, a re-deploy finishes an interrupted clean-up.
+    lineage = bool(before(File, path=paths.LETSENCRYPT_RENEWAL_CONF))
+    # The hook goes last: while it is there, a re-deploy finishes an interrupted clean-up. All three
+    # are in camgate's file snapshot (roles.facts.MANAGED_FOLDERS).
     leftovers = [
         path
         for path in (paths.ACME_CA_BUNDLE, paths.CERTBOT_DROPIN, paths.LETSENCRYPT_RENEWAL_HOOK)
-        if host.get_fact(File, path=path)
+        if known_file_state(path)[1] is not None
     ]
     # roles.tls has pointed `current` elsewhere already, except with tls='off': then it goes, so that
     # turning TLS on again starts from a placeholder, never from a link to a deleted certificate.
-    current = (host.get_fact(Link, path=paths.TLS_CURRENT) or {}).get("link_target")
+    current = (before(Link, path=paths.TLS_CURRENT) or {}).get("link_target")
     unlink = not gateway.https and current == paths.LETSENCRYPT_LIVE
     if not (lineage or leftovers or unlink):
         return

@@ -11,7 +11,10 @@ from camgate import packages, paths
 from camgate.inventory import site_from_host
 from camgate.render import render
 from camgate.tls import SELFSIGNED_DAYS, certificate_matches, wanted_tls_dir
-from roles.facts import Certificate, PathStates, before, directory_state
+from roles.facts import (
+    LETSENCRYPT_CERTIFICATE, PROVIDED_CERTIFICATE, PROVIDED_KEY, SELFSIGNED_CERTIFICATE, Certificate, PathStates, before,
+    directory_state,
+)  # fmt: skip
 from roles.operations import ensure_packages, put_many
 
 
@@ -43,8 +46,9 @@ def tls() -> None:
         )
     ])
 
-    current = (host.get_fact(Link, path=paths.TLS_CURRENT) or {}).get("link_target")
-    lineage = host.get_fact(Certificate, path=f"{paths.LETSENCRYPT_LIVE}/fullchain.pem")
+    # The link and both certificates come with the deploy's snapshot (roles.facts.snapshot).
+    current = (before(Link, path=paths.TLS_CURRENT) or {}).get("link_target")
+    lineage = before(Certificate, path=LETSENCRYPT_CERTIFICATE)
     letsencrypt_ready = lineage is not None and set(lineage["names"]) == set(gateway.certificate_names)
     wanted = wanted_tls_dir(gateway, letsencrypt_ready)
     if gateway.tls == "letsencrypt" and not letsencrypt_ready and current:
@@ -52,12 +56,15 @@ def tls() -> None:
 
     if gateway.tls == "provided":
         provided = paths.TLS_PROVIDED
-        files.directory(name=provided, path=provided, user="root", group="root", mode="0755")
-        files.link(name="Provided certificate", path=f"{provided}/fullchain.pem", target=gateway.tls_certificate)
-        files.link(name="Provided key", path=f"{provided}/privkey.pem", target=gateway.tls_key)
+        if before(PathStates, paths=(provided,)).get(provided) != directory_state("0755", "root", "root"):
+            files.directory(name=provided, path=provided, user="root", group="root", mode="0755")
+        for name, link, target in (("Provided certificate", PROVIDED_CERTIFICATE, gateway.tls_certificate),
+                                   ("Provided key", PROVIDED_KEY, gateway.tls_key)):  # fmt: skip
+            if (before(Link, path=link) or {}).get("link_target") != target:
+                files.link(name=name, path=link, target=target)
 
     remake_selfsigned = wanted == paths.TLS_SELFSIGNED and not certificate_matches(
-        host.get_fact(Certificate, path=f"{paths.TLS_SELFSIGNED}/fullchain.pem"), gateway.certificate_names
+        before(Certificate, path=SELFSIGNED_CERTIFICATE), gateway.certificate_names
     )
     if remake_selfsigned:
         server.shell(

@@ -6,7 +6,7 @@ from pyinfra.api.exceptions import DeployError
 from roles.base import base
 from roles.cameras import cameras
 
-from .harness import SimHost, Simulation, converge, deploy
+from .harness import NOW, Entry, SimHost, Simulation, converge, deploy
 from .sites import HOST, site
 
 
@@ -31,6 +31,16 @@ def test_a_release_with_njs_proceeds(distro):
 
     assert result.changes()[0] == "Refresh apt lists (at most hourly)"
     assert "User camgate" in result.changes()
+
+
+@pytest.mark.parametrize("minutes_ago, refreshed", [(59, False), (61, True)])
+def test_apt_lists_are_refreshed_when_older_than_an_hour(minutes_ago, refreshed):
+    host = SimHost()
+    host._add("/var/lib/apt/periodic/update-success-stamp", Entry("file", mtime=int(NOW.timestamp()) - minutes_ago * 60))
+
+    result = deploy(base, site(), host)
+
+    assert ("Refresh apt lists (at most hourly)" in result.changes()) == refreshed
 
 
 def test_base_is_done_once():
