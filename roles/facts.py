@@ -42,6 +42,36 @@ class Certificate(FactBase):
         return parse_certificate_text("\n".join(output))
 
 
+class SshConnection(FactBase):
+    """``$SSH_CONNECTION`` of the SSH session pyinfra runs in ("client port server port"), or ``None``.
+
+    With sudo (which resets the environment) it is read from the nearest ancestor process that has
+    it, i.e. the session's shell."""
+
+    def command(self):
+        return (
+            'c="${SSH_CONNECTION:-${SSH_CLIENT:-}}"; p=$$; '
+            'while [ -z "$c" ] && [ "${p:-1}" -gt 1 ]; do '
+            "c=$(tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | sed -n 's/^SSH_CONNECTION=//p' | head -n 1); "
+            "p=$(sed -n 's/^PPid:[[:space:]]*//p' /proc/$p/status 2>/dev/null); "
+            'done; echo "$c"'
+        )
+
+    def process(self, output):
+        text = "\n".join(output).strip()
+        return text or None
+
+
+class NftTableLoaded(FactBase):
+    """Whether ``table inet <name>`` is in the kernel now (False when nft is missing or not allowed)."""
+
+    def command(self, table):
+        return f"if nft list table inet {table} >/dev/null 2>&1; then echo yes; else echo no; fi"
+
+    def process(self, output):
+        return "yes" in output
+
+
 class Asked(NamedTuple):
     """One fact with its arguments (as sorted (name, value) pairs), as `Together` and `before` take it."""
 
@@ -289,9 +319,9 @@ MANAGED_FOLDERS = (
     paths.ETC, paths.CREDENTIALS_DIR, paths.LIB, paths.UNIT_DIR, paths.NGINX_CAMGATE_DIR, paths.NGINX_STAGING_DIR,
     "/etc/nginx/conf.d", paths.JANUS_CONFIG_DIR, paths.JANUS_STAGING_DIR, paths.COTURN_TLS_DIR,
     *{posixpath.dirname(p) for p in (paths.JANUS_DROPIN, paths.COTURN_DROPIN, paths.CERTBOT_DROPIN, paths.NODE_EXPORTER_DROPIN,
-                                     paths.LETSENCRYPT_RENEWAL_HOOK)},
+                                     paths.LETSENCRYPT_RENEWAL_HOOK, paths.MTAIL_DROPIN)},
 )  # fmt: skip
-MANAGED_FILES = (paths.COTURN_CONFIG,)
+MANAGED_FILES = (paths.COTURN_CONFIG, paths.MTAIL_PROGRAM)
 
 
 MANAGED = {"folders": tuple(sorted(MANAGED_FOLDERS)), "files": MANAGED_FILES}
@@ -341,7 +371,8 @@ def snapshot() -> list[Asked]:
     deploy's first `before` (a no-op re-deploy used to spend one round trip on each, 25 in all):
     packages, release, users and groups; camgate's files and folders; unit states; the age of apt's
     lists (roles.base); the TLS links, both certificates and the ACME server of the renewal config
-    (roles.tls, roles.letsencrypt)."""
+    (roles.tls, roles.letsencrypt); the SSH session and whether camgate's nft table is loaded
+    (roles.firewall)."""
     facts = [
         (DebPackages, {}), (LinuxDistribution, {}), (Users, {}), (Groups, {}),
         (ManagedFiles, MANAGED), (PathStates, {"paths": SNAPSHOT_PATHS}),
@@ -350,6 +381,7 @@ def snapshot() -> list[Asked]:
         (Certificate, {"path": SELFSIGNED_CERTIFICATE}), (Link, {"path": PROVIDED_CERTIFICATE}), (Link, {"path": PROVIDED_KEY}),
         (File, {"path": paths.LETSENCRYPT_RENEWAL_CONF}),
         (FindInFile, {"path": paths.LETSENCRYPT_RENEWAL_CONF, "pattern": "^server"}),
+        (SshConnection, {}), (NftTableLoaded, {"table": paths.FIREWALL_TABLE}),
     ]  # fmt: skip
     return [Asked(fact, tuple(sorted(kwargs.items()))) for fact, kwargs in facts]
 

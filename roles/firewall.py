@@ -2,8 +2,7 @@
 
 
 from pyinfra import host
-from pyinfra.api import FactBase, deploy
-from pyinfra.facts.files import File
+from pyinfra.api import deploy
 from pyinfra.operations import files, server, systemd
 
 from camgate import packages, paths
@@ -17,38 +16,8 @@ from camgate.firewall import (
 )
 from camgate.inventory import site_from_host
 from camgate.render import sha1
-from roles.facts import known_file_state, running_before
+from roles.facts import NftTableLoaded, SshConnection, before, known_file_state, running_before
 from roles.operations import ensure_packages, ensure_running, put_many
-
-
-class SshConnection(FactBase):
-    """``$SSH_CONNECTION`` of the SSH session pyinfra runs in ("client port server port"), or ``None``.
-
-    With sudo (which resets the environment) it is read from the nearest ancestor process that has
-    it, i.e. the session's shell."""
-
-    def command(self):
-        return (
-            'c="${SSH_CONNECTION:-${SSH_CLIENT:-}}"; p=$$; '
-            'while [ -z "$c" ] && [ "${p:-1}" -gt 1 ]; do '
-            "c=$(tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | sed -n 's/^SSH_CONNECTION=//p' | head -n 1); "
-            "p=$(sed -n 's/^PPid:[[:space:]]*//p' /proc/$p/status 2>/dev/null); "
-            'done; echo "$c"'
-        )
-
-    def process(self, output):
-        text = "\n".join(output).strip()
-        return text or None
-
-
-class NftTableLoaded(FactBase):
-    """Whether ``table inet <name>`` is in the kernel now (False when nft is missing or not allowed)."""
-
-    def command(self, table):
-        return f"if nft list table inet {table} >/dev/null 2>&1; then echo yes; else echo no; fi"
-
-    def process(self, output):
-        return "yes" in output
 
 
 @deploy("camgate firewall")
@@ -69,7 +38,7 @@ def firewall() -> None:
         remove_firewall()
         return
 
-    session = host.get_fact(SshConnection)
+    session = before(SshConnection)
     # The port sshd really listens on inside the host, else the one pyinfra was told to use.
     ssh_port = session_ssh_port(session) or host.data.get("ssh_port")
     ruleset = ruleset_for(gateway, ssh_port, deployer_address(session))
@@ -85,7 +54,7 @@ def firewall() -> None:
     # Compared with what is live and loaded (not with the staged copy), so an interrupted deploy, or a
     # table someone deleted by hand, still converges.
     live = known_file_state(paths.FIREWALL_RULESET)[1]
-    stale = live is None or not live.endswith(sha1(text)) or not host.get_fact(NftTableLoaded, table=paths.FIREWALL_TABLE)
+    stale = live is None or not live.endswith(sha1(text)) or not before(NftTableLoaded, table=paths.FIREWALL_TABLE)
     server.shell(
         name="Check and load the firewall ruleset (nft -c, then one transaction)",
         commands=[f"{paths.FIREWALL_APPLY} {paths.FIREWALL_STAGED} {paths.FIREWALL_RULESET}"],
@@ -96,14 +65,14 @@ def firewall() -> None:
 
 def remove_firewall() -> None:
     """firewall=False: stop and delete our unit, unload our table, delete our files; nothing else."""
-    unit_exists = bool(host.get_fact(File, path=paths.unit_path(paths.FIREWALL_SERVICE)))
+    unit_exists = known_file_state(paths.unit_path(paths.FIREWALL_SERVICE))[1] is not None
     unit_active = running_before(paths.FIREWALL_SERVICE)
     if unit_exists:
         # Stopping an active unit runs ExecStop, which deletes only our table.
         systemd.service(name=f"Stop and disable {paths.FIREWALL_SERVICE}", service=paths.FIREWALL_SERVICE, running=False, enabled=False)
         removed = files.file(name=f"Delete {paths.FIREWALL_SERVICE}", path=paths.unit_path(paths.FIREWALL_SERVICE), present=False)
         systemd.daemon_reload(name="Reload systemd units", _if=removed.did_change)
-    if host.get_fact(NftTableLoaded, table=paths.FIREWALL_TABLE) and not (unit_exists and unit_active):
+    if before(NftTableLoaded, table=paths.FIREWALL_TABLE) and not (unit_exists and unit_active):
         server.shell(
             name=f"Unload table inet {paths.FIREWALL_TABLE}",
             commands=[f"nft 'table inet {paths.FIREWALL_TABLE}; delete table inet {paths.FIREWALL_TABLE}'"],
