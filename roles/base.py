@@ -4,14 +4,14 @@ camgate's directories."""
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
-from pyinfra.facts.server import Groups, Users
+from pyinfra.facts.server import Groups
 from pyinfra.operations import apt, files, server, systemd
 
 from camgate import packages, paths
 from camgate.inventory import site_from_host
 from camgate.render import render
 from camgate.tls import njs_missing
-from roles.facts import PathStates, apt_lists_fresh_before, before, directory_state, installed_version_and_distro, known_file_state
+from roles.facts import Accounts, PathStates, apt_lists_fresh_before, before, directory_state, installed_version_and_distro, known_file_state
 from roles.operations import ensure_packages, ensure_running, put
 
 APT_CACHE_SECONDS = 3600
@@ -30,7 +30,7 @@ def base() -> None:
         apt.update(name="Refresh apt lists (at most hourly)", cache_time=APT_CACHE_SECONDS)
     # One apt run for every package that needs no configuration first (camgate.packages).
     ensure_packages("Install the gateway's packages", packages.plain_packages(site_from_host(host)))
-    user = (before(Users) or {}).get("camgate") or {}
+    user = (before(Accounts) or {}).get("camgate") or {}
     if "camgate" not in (before(Groups) or ()) or (user.get("group"), user.get("shell"), user.get("home")) != ("camgate", "/usr/sbin/nologin", "/nonexistent"):
         server.group(name="Group camgate", group="camgate", system=True)
         server.user(

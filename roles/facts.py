@@ -14,7 +14,7 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.exceptions import FactProcessError
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.files import File, FindInFile, Link
-from pyinfra.facts.server import Date, Groups, LinuxDistribution, Users
+from pyinfra.facts.server import Date, Groups, LinuxDistribution
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 from pyinfra.operations.apt import APT_UPDATE_FILENAME
 
@@ -154,6 +154,33 @@ def before(fact: type[FactBase], **kwargs) -> object:
 
 def installed_before(package: str) -> bool:
     return package in (before(DebPackages) or {})
+
+
+class Accounts(FactBase):
+    """The local users from /etc/passwd with their primary and supplementary groups from /etc/group
+    ({name: {"home", "shell", "group", "groups"}}), read with two `cat`s. pyinfra's Users runs about
+    eight programs per user (lastlog, id, grep...): 1 s of a no-op while 64 cameras start."""
+
+    default = dict
+
+    def command(self):
+        return "cat /etc/passwd; echo '--'; cat /etc/group"
+
+    def process(self, output) -> dict[str, dict]:
+        text = list(output)
+        split = text.index("--") if "--" in text else len(text)
+        groups = [line.split(":") for line in text[split + 1 :] if line.count(":") >= 3]
+        by_gid = {fields[2]: fields[0] for fields in groups}
+        users = {}
+        for line in text[:split]:
+            fields = line.split(":")
+            if len(fields) < 7:
+                continue
+            name, gid, home, shell = fields[0], fields[3], fields[5], fields[6]
+            primary = by_gid.get(gid)
+            members = [g[0] for g in groups if name in g[3].split(",")]
+            users[name] = {"home": home, "shell": shell, "group": primary, "groups": sorted({*members, *([primary] if primary else [])})}
+        return users
 
 
 class LoadedUnits(SystemdStatus):
@@ -374,7 +401,7 @@ def snapshot() -> list[Asked]:
     (roles.tls, roles.letsencrypt); the SSH session and whether camgate's nft table is loaded
     (roles.firewall)."""
     facts = [
-        (DebPackages, {}), (LinuxDistribution, {}), (Users, {}), (Groups, {}),
+        (DebPackages, {}), (LinuxDistribution, {}), (Accounts, {}), (Groups, {}),
         (ManagedFiles, MANAGED), (PathStates, {"paths": SNAPSHOT_PATHS}),
         (LoadedUnits, {}), (EnabledUnits, {}), (File, {"path": APT_UPDATE_FILENAME}), (Date, {}),
         (Link, {"path": paths.TLS_CURRENT}), (Certificate, {"path": LETSENCRYPT_CERTIFICATE}),

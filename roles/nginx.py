@@ -2,7 +2,6 @@
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.facts.server import Users
 from pyinfra.operations import server
 
 from camgate import paths
@@ -10,7 +9,7 @@ from camgate.inventory import gateway_from_host
 from camgate.render import render, render_edge_keys, render_htpasswd, render_manifest_module, render_nginx_site
 from camgate.secrets import resolve_secret
 from camgate.tls import nginx_version
-from roles.facts import before, installed_version_and_distro, known_file_state
+from roles.facts import Accounts, before, installed_version_and_distro, known_file_state
 from roles.operations import UNCHANGED, apply_site, metrics_htpasswd, prepare_nginx, put, put_secret
 
 
@@ -30,7 +29,7 @@ def nginx() -> None:
     url_secret_ref, app_users, cameras (ids, names, encrypt), metrics_from, metrics_port, metrics_user,
     metrics_password_ref."""
     gateway = gateway_from_host(host)
-    www_data = (before(Users) or {}).get("www-data") or {}
+    www_data = (before(Accounts) or {}).get("www-data") or {}
     hls_group = UNCHANGED if "camgate" in www_data.get("groups", ()) else server.user(
         name="nginx may read HLS (group camgate)", user="www-data", groups=["camgate"], append=True, ensure_home=False
     )  # fmt: skip

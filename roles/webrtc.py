@@ -9,14 +9,13 @@ from pathlib import Path
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
-from pyinfra.facts.server import Users
 from pyinfra.operations import files, server, systemd
 
 from camgate import packages, paths, webrtc as webrtc_settings
 from camgate.gateway import webrtc as signalling_module
 from camgate.inventory import gateway_from_host
 from camgate.render import render, render_janus_configs, sha1
-from roles.facts import AptCandidate, PathStates, before, directory_state, installed_before, known_file_state, loaded_before
+from roles.facts import Accounts, AptCandidate, PathStates, before, directory_state, installed_before, known_file_state, loaded_before
 from roles.operations import ensure_packages, ensure_running, put, put_many, restart_if_changed, was_running
 
 
@@ -42,7 +41,7 @@ def webrtc() -> None:
     require_janus_package(gateway)
     janus_before = was_running(paths.JANUS_SERVICE)
     ensure_webrtc_secrets()
-    janus_user = (before(Users) or {}).get(paths.JANUS_USER) or {}
+    janus_user = (before(Accounts) or {}).get(paths.JANUS_USER) or {}
     if (janus_user.get("shell"), janus_user.get("home")) != ("/usr/sbin/nologin", "/nonexistent"):
         server.user(
             name=f"User {paths.JANUS_USER}",

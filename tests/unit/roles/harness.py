@@ -74,7 +74,7 @@ from pyinfra.connectors.util import CommandOutput, OutputLine
 from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
 from pyinfra.facts import deb, files, server, systemd
 
-from roles.facts import AptCandidate, Certificate, EnabledUnits, LoadedUnits, ManagedFiles, PathStates, Together
+from roles.facts import Accounts, AptCandidate, Certificate, EnabledUnits, LoadedUnits, ManagedFiles, PathStates, Together
 from roles.firewall import NftTableLoaded, SshConnection
 
 # ---------------------------------------------------------------------------------------------
@@ -455,6 +455,14 @@ def _users(sim: SimHost) -> list[str]:
     return lines
 
 
+def _accounts(sim: SimHost) -> list[str]:
+    """What roles.facts.Accounts' command prints: /etc/passwd, a `--` marker, /etc/group with members."""
+    gids = {group: gid for gid, group in enumerate(sorted(sim.groups), start=100)}
+    passwd = [f"{name}:x:{uid}:{gids[group]}::{home}:{shell}" for uid, (name, (home, shell, group, _more)) in enumerate(sorted(sim.users.items()))]
+    members = {group: sorted(name for name, spec in sim.users.items() if group in spec[3]) for group in gids}
+    return [*passwd, "--", *(f"{group}:x:{gid}:{','.join(members[group])}" for group, gid in gids.items())]
+
+
 def _apt_candidate(sim: SimHost, package: str) -> list[str]:
     """What roles.facts.AptCandidate's command prints: the candidate version, (none), or unknown."""
     if not sim.apt_lists:
@@ -529,6 +537,7 @@ FACT_OUTPUT: dict[type, Callable[..., list[str]]] = {
     deb.DebPackages: _deb_packages,
     server.LinuxDistribution: _os_release,
     server.Users: _users,
+    Accounts: _accounts,
     server.Groups: lambda sim: [f"{g}:x:{i}:" for i, g in enumerate(sorted(sim.groups))],
     server.Date: lambda sim: [NOW.strftime(server.ISO_DATE_FORMAT)],
     PathStates: _path_states,

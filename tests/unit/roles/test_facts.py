@@ -4,7 +4,7 @@ import pytest
 from pyinfra.api.exceptions import FactProcessError
 from pyinfra.facts.server import Groups
 
-from roles.facts import Asked, Certificate, EnabledUnits, PathStates, Together
+from roles.facts import Accounts, Asked, Certificate, EnabledUnits, PathStates, Together
 
 
 def together(*requests: Asked) -> Together:
@@ -44,3 +44,20 @@ def test_enabled_units_are_those_systemctl_show_calls_enabled_or_static():
     ])  # fmt: skip
 
     assert [unit for unit, enabled in states.items() if enabled] == ["camgate-camera-front.service", "camgate-health.service"]
+
+
+def test_accounts_give_each_user_its_primary_group_by_gid_and_its_supplementary_groups():
+    output = [
+        "root:x:0:0:root:/root:/bin/bash",
+        "www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin",
+        "camgate:x:998:997::/nonexistent:/usr/sbin/nologin",
+        "--",
+        "root:x:0:",
+        "www-data:x:33:",
+        "camgate:x:997:www-data,janus",
+        "adm:x:4:syslog,www-data",
+    ]
+    accounts = Accounts().process(output)
+    assert accounts["camgate"] == {"home": "/nonexistent", "shell": "/usr/sbin/nologin", "group": "camgate", "groups": ["camgate"]}
+    assert accounts["www-data"]["groups"] == ["adm", "camgate", "www-data"]  # nginx reads HLS as a member of camgate
+    assert accounts["root"]["group"] == "root"
