@@ -169,7 +169,8 @@ def metrics_password_problems(site: Gateway | Edge) -> list[str]:
     try:
         check_password_hash(resolve_secret(site.metrics_password_ref, site.secrets_file), site.metrics_password_ref)
     except SecretError as exc:
-        return [f"host {site.host!r}: field 'metrics_password_ref': {exc}"]
+        kind = "edge" if isinstance(site, Edge) else "host"
+        return [f"{kind} {site.host!r}: field 'metrics_password_ref': {exc}"]
     return []
 
 

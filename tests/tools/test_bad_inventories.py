@@ -139,7 +139,8 @@ def make_secrets(folder: Path) -> None:
             f'alice = "{hash_password("correct horse battery")}"\n'
             f'metrics = "{hash_password("scrape password 1")}"\n'
             f'alice-plain = "{PLAINTEXT_PASSWORD}"\n'
-            f'link = "{secrets.token_urlsafe(32)}"\n',
+            f'link = "{secrets.token_urlsafe(32)}"\n'
+            f'edge-credential = "{secrets.token_urlsafe(32)}"\n',
         ),
         "world-readable.secrets.toml": (0o644, f'front = "{CAMERA_PASSWORD}"\n'),
         "broken.secrets.toml": (0o600, f"front = {CAMERA_PASSWORD}\n"),
