@@ -170,13 +170,19 @@ def test_a_camera_restart_mid_recording_resumes_and_keeps_earlier_files_playable
     assert all(decodes_on_host(host, LONG, f["name"]) for f in before[-3:])
 
 
-def crash(host, camera: str) -> dict:
-    """SIGKILL a camera's unit; the file it was writing (its newest), listed in the same command, so
-    before the unit restarts (RestartSec=1), repairs it and starts a new file: name and size as the
-    kill left them."""
-    listing = f"find {ROOT}/{camera} -maxdepth 1 -name '*Z.mp4' -printf '%f %s\\n' | sort | tail -n 1"
-    name, size = host.check_output(f"systemctl kill --signal=SIGKILL camgate-camera-{camera} && {listing}").split()
-    return {"name": name, "size": int(size)}
+def crash_mid_file(host, camera: str) -> dict | None:
+    """SIGKILL a camera's unit while its newest file holds data and the next file is seconds away,
+    checked and done in one command on the host (no boundary can fall between the check and the
+    kill); the file it was writing, listed in that command before the unit restarts (RestartSec=1):
+    name and size as the kill left them. None (nothing killed) when the moment is not right."""
+    newest = f"find {ROOT}/{camera} -maxdepth 1 -name '*Z.mp4' -printf '%f %s\\n' | sort | tail -n 1"
+    script = (
+        f'set -- $({newest}); now=$(date +%s); '
+        f'if [ "${{2:-0}}" -gt 0 ] && [ $((now % {SEGMENT})) -le {SEGMENT - 3} ]; then '
+        f"systemctl kill --signal=SIGKILL camgate-camera-{camera} && {newest}; else echo wait; fi"
+    )
+    out = host.check_output(script).split()
+    return {"name": out[0], "size": int(out[1])} if len(out) == 2 else None
 
 
 def test_a_file_cut_by_a_crash_is_repaired_before_the_camera_records_again(host, recorded):
@@ -189,13 +195,9 @@ def test_a_file_cut_by_a_crash_is_repaired_before_the_camera_records_again(host,
     # newest file has data and the next file (cut on the clock, every SEGMENT s) is seconds away, and
     # the killed file is the one listed with the kill, not one listed before it: a segment boundary in
     # between made that a new, empty file.
-    def mid_file() -> bool:
-        newest = recordings(host, LONG)[-1]
-        now = float(host.check_output("date +%s"))
-        return newest["size"] > 0 and now - newest["start"] >= 4 and now % SEGMENT <= SEGMENT - 3
-
-    assert wait_until(mid_file, timeout=3 * SEGMENT, interval=0.5)
-    interrupted = crash(host, LONG)
+    killed: list[dict] = []
+    assert wait_until(lambda: killed.append(crash_mid_file(host, LONG)) or killed[-1] is not None, timeout=3 * SEGMENT, interval=0.5)
+    interrupted = killed[-1]
     assert interrupted["size"] > 0, f"the kill landed before ffmpeg's first write of a file: {interrupted}"
     # The unit repairs before ffmpeg starts a new file: a newer file means the repair has run.
     assert wait_until(lambda: recordings(host, LONG)[-1]["name"] > interrupted["name"], timeout=3 * SEGMENT, interval=1), (
