@@ -4,7 +4,7 @@ role, a caching edge (docs/edges.md) the ones it shares with gateways and its ow
 from pyinfra import host
 
 from camgate.inventory import is_edge, site_from_host
-from roles.base import base
+from roles.base import base, gateway_packages
 from roles.cameras import cameras
 from roles.deployed import deployed
 from roles.edge import edge
@@ -12,7 +12,7 @@ from roles.ffmpeg import ffmpeg
 from roles.firewall import firewall
 from roles.health import health
 from roles.letsencrypt import letsencrypt
-from roles.metrics import metrics
+from roles.metrics import metrics, metrics_first_start
 from roles.nginx import nginx
 from roles.recordings import recordings
 from roles.tls import tls
@@ -22,6 +22,8 @@ from roles.webrtc import webrtc
 site_from_host(host)  # validate before the first operation; a bad value stops here
 
 base()
+metrics_first_start()  # node exporter's (and mtail's) files before their packages start them
+gateway_packages()  # one apt run, those two included
 firewall()
 if is_edge(host):
     tls()  # before nginx: the certificate nginx refers to exists from the first run on

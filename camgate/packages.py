@@ -1,13 +1,17 @@
 """The distribution packages a gateway gets, by the concern (role) that needs them.
 
 Packages whose service must find camgate's configuration in place at its first start (Janus, coturn,
-node exporter) are installed by their roles after that configuration. The others need nothing
-beforehand: the base role installs all of those a gateway needs in one apt run (one download, one
-dpkg run, its triggers once), and their roles then find them installed.
+node exporter, mtail) are installed after that configuration. The others need nothing beforehand:
+the base role installs all of those a gateway needs in one apt run (one download, one dpkg run, its
+triggers once), and their roles then find them installed. Node exporter's and mtail's first-start
+files need nothing else, so deploy.py puts them before that run and it installs those packages too
+(first_start_files); Janus's and coturn's need the certificate and the WebRTC secrets, and their
+roles install them.
 """
 
 from __future__ import annotations
 
+from camgate import paths
 from camgate.model import Edge, Gateway
 
 PYTHON = ["python3"]  # the gateway-side helpers (camgate/gateway/) are standard-library Python
@@ -32,3 +36,14 @@ def plain_packages(gateway: Gateway | Edge) -> list[str]:
     if gateway.tls == "letsencrypt":
         wanted += CERTBOT
     return wanted
+
+
+def first_start_files(gateway: Gateway | Edge) -> dict[str, tuple[str, ...]]:
+    """{package: the camgate files its service must find at its first start}, for the packages this
+    gateway gets whose files need nothing but themselves (see the module's note)."""
+    if not gateway.metrics:
+        return {}
+    files = {NODE_EXPORTER[0]: (paths.NODE_EXPORTER_DROPIN,)}
+    if isinstance(gateway, Edge):
+        files[MTAIL[0]] = (paths.MTAIL_DROPIN, paths.MTAIL_PROGRAM)
+    return files

@@ -1,5 +1,5 @@
-"""Base: apt lists, the distribution packages, the dedicated `camgate` system user and group, and
-camgate's directories."""
+"""Base: apt lists, the dedicated `camgate` system user and group, camgate's directories; then the
+distribution packages in one apt run."""
 
 from pyinfra import host
 from pyinfra.api import deploy
@@ -12,24 +12,20 @@ from camgate.inventory import site_from_host
 from camgate.render import render
 from camgate.tls import njs_missing
 from roles.facts import Accounts, PathStates, apt_lists_fresh_before, before, directory_state, installed_version_and_distro, known_file_state
-from roles.operations import ensure_packages, ensure_running, put
+from roles.operations import ensure_packages, ensure_running, put, put_already
 
 APT_CACHE_SECONDS = 3600
 
 
 @deploy("camgate base")
 def base() -> None:
-    """Guarantees: apt lists at most an hour old; the distribution packages the gateway needs that
-    need no configuration first (python3, ffmpeg, nginx and njs, nftables, openssl, certbot, as the
-    inventory asks) installed in one apt run; system user/group `camgate` (no login, no home);
-    /etc/camgate (0755) and /etc/camgate/credentials (0700, root only); /usr/local/lib/camgate;
+    """Guarantees: apt lists at most an hour old (gateway_packages installs); system user/group
+    `camgate` (no login, no home); /etc/camgate (0755) and /etc/camgate/credentials (0700, root only); /usr/local/lib/camgate;
     with hide_processes (default), /proc mounted hidepid=invisible now and at every boot, so no
     other user can read a camera URL from ffmpeg's argument list. Reads: hide_processes."""
     require_supported_release()
     if not apt_lists_fresh_before(APT_CACHE_SECONDS):  # from the deploy's snapshot, not two more round trips
         apt.update(name="Refresh apt lists (at most hourly)", cache_time=APT_CACHE_SECONDS)
-    # One apt run for every package that needs no configuration first (camgate.packages).
-    ensure_packages("Install the gateway's packages", packages.plain_packages(site_from_host(host)))
     user = (before(Accounts) or {}).get("camgate") or {}
     if "camgate" not in (before(Groups) or ()) or (user.get("group"), user.get("shell"), user.get("home")) != ("camgate", "/usr/sbin/nologin", "/nonexistent"):
         server.group(name="Group camgate", group="camgate", system=True)
@@ -48,6 +44,18 @@ def base() -> None:
         if present.get(path) != directory_state(mode, "root", "root"):
             files.directory(name=path, path=path, user="root", group="root", mode=mode)
     hide_processes(site_from_host(host).hide_processes)
+
+
+@deploy("camgate packages")
+def gateway_packages() -> None:
+    """Guarantees: in one apt run (one download, one dpkg run, its triggers once), every package the
+    gateway needs that needs no configuration first (python3, ffmpeg, nginx and njs, nftables,
+    openssl, certbot, as the inventory asks), and those of camgate.packages.first_start_files whose
+    files this deploy has put already (deploy.py puts them first); a package whose files are not in
+    place is left to its role. Reads: firewall, tls, metrics_from."""
+    site = site_from_host(host)
+    ready = [package for package, files in packages.first_start_files(site).items() if all(map(put_already, files))]
+    ensure_packages("Install the gateway's packages", packages.plain_packages(site) + ready)
 
 
 def require_supported_release() -> None:

@@ -39,12 +39,7 @@ def metrics() -> None:
         remove_metrics(edge)
         return
     running_before = was_running(paths.NODE_EXPORTER_SERVICE)
-    # The drop-in before the package: its first start already listens on loopback only.
-    dropin = put(
-        name="prometheus-node-exporter.service drop-in",
-        content=render("systemd/prometheus-node-exporter.service.d/camgate.conf.j2"),
-        dest=paths.NODE_EXPORTER_DROPIN,
-    )
+    dropin = node_exporter_dropin()  # put already by metrics_first_start (the same operation)
     ensure_packages("Install prometheus-node-exporter", packages.NODE_EXPORTER)
     certificate = CERTIFICATE_CREDENTIAL if gateway.https else None
     config = {
@@ -82,17 +77,43 @@ def edge_traffic() -> None:
     drop-in, hardened; restarted when it or the program changed), with camgate's program reading
     the edge's access log: viewers' requests by cache status, bytes, the gateways' answers and errors."""
     running_before = was_running(paths.MTAIL_SERVICE)
-    # The drop-in and the program before the package: mtail's first start already runs camgate's way.
+    dropin, program = mtail_files()  # put already by metrics_first_start (the same operations)
+    ensure_packages("Install mtail", packages.MTAIL)
+    systemd.daemon_reload(name="Reload systemd (mtail drop-in)", _if=any_changed(dropin))
+    ensure_running("mtail enabled and running", paths.MTAIL_SERVICE)
+    restart_if_changed("Restart mtail (changed)", paths.MTAIL_SERVICE, running_before, dropin, program)
+
+
+@deploy("camgate metrics: first-start files")
+def metrics_first_start() -> None:
+    """Guarantees, with metrics_from set: the files node exporter (and mtail on an edge) must find
+    at their first start, which their packages begin at once: node exporter's drop-in (loopback
+    only), mtail's drop-in and program. Put before roles.base.gateway_packages so that one apt run
+    installs them too (camgate.packages.first_start_files)."""
+    gateway = site_from_host(host)
+    if not gateway.metrics:
+        return
+    node_exporter_dropin()
+    if isinstance(gateway, Edge):
+        mtail_files()
+
+
+def node_exporter_dropin():
+    return put(
+        name="prometheus-node-exporter.service drop-in",
+        content=render("systemd/prometheus-node-exporter.service.d/camgate.conf.j2"),
+        dest=paths.NODE_EXPORTER_DROPIN,
+    )
+
+
+def mtail_files() -> tuple:
     dropin = put(
         name="mtail.service drop-in",
         content=render("systemd/mtail.service.d/camgate.conf.j2", program=paths.MTAIL_PROGRAM),
         dest=paths.MTAIL_DROPIN,
     )
     program = put(name="mtail program (edge traffic)", content=render("mtail/camgate-edge.mtail.j2"), dest=paths.MTAIL_PROGRAM)
-    ensure_packages("Install mtail", packages.MTAIL)
-    systemd.daemon_reload(name="Reload systemd (mtail drop-in)", _if=any_changed(dropin))
-    ensure_running("mtail enabled and running", paths.MTAIL_SERVICE)
-    restart_if_changed("Restart mtail (changed)", paths.MTAIL_SERVICE, running_before, dropin, program)
+    return dropin, program
 
 
 def remove_metrics(edge: bool) -> None:

@@ -37,10 +37,32 @@ class Unchanged:
 UNCHANGED = Unchanged()
 
 
+# Per deploy (pyinfra State) and host: {dest: ((content, mode, user, group), operation)} of put().
+_PUT_FILES: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
+
+
 def put(name: str, content: str, dest: str, mode: str = "0644", user: str = "root", group: str = "root", secret: bool = False):
     """files.put (or put_secret with `secret`) of `content`, declared only when the file differs from
     it on the host before the deploy (one snapshot of camgate's folders per deploy answers that);
-    otherwise UNCHANGED, so a re-deploy spends no round trip on it."""
+    otherwise UNCHANGED, so a re-deploy spends no round trip on it. A second put of the same file
+    in one deploy (a role's file another role needs earlier) returns the first one's operation."""
+    wanted = (content, mode, user, group)
+    earlier = _PUT_FILES.setdefault(host.state, {}).setdefault(host.name, {})
+    if dest in earlier:
+        if earlier[dest][0] != wanted:
+            raise ValueError(f"{dest}: put twice in one deploy with different content or owner")
+        return earlier[dest][1]
+    op = _put_once(name, content, dest, mode, user, group, secret)
+    earlier[dest] = (wanted, op)
+    return op
+
+
+def put_already(dest: str) -> bool:
+    """Whether this deploy has put `dest` already (roles.operations.put), changed or not."""
+    return dest in _PUT_FILES.get(host.state, {}).get(host.name, {})
+
+
+def _put_once(name: str, content: str, dest: str, mode: str, user: str, group: str, secret: bool):
     covered, state = known_file_state(dest)
     if not covered:
         if secret:

@@ -1,10 +1,15 @@
-"""roles.base on a simulated host: a release without njs stops the deploy before its first operation."""
+"""roles.base on a simulated host: a release without njs stops the deploy before its first operation;
+the one apt run takes node exporter only once its drop-in is in place."""
 
 import pytest
 from pyinfra.api.exceptions import DeployError
 
-from roles.base import base
+from camgate import paths
+from camgate.passwords import hash_password
+from roles.base import base, gateway_packages
 from roles.cameras import cameras
+from roles.metrics import metrics, metrics_first_start
+from roles.operations import put
 
 from .harness import NOW, Entry, SimHost, Simulation, converge, deploy
 from .sites import HOST, site
@@ -57,3 +62,35 @@ def test_hide_processes_false_removes_the_hidepid_unit_it_left():
 
     assert result.changes() == ["Show processes again", "Remove camgate-hidepid.service"]
     assert result.host_after().lookup("/etc/systemd/system/camgate-hidepid.service") is None
+
+
+def install_commands(result) -> dict[str, str]:
+    return {op.name: " ".join(op.commands) for op in result.ops if op.name.startswith("Install")}
+
+
+def test_node_exporter_comes_in_the_one_apt_run_only_after_its_drop_in(monkeypatch):
+    monkeypatch.setenv("CAMGATE_TEST_METRICS_HASH", hash_password("scrape password 1"))
+    metrics_site = site(metrics_from=["198.51.100.7"], metrics_password_ref="env:CAMGATE_TEST_METRICS_HASH")
+
+    in_order = deploy([base, metrics_first_start, gateway_packages, metrics], metrics_site)
+    # Without the drop-in in place the package would start node exporter on every address.
+    drop_in_missing = deploy([base, gateway_packages, metrics], metrics_site)
+
+    assert list(install_commands(in_order)) == ["Install the gateway's packages"]
+    assert "prometheus-node-exporter" in install_commands(in_order)["Install the gateway's packages"]
+    installs = install_commands(drop_in_missing)
+    assert "prometheus-node-exporter" not in installs["Install the gateway's packages"]
+    changes = drop_in_missing.changes()
+    assert changes.index("prometheus-node-exporter.service drop-in") < changes.index("Install prometheus-node-exporter")
+
+
+def test_a_file_put_twice_in_one_deploy_is_one_operation_and_must_not_differ(monkeypatch):
+    monkeypatch.setenv("CAMGATE_TEST_METRICS_HASH", hash_password("scrape password 1"))
+    metrics_site = site(metrics_from=["198.51.100.7"], metrics_password_ref="env:CAMGATE_TEST_METRICS_HASH")
+
+    def put_it_differently() -> None:
+        put(name="again", content="other\n", dest=paths.NODE_EXPORTER_DROPIN)
+
+    assert deploy([base, metrics_first_start, metrics_first_start], metrics_site).changes().count("prometheus-node-exporter.service drop-in") == 1
+    with pytest.raises(ValueError, match="put twice in one deploy with different content"):
+        deploy([base, metrics_first_start, put_it_differently], metrics_site)
