@@ -12,7 +12,7 @@ from pyinfra.operations import files, server, systemd
 from pyinfra.operations.util import any_changed
 
 from camgate import paths
-from camgate.ffmpeg import KEY_INFO_NAME, RTSP_URL_PLACEHOLDER, input_url
+from camgate.ffmpeg import KEY_INFO_NAME, PLAYLIST_NAME, RTSP_URL_PLACEHOLDER, input_url
 from camgate.inventory import gateway_from_host
 from camgate.render import render, render_camera_unit
 from camgate.secrets import resolve_secret
@@ -26,6 +26,11 @@ BATCH_FROM = 8
 # Restart pacing of a failing camera, and how many timestamp rewrites in a row make the launcher
 # restart ffmpeg (see templates/bin/camgate-camera-run.j2).
 BACKOFF = {"fast_retries": 10, "max_delay": 30, "healthy_run": 60, "dts_run": 20, "dts_grace": 10}
+
+
+def launcher_script(**backoff) -> str:
+    """The camera launcher as deployed (BACKOFF, or what a test puts in its place)."""
+    return render("bin/camgate-camera-run.j2", placeholder=RTSP_URL_PLACEHOLDER, playlist=PLAYLIST_NAME, **{**BACKOFF, **backoff})
 
 
 @deploy("camgate cameras")
@@ -43,7 +48,7 @@ def cameras() -> None:
     wanted = {stream.unit_name: (camera, stream) for camera in gateway.enabled_cameras for stream in camera.streams}
     # Everything this role writes, rendered up front: (path, content, mode, stream id or None).
     planned = [
-        (paths.CAMERA_LAUNCHER, render("bin/camgate-camera-run.j2", placeholder=RTSP_URL_PLACEHOLDER, **BACKOFF), "0755", None),
+        (paths.CAMERA_LAUNCHER, launcher_script(), "0755", None),
         (paths.HLS_KEY_SCRIPT, render("bin/camgate-hls-key.j2", **key_rotation_context(gateway)), "0755", None),
     ]
     for unit_name, (camera, stream) in wanted.items():

@@ -227,3 +227,15 @@ def rfc8216_problems(text: str, live: bool = True) -> list[str]:
     if "#EXT-X-BYTERANGE:" in text and version < 4:  # 7: byte ranges need version 4
         problems.append(f"EXT-X-BYTERANGE needs EXT-X-VERSION 4 or more, not {version}")
     return problems
+
+
+def sequence_numbers(playlist: Playlist) -> dict[str, int]:
+    """{segment URI: its media sequence number} (RFC 8216 6.3.5: the first is EXT-X-MEDIA-SEQUENCE)."""
+    return {segment.uri: playlist.media_sequence + n for n, segment in enumerate(playlist.segments)}
+
+
+def renumbered(earlier: Playlist, later: Playlist) -> list[str]:
+    """Segments two loads of one live playlist give different media sequence numbers, which RFC 8216
+    6.2.2 forbids and players reject (hls.js: "media sequence mismatch"). [] when none."""
+    before, after = sequence_numbers(earlier), sequence_numbers(later)
+    return [f"{uri}: {before[uri]} then {after[uri]}" for uri in before.keys() & after.keys() if before[uri] != after[uri]]

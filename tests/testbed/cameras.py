@@ -37,12 +37,14 @@ def start_camera(
     sub: bool = False,
     auth_method: str = "basic",
     camera_id: str | None = None,
+    stamp: bool = True,
 ) -> dict:
     """Start one camera process detached from us; wait for its READY line; return its state entry.
 
     `number` picks the port (Layout.camera_port); the id (and mount /<id>) defaults to cam<number>.
     `kind` is one of tests.testbed.zoo.KINDS; `sub` also serves /<id>-sub; with a password the
-    camera asks for it with `auth_method` (basic or digest)."""
+    camera asks for it with `auth_method` (basic or digest). stamp=False: no timestamp QR code in
+    the picture (it costs CPU, and only glass-to-glass measurements read it)."""
     camera_id = camera_id or f"cam{number}"
     if kind not in KINDS:
         raise TestbedError(f"camera {camera_id}: unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
@@ -58,6 +60,8 @@ def start_camera(
         argv += ["--kind", kind]
     if sub:
         argv += ["--sub"]
+    if not stamp:
+        argv += ["--no-stamp"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     if password is not None:
         password_file = layout.run_dir / f"{camera_id}.password"
@@ -84,6 +88,8 @@ def start_camera(
     }
     if sub:
         entry["sub_url"] = f"{url}-sub"
+    if not stamp:
+        entry["stamp"] = False
     if password is not None:
         entry.update(username=AUTH_USERNAME, password=password, auth_method=auth_method)
     return entry
@@ -95,7 +101,7 @@ def start_zoo_camera(layout: Layout, camera: ZooCamera, password: str | None) ->
         raise TestbedError(f"zoo camera {camera.id}: auth {camera.auth!r} but password {'given' if password else 'missing'}")
     return start_camera(
         layout, camera.number, password, kind=camera.kind, sub=camera.sub,
-        auth_method=camera.auth or "basic", camera_id=camera.id,
+        auth_method=camera.auth or "basic", camera_id=camera.id, stamp=camera.stamp,
     )  # fmt: skip
 
 
@@ -106,7 +112,7 @@ def restart_camera(layout: Layout, entry: dict, password: str | None) -> dict:
     number = entry.get("number") or int(camera_id.removeprefix("cam"))
     return start_camera(
         layout, number, password, kind=entry.get("kind", DEFAULT_KIND), sub="sub_url" in entry,
-        auth_method=entry.get("auth_method", "basic"), camera_id=camera_id,
+        auth_method=entry.get("auth_method", "basic"), camera_id=camera_id, stamp=entry.get("stamp", True),
     )  # fmt: skip
 
 

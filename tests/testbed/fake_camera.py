@@ -58,6 +58,9 @@ PASSWORD_ENV = "CAMGATE_CAMERA_PASSWORD"
 PATTERNS = ("smpte", "ball", "pinwheel", "spokes", "circular", "zone-plate", "gamut", "bar", "colors")
 AAC_ENCODERS = ("avenc_aac", "voaacenc", "fdkaacenc")
 FRAMERATE = 25
+# The H.265 cameras run at 15 fps, as many sites set them to save storage (and x265 is the costliest
+# encoder of the zoo: three of them at 25 fps took a core of the 2-core test machine).
+HEVC_FRAMERATE = 15
 SUB_BITRATE_KBPS = 256
 SUB_MJPEG_QUALITY = 40
 # The sub profile's picture for a main picture size: 16:9, both sides multiples of 8 (RTP/JPEG
@@ -84,6 +87,7 @@ class Kind:
     audio: str | None  # aac, pcma, pcmu or None
     jumping: bool = False
     mjpeg_quality: int = 50
+    framerate: int = FRAMERATE
 
 
 KINDS = {
@@ -91,8 +95,8 @@ KINDS = {
     "h264-pcma": Kind("h264", 640, 360, FRAMERATE, 1000, "pcma"),
     "h264-pcmu": Kind("h264", 640, 360, FRAMERATE, 1000, "pcmu"),
     "h264-720p-gop4": Kind("h264", 1280, 720, 4 * FRAMERATE, 2000, None),
-    "h265-aac": Kind("h265", 640, 360, FRAMERATE, 700, "aac"),
-    "h265-pcma": Kind("h265", 640, 360, FRAMERATE, 700, "pcma"),
+    "h265-aac": Kind("h265", 640, 360, HEVC_FRAMERATE, 700, "aac", framerate=HEVC_FRAMERATE),
+    "h265-pcma": Kind("h265", 640, 360, HEVC_FRAMERATE, 700, "pcma", framerate=HEVC_FRAMERATE),
     "mjpeg": Kind("mjpeg", 640, 360, 1, 0, None),
     "h264-jumping": Kind("h264", 640, 360, FRAMERATE, 1000, "aac", jumping=True),
 }
@@ -141,14 +145,14 @@ def video_branch(kind: Kind, pattern: str, stamp: bool, sub: bool) -> str:
     overlay = f"! debugqroverlay name={CLOCK_QR} x=1 y=1 pixel-size={CLOCK_QR_PIXELS} " if stamp else ""
     source = (
         f"videotestsrc is-live=true pattern={pattern} "
-        f"! video/x-raw,width={width},height={height},framerate={FRAMERATE}/1 "
+        f"! video/x-raw,width={width},height={height},framerate={kind.framerate}/1 "
         f"{overlay}"
         "! videoconvert ! video/x-raw,format=I420 "
     )
     kbps = SUB_BITRATE_KBPS if sub else kind.video_kbps
     if kind.video == "h264":
         return source + (
-            f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={kind.gop_frames} bitrate={kbps} "
+            f"! x264enc tune=zerolatency speed-preset=ultrafast threads=1 key-int-max={kind.gop_frames} bitrate={kbps} "
             "! video/x-h264,profile=baseline "
             "! rtph264pay name=pay0 pt=96 config-interval=1 "
         )
@@ -156,7 +160,7 @@ def video_branch(kind: Kind, pattern: str, stamp: bool, sub: bool) -> str:
         # open-gop=0: keyframes are IDR pictures, not CRA, so every one is a clean start for a client.
         return source + (
             f"! x265enc tune=zerolatency speed-preset=ultrafast key-int-max={kind.gop_frames} bitrate={kbps} "
-            'option-string="open-gop=0" '
+            'option-string="open-gop=0:pools=1:frame-threads=1:lookahead-slices=0" '
             "! video/x-h265,profile=main ! h265parse "
             "! rtph265pay name=pay0 pt=96 config-interval=1 "
         )

@@ -1,13 +1,15 @@
 """The camera launcher (templates/bin/camgate-camera-run.j2), run by this machine's bash with a stand-in
 for ffmpeg: the URL goes in from the credential, credentials are masked in what ffmpeg logs, and a run
-of timestamp rewrites (a camera clock that jumped back) stops ffmpeg so systemd restarts it in sync."""
+of timestamp rewrites (a camera clock that jumped back) stops ffmpeg so systemd restarts it in sync;
+with this machine's ffmpeg: a restart keeps the media sequence numbers players already saw."""
 
 import subprocess
 import time
 
-from camgate.ffmpeg import RTSP_URL_PLACEHOLDER
-from camgate.render import render
-from roles.cameras import BACKOFF
+from camgate.ffmpeg import PLAYLIST_NAME, RTSP_URL_PLACEHOLDER, hls_options
+from camgate.model import parse_gateway
+from roles.cameras import BACKOFF, launcher_script
+from tests.players.hls import Playlist, parse_playlist, renumbered, sequence_numbers
 
 URL = "rtsp://viewer:s3cr%40t@192.0.2.10:554/stream1"
 DTS = "[hls @ 0x55] Non-monotonous DTS in output stream 0:0; previous: 90000, current: 450; changing to 90001."
@@ -16,20 +18,26 @@ DTS = "[hls @ 0x55] Non-monotonous DTS in output stream 0:0; previous: 90000, cu
 def launcher(tmp_path, stderr_lines: list[str], then_sleep: float = 30, grace: int = 0) -> subprocess.Popen:
     """The launcher with a stand-in ffmpeg that logs `stderr_lines`; `grace` replaces the deployed
     grace period (BACKOFF['dts_grace']) so a test need not wait it out."""
-    script = tmp_path / "camgate-camera-run"
-    script.write_text(render("bin/camgate-camera-run.j2", placeholder=RTSP_URL_PLACEHOLDER, **{**BACKOFF, "dts_grace": grace}))
-    script.chmod(0o755)
     fake = tmp_path / "ffmpeg"
     lines = "\n".join(["$1 opened"] + stderr_lines)
     fake.write_text(f"#!/bin/bash\ncat >&2 <<EOF\n{lines}\nEOF\nexec sleep {then_sleep}\n")
     fake.chmod(0o755)
+    return start_launcher(tmp_path, [str(fake), RTSP_URL_PLACEHOLDER], grace=grace)
+
+
+def start_launcher(tmp_path, argv: list[str], url: str = URL, grace: int = 0) -> subprocess.Popen:
+    """The deployed launcher running `argv` as a camera unit does: the URL from its credential,
+    tmp_path/runtime as the unit's runtime directory (which holds its HLS)."""
+    script = tmp_path / "camgate-camera-run"
+    script.write_text(launcher_script(dts_grace=grace))
+    script.chmod(0o755)
     credentials = tmp_path / "credentials"
     credentials.mkdir(exist_ok=True)
-    (credentials / "rtsp-url").write_text(URL)
+    (credentials / "rtsp-url").write_text(url)
     runtime = tmp_path / "runtime"
     runtime.mkdir(exist_ok=True)
     env = {"PATH": "/usr/bin:/bin", "CREDENTIALS_DIRECTORY": str(credentials), "RUNTIME_DIRECTORY": str(runtime)}
-    return subprocess.Popen([str(script), str(fake), RTSP_URL_PLACEHOLDER], env=env, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([str(script), *argv], env=env, stderr=subprocess.PIPE, text=True)
 
 
 def finish(proc: subprocess.Popen, within: float) -> tuple[int | None, str]:
@@ -85,3 +93,49 @@ def test_scattered_timestamp_warnings_are_left_alone(tmp_path):
     scattered = [DTS] * (BACKOFF["dts_run"] - 1) + ["[rtsp @ 0x1] RTP: missed 3 packets"] + [DTS] * 5
     status, log = finish(launcher(tmp_path, scattered, then_sleep=30), within=3)
     assert status is None, f"stopped for warnings that were not a run: {log}"
+
+
+def camera():
+    return parse_gateway("gw", {"domain": "gw.example", "tls": "off", "cameras": [{"id": "cam1", "url": "rtsp://192.0.2.1/a", "hls_time": 1}]}).cameras[0]
+
+
+def hls_run(tmp_path, seconds: int, restart_count: int = 0) -> Playlist:
+    """The launcher running this machine's ffmpeg the way a camera unit does (camgate's HLS options,
+    a test pattern for the camera, 1 s segments), for `seconds` of stream; the playlist it leaves."""
+    runtime = tmp_path / "runtime"
+    hls = dict(hls_options(camera(), str(runtime)))
+    argv = [
+        "/usr/bin/ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-f", "lavfi", "-i", RTSP_URL_PLACEHOLDER,
+        "-t", str(seconds), "-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p", "-f", "hls",
+        *[arg for key, value in hls.items() for arg in (f"-{key}", value)], str(runtime / PLAYLIST_NAME),
+    ]  # fmt: skip
+    proc = start_launcher(tmp_path, argv, url="testsrc2=size=320x180:rate=25")
+    status, log = finish(proc, within=seconds + 60)
+    assert status == 0, log
+    return parse_playlist((runtime / PLAYLIST_NAME).read_text())
+
+
+def test_a_restarted_camera_keeps_the_media_sequence_numbers_of_the_segments_still_listed(tmp_path):
+    first = hls_run(tmp_path, seconds=6)
+    restarted = hls_run(tmp_path, seconds=3)
+
+    assert first.media_sequence > 1_700_000_000  # a first run numbers from the Unix time (edge caches)
+    assert renumbered(first, restarted) == []
+    new = [s for s in restarted.segments if s.uri not in sequence_numbers(first)]
+    assert new and new[0].discontinuity, restarted
+    assert max(sequence_numbers(restarted).values()) < first.media_sequence + 20  # numbered on, no jump
+
+
+def test_a_restart_numbers_on_from_the_playlist_also_inside_a_tee(tmp_path):
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    (runtime / PLAYLIST_NAME).write_text("#EXTM3U\n")
+    slave = "[f=hls:hls_time=1:hls_start_number_source=epoch]stream.m3u8"
+    echo = tmp_path / "echo-args"
+    echo.write_text('#!/bin/bash\nprintf "%s\\n" "$@" >&2\n')
+    echo.chmod(0o755)
+
+    _, log = finish(start_launcher(tmp_path, [str(echo), "-f", "tee", slave, "-hls_start_number_source", "epoch"]), within=10)
+
+    assert "[f=hls:hls_time=1:hls_start_number_source=generic]stream.m3u8" in log.splitlines()
+    assert "generic" in log.splitlines() and "epoch" not in log

@@ -3,7 +3,7 @@
 import re
 
 from camgate.model import parse_gateway
-from camgate.render import render, render_camera_unit, render_nginx_site, systemd_arg
+from camgate.render import render_camera_unit, render_nginx_site, systemd_arg
 
 
 def gw(**cam):
@@ -108,8 +108,8 @@ def test_camera_unit_is_hardened():
 
 
 def test_launcher_masks_credentials():
-    from roles.cameras import BACKOFF
+    from roles.cameras import launcher_script
 
-    script = render("bin/camgate-camera-run.j2", placeholder="@RTSP_URL@", **BACKOFF)
+    script = launcher_script()
     assert script.startswith("#!/bin/bash")
     assert "sed -u -E" in script and "***@" in script
