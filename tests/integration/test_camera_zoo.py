@@ -45,7 +45,7 @@ browser = pytest.mark.skipif(browser_unavailable_reason() is not None, reason=st
 
 
 @pytest.fixture(scope="module")
-def zoo_bed(first_deploy):
+def zoo_bed():
     bed = Testbed(state_dir=ZOO_DIR, index=ZOO_INDEX, cameras=1, auth_cameras=(), zoo=True)
     try:
         with phase("zoo testbed up (8 cameras, 3 sub profiles)"):
@@ -124,16 +124,23 @@ def test_hevc_is_tagged_hvc1_and_a_second_client_decodes_it(zoo, camera_id):
     assert video and (video[0]["codec_name"], video[0]["width"], video[0]["height"]) == ("hevc", 640, 360), streams
 
 
+# Seconds each H.264 camera plays: 10, the camera with 4 s between keyframes 20, the jumping one 30:
+# at every jump (every 15 s) its ffmpeg restarts, and the player waits about 5 s for new segments.
+PLAY_SECONDS = {LONG_GOP: 20, JUMPING: 30}
+JUMPING_ADVANCES_AT_LEAST = 0.4  # of the wall time: two such waits in 30 s leave about 0.6
+
+
 @pytest.fixture(scope="module")
 def h264_plays(zoo) -> dict:
-    """hls.js plays every H.264 camera at once, each in a browser of its own, as phones would: each
-    camera's PlayResult by id. One after the other they took about 4 minutes on 2 cores."""
+    """hls.js plays every H.264 camera's main variant at once, each in a browser of its own, as phones
+    would: each camera's PlayResult by id. One after the other they took about 4 minutes on 2 cores.
+    (The level is forced: with several players on 2 cores hls.js's ABR can pick the sub stream,
+    which test_the_sub_stream_is_the_second_variant_and_plays_when_forced plays.)"""
     for camera_id in H264:
         wait_for_status(zoo, camera_id, "up")
 
     def play(camera_id: str):
-        seconds = 10 if zoo_camera(camera_id).expect.keyframe_interval <= 1 else 20
-        return play_hls(url(zoo, camera_id), seconds=seconds, startup_timeout=60)
+        return play_hls(url(zoo, camera_id), seconds=PLAY_SECONDS.get(camera_id, 10), level=0, startup_timeout=60)
 
     with ThreadPoolExecutor(max_workers=len(H264)) as pool:
         return dict(zip(H264, pool.map(play, H264)))
@@ -144,10 +151,13 @@ def h264_plays(zoo) -> dict:
 def test_hls_js_plays_every_h264_camera_through_its_signed_url(h264_plays, camera_id):
     expect = zoo_camera(camera_id).expect
     result = h264_plays[camera_id]
-    assert result.ok and not result.fatal_errors, result.summary()
+    assert not result.fatal_errors, result.summary()  # a renumbered segment after a restart would be one
     assert (result.video_width, result.video_height) == (expect.width, expect.height), result.summary()
-    assert result.advanced_with_wall_time(0.6), result.summary()
-    print(f"{camera_id}: first frame {result.first_frame_s:.1f} s, latency {result.latency_s} s")
+    if camera_id == JUMPING:
+        assert result.advanced_with_wall_time(JUMPING_ADVANCES_AT_LEAST), result.summary()
+    else:
+        assert result.ok and result.advanced_with_wall_time(0.6), result.summary()
+    print(f"{camera_id}: first frame {result.first_frame_s:.1f} s, latency {result.latency_s} s, {result.summary()}")
 
 
 @browser
@@ -214,21 +224,6 @@ def test_g711_is_transcoded_without_encoder_warnings(zoo):
         wait_for_status(zoo, camera_id, "up")
         log = zoo["host"].check_output(f"journalctl -u camgate-camera-{camera_id} -o cat --no-pager")
         assert "Too many bits" not in log, log[-2000:]
-
-
-def test_status_reads_a_fleet_of_two_gateways_at_once(zoo, deployer, gateway, tmp_path):
-    """Two inventories, two gateways (this suite's and the zoo's): one report with both."""
-    zoo_inventory = tmp_path / "zoo_site.py"
-    zoo_inventory.write_text(f"from tests.testbed.inventory import testbed_gateway\ngateways = [testbed_gateway({str(ZOO_DIR)!r})]\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "camgate.cli", "status", INVENTORY, str(zoo_inventory), "--json"], cwd=ROOT,
-        env=deployer.env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert result.returncode in (0, 1), result.stderr  # 1: a zoo camera is not up (MJPEG until transcoded)
-    reports = json.loads(result.stdout)
-    assert list(reports) == [gateway.host, zoo["state"]["name"]]
-    assert set(reports[gateway.host]["cameras"]) == {c.id for c in gateway.enabled_cameras}
-    assert set(reports[zoo["state"]["name"]]["cameras"]) >= {c.id for c in ZOO}
 
 
 def test_the_mjpeg_camera_is_unplayable_in_status_and_verify_until_it_is_transcoded(zoo):
