@@ -17,7 +17,7 @@ from camgate.paths import DEPLOY_STAMP
 from tests.testbed import Testbed
 from tests.testbed.proc import wait_until
 from tests.conftest import phase
-from tests.integration.conftest import INVENTORY, ROOT, Deployer, grand_total
+from tests.integration.conftest import INVENTORY, ROOT, grand_total
 
 SECOND_STATE_DIR = ROOT / ".testbed-test-2"
 SECOND_INDEX = 8
@@ -123,7 +123,11 @@ def test_one_run_deploys_two_gateways_each_with_only_its_own_cameras(second_test
 
 def test_status_reads_a_fleet_of_two_gateways_at_once(second_testbed, deployer, gateway, tmp_path):
     """Two inventories, two gateways (this suite's and the second one): one report with both."""
-    Deployer(SECOND_STATE_DIR).run()  # deployed by the test above already: then this changes nothing
+    first_dir = deployer.env["CAMGATE_TESTBED_DIR"]
+    try:  # both gateways as the test above left them (then this changes nothing)
+        deployer.run(testbeds=[first_dir, str(SECOND_STATE_DIR)])
+    finally:
+        deployer.env["CAMGATE_TESTBED_DIR"] = first_dir
     second = json.loads((SECOND_STATE_DIR / "state.json").read_text())
     second_inventory = tmp_path / "second_site.py"
     second_inventory.write_text(f"from tests.testbed.inventory import testbed_gateway\ngateways = [testbed_gateway({str(SECOND_STATE_DIR)!r})]\n")
