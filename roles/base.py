@@ -19,9 +19,9 @@ APT_CACHE_SECONDS = 3600
 
 @deploy("camgate base")
 def base() -> None:
-    """Guarantees: apt lists at most an hour old (gateway_packages installs); system user/group
-    `camgate` (no login, no home); /etc/camgate (0755) and /etc/camgate/credentials (0700, root only); /usr/local/lib/camgate;
-    with hide_processes (default), /proc mounted hidepid=invisible now and at every boot, so no
+    """Guarantees: apt lists at most an hour old (for gateway_packages); system user/group `camgate`
+    (no login, no home); /etc/camgate (0755) and /etc/camgate/credentials (0700, root only);
+    /usr/local/lib/camgate; with hide_processes (default), /proc mounted hidepid=invisible now and at every boot, so no
     other user can read a camera URL from ffmpeg's argument list. Reads: hide_processes."""
     require_supported_release()
     if not apt_lists_fresh_before(APT_CACHE_SECONDS):  # from the deploy's snapshot, not two more round trips
