@@ -15,6 +15,9 @@ from camgate import paths
 from camgate.model import Edge, Gateway
 
 PYTHON = ["python3"]  # the gateway-side helpers (camgate/gateway/) are standard-library Python
+# `camgate verify` and `camgate rotate-url-secret` ask the host's nginx through curl on the host itself, as
+# do docs/operations.md's checks; a minimal server image may not have it.
+CURL = ["curl"]
 NFTABLES = ["nftables"]
 FFMPEG = ["ffmpeg"]
 OPENSSL = ["openssl"]
@@ -28,7 +31,7 @@ MTAIL = ["mtail"]
 
 def plain_packages(gateway: Gateway | Edge) -> list[str]:
     """What this gateway (or edge: no ffmpeg) needs that may be installed before any configuration, in one run."""
-    wanted = PYTHON + NGINX + (FFMPEG if isinstance(gateway, Gateway) else [])
+    wanted = PYTHON + CURL + NGINX + (FFMPEG if isinstance(gateway, Gateway) else [])
     if gateway.firewall:
         wanted += NFTABLES
     if gateway.https:

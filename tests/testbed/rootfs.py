@@ -31,7 +31,8 @@ VARIANT = "minbase"
 # A bare server: what a minimal cloud/VPS image has and what pyinfra/testinfra need to manage it.
 # No nginx or ffmpeg: the project's deploy installs them. The same names exist in bookworm and trixie
 # (trixie still has systemd-sysv and dbus as packages; systemd-resolved, split out since bookworm, is
-# left out on both: the container gets the host's resolv.conf, as a VPS gets its provider's).
+# left out on both: the container gets the host's resolv.conf, as a VPS gets its provider's). No curl:
+# the deploy installs it (camgate verify needs it), and a bare host without it proves that.
 PACKAGES: tuple[str, ...] = (
     "systemd",
     "systemd-sysv",
@@ -42,7 +43,6 @@ PACKAGES: tuple[str, ...] = (
     "iproute2",
     "procps",
     "sudo",
-    "curl",
     "apt-utils",
 )
 BUILD_TIMEOUT = 900
