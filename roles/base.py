@@ -49,7 +49,7 @@ def base() -> None:
 @deploy("camgate packages")
 def gateway_packages() -> None:
     """Guarantees: in one apt run (one download, one dpkg run, its triggers once), every package the
-    gateway needs that needs no configuration first (python3, ffmpeg, nginx and njs, nftables,
+    gateway needs that needs no configuration first (python3, curl, ffmpeg, nginx and njs, nftables,
     openssl, certbot, as the inventory asks), and those of camgate.packages.first_start_files whose
     files this deploy has put already (deploy.py puts them first); a package whose files are not in
     place is left to its role. Reads: firewall, tls, metrics_from."""
