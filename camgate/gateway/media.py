@@ -577,8 +577,10 @@ def attribute_text(name: str, value) -> str:
 def multivariant_playlist(variants: Sequence[tuple[str, dict]], independent_segments: bool = True) -> str:
     """A multivariant playlist: #EXTM3U, #EXT-X-INDEPENDENT-SEGMENTS (every media segment starts with
     a keyframe: ffmpeg's HLS muxer cuts on them), then each variant's #EXT-X-STREAM-INF line (its
-    attributes in the order given) and URI, highest BANDWIDTH first (a stable sort: equal ones keep
-    their order). Clients start with the first variant listed: the camera's main stream.
+    attributes in the order given) and URI, in the order given. Clients such as AVPlayer start with
+    the first variant listed, so the caller lists the camera's main stream first; the order is not
+    taken from the measured BANDWIDTH, which a sub stream can top for a while (a main stream of a
+    still scene at a variable bit rate, the first segments after a start).
     No EXT-X-VERSION: nothing here needs more than protocol version 1 (RFC 8216 section 7; version 6
     is for EXT-X-MAP inside the media playlists, which ffmpeg writes with their own version).
     ValueError when a variant has no BANDWIDTH or a value or URI cannot be written as it is; TypeError
@@ -593,7 +595,7 @@ def multivariant_playlist(variants: Sequence[tuple[str, dict]], independent_segm
             raise TypeError(f"{uri}: BANDWIDTH must be an integer")
         if not uri or uri.startswith("#") or any(c in uri for c in "\r\n"):
             raise ValueError(f"{uri!r} is not a playlist URI line")
-    for uri, attributes in sorted(variants, key=lambda variant: -variant[1]["BANDWIDTH"]):
+    for uri, attributes in variants:
         lines.append("#EXT-X-STREAM-INF:" + ",".join(attribute_text(n, v) for n, v in attributes.items()))
         lines.append(uri)
     return "\n".join(lines) + "\n"

@@ -88,9 +88,17 @@ def wait_for_status(zoo: dict, camera_id: str, status: str, timeout: float = 90)
 
 
 def multivariant(zoo: dict, camera_id: str) -> tuple[str, list]:
-    client = Client()
-    resp, playlist = client.wait_for_playlist(url(zoo, camera_id), timeout=90)
-    return resp.body.decode(), playlist.variants
+    """The camera's multivariant playlist once it lists the main stream: a main stream restarting
+    while the zoo starts leaves only its sub stream listed until the next health run."""
+    found: dict = {}
+
+    def main_listed() -> bool:
+        resp, playlist = Client().wait_for_playlist(url(zoo, camera_id), timeout=90)
+        found.update(text=resp.body.decode(), variants=playlist.variants)
+        return any(uri == "stream.m3u8" for _, uri in playlist.variants)
+
+    assert wait_until(main_listed, timeout=90, interval=2), f"{camera_id}: main stream never listed:\n{found['text']}"
+    return found["text"], found["variants"]
 
 
 @pytest.mark.parametrize("camera_id", [c.id for c in ZOO if c.id != MJPEG])

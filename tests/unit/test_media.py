@@ -465,7 +465,7 @@ def test_multivariant_playlist_text():
         "RESOLUTION": "640x360",
         "FRAME-RATE": 12.5,
     }
-    assert multivariant_playlist([("sub/stream.m3u8", sub), ("main/stream.m3u8", main)]) == (
+    assert multivariant_playlist([("main/stream.m3u8", main), ("sub/stream.m3u8", sub)]) == (
         "#EXTM3U\n"
         "#EXT-X-INDEPENDENT-SEGMENTS\n"
         '#EXT-X-STREAM-INF:BANDWIDTH=4000000,AVERAGE-BANDWIDTH=3500000,CODECS="hvc1.1.6.L93.B0,mp4a.40.2",RESOLUTION=1920x1080,FRAME-RATE=25.000\n'
@@ -475,7 +475,12 @@ def test_multivariant_playlist_text():
     )
 
 
-def test_equal_bandwidths_keep_their_order_and_other_quoted_attributes_are_quoted():
+def test_a_main_stream_measured_below_its_sub_stream_is_still_listed_first():
+    text = multivariant_playlist([("stream.m3u8", {"BANDWIDTH": 90_000}), ("sub/stream.m3u8", {"BANDWIDTH": 400_000})])
+    assert [line for line in text.splitlines() if not line.startswith("#")] == ["stream.m3u8", "sub/stream.m3u8"]
+
+
+def test_variants_keep_their_order_and_other_quoted_attributes_are_quoted():
     text = multivariant_playlist(
         [("a.m3u8", {"BANDWIDTH": 1, "AUDIO": "aac", "CLOSED-CAPTIONS": "NONE"}), ("b.m3u8", {"BANDWIDTH": 1})],
         independent_segments=False,
