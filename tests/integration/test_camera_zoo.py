@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import testinfra
 
+from camgate.gateway.health import VARIANT_URIS
 from camgate.gateway.media import read_init
 from camgate.gateway.retention import start_of
 from camgate.signing import link_token, parse_link_secret_conf, signed_path
@@ -88,14 +89,15 @@ def wait_for_status(zoo: dict, camera_id: str, status: str, timeout: float = 90)
 
 
 def multivariant(zoo: dict, camera_id: str) -> tuple[str, list]:
-    """The camera's multivariant playlist once it lists the main stream: a main stream restarting
-    while the zoo starts leaves only its sub stream listed until the next health run."""
+    """The camera's multivariant playlist once it lists the main stream. nginx serves it from the
+    health timer's last report, which right after a deploy can predate the main stream's first
+    segments and list only the sub stream (rightly: that one plays)."""
     found: dict = {}
 
     def main_listed() -> bool:
         resp, playlist = Client().wait_for_playlist(url(zoo, camera_id), timeout=90)
         found.update(text=resp.body.decode(), variants=playlist.variants)
-        return any(uri == "stream.m3u8" for _, uri in playlist.variants)
+        return any(uri == VARIANT_URIS["main"] for _, uri in playlist.variants)
 
     assert wait_until(main_listed, timeout=90, interval=2), f"{camera_id}: main stream never listed:\n{found['text']}"
     return found["text"], found["variants"]
