@@ -134,6 +134,10 @@ WEBRTC_SECRETS = f"{ETC}/webrtc.env"  # 0600 root: Janus's API secret and the TU
 WEBRTC_SECRETS_SCRIPT = f"{LIB}/camgate-webrtc-secrets"
 TURN_SECRET_CONF = f"{NGINX_CAMGATE_DIR}/turn-secret.conf"  # 0600 root: the TURN secret, for the manifest
 WEBRTC_SCRIPT = f"{LIB}/camgate-webrtc"
+# The WHEP engine on GStreamer's webrtcbin that replaces Janus and the signalling above (issue 27;
+# not deployed yet): camgate/gateway/webrtc_engine.py and whep.py.
+WEBRTC_ENGINE_SCRIPT = f"{LIB}/camgate-webrtc-engine"
+WHEP_MODULE = f"{LIB}/camgate_whep.py"
 WEBRTC_CONFIG = f"{ETC}/webrtc.json"
 WEBRTC_SERVICE = "camgate-webrtc.service"
 WEBRTC_PORT = 8086  # camgate-webrtc, on 127.0.0.1 only: nginx proxies /api/webrtc/ to it
@@ -182,5 +186,7 @@ GATEWAY_CODE = {
     "retention": RETENTION_SCRIPT,
     "media": MEDIA_MODULE,
     "webrtc": WEBRTC_SCRIPT,
+    "webrtc_engine": WEBRTC_ENGINE_SCRIPT,
+    "whep": WHEP_MODULE,
     "metrics": METRICS_SCRIPT,
 }

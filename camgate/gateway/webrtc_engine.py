@@ -1,0 +1,428 @@
+"""camgate-webrtc-engine: live view over WebRTC for the app and any WHEP player (runs on the gateway).
+
+Not deployed yet: it is to replace Janus and its signalling (camgate/gateway/webrtc.py) on Debian 12
+and 13 alike (issue 27); tests/tools/test_webrtc_engine.py runs it on this machine.
+
+The engine is GStreamer's webrtcbin (the distribution's gstreamer1.0-plugins-bad and
+gstreamer1.0-nice, driven through python3-gi): ICE (libnice), DTLS and SRTP are its own. Each camera's
+unit (ffmpeg, the one RTSP pull) sends the camera's H.264, copied, and its audio as RTP to loopback
+ports (camgate.webrtc.rtp_ports); this service receives each camera once (a Feed) and hands the same
+frames to every viewer's PeerConnection, payloaded with the payload types of that viewer's offer.
+WHEP, who may watch and the quotas are camgate_whep (camgate/gateway/whep.py). Run as
+camgate-webrtc.service on loopback only, behind nginx, with the JSON config the deploy writes
+(/etc/camgate/webrtc.json) and the TURN secret in the environment (CAMGATE_TURN_SECRET):
+
+    {"listen": ["127.0.0.1", 8086], "public_path": "/api/webrtc", "max_viewers": 100,
+     "max_viewers_per_user": 16, "media_timeout": 10, "connect_timeout": 30, "viewer_timeout": 10,
+     "ice_ports": [40000, 40999], "ice_urls": ["turn:cams.example.com:3478?transport=udp"], "ttl": 3600,
+     "cameras": {"front": {"video_port": 30000, "audio": {"port": 30002, "codec": "opus"}}},
+     "users": {"alice": ["front"]}}
+
+A viewer ends on DELETE, when it never connects within connect_timeout s, when ICE fails, and when
+its RTCP receiver reports stop for viewer_timeout s: a phone that vanished (app killed, network
+lost) sends nothing more, and its media stops within that bound. GET /status (loopback: nginx never
+maps it) gives viewers per camera and the age of each camera's media: what camgate-health judges.
+
+    camgate-webrtc-engine CONFIG.json
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+from http.server import ThreadingHTTPServer
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstSdp", "1.0")
+gi.require_version("GstWebRTC", "1.0")
+from gi.repository import GLib, Gst, GstSdp, GstWebRTC  # noqa: E402
+
+try:
+    from camgate.gateway import whep
+except ImportError:  # on the gateway: camgate_whep.py beside this script
+    import camgate_whep as whep  # type: ignore[no-redef]
+
+TURN_SECRET_ENV = "CAMGATE_TURN_SECRET"
+WATCH_EVERY = 1.0  # seconds between two looks at every viewer's liveness
+GATHER_TIMEOUT = 5.0  # seconds to gather the engine's own ICE candidates before answering
+RTP_MTU = 1200  # bytes: room for SRTP and header extensions within a 1500-byte MTU
+VIDEO_CAPS = "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
+AUDIO = {  # codec -> (caps from the camera's unit, depayloader, payloader, clock rate, SDP encoding)
+    "opus": ("application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=111", "rtpopusdepay", "rtpopuspay", 48000, "OPUS"),
+    "pcma": ("application/x-rtp,media=audio,clock-rate=8000,encoding-name=PCMA,payload=8", "rtppcmadepay", "rtppcmapay", 8000, "PCMA"),
+    "pcmu": ("application/x-rtp,media=audio,clock-rate=8000,encoding-name=PCMU,payload=0", "rtppcmudepay", "rtppcmupay", 8000, "PCMU"),
+}
+
+
+def keep_ice_agent(webrtc: Gst.Element) -> Gst.Object:
+    """webrtcbin's ICE object, safe to hold: GStreamer 1.22's getter hands PyGObject the only
+    reference (refcount 1), which would free the agent under webrtcbin when the wrapper goes. Take
+    the reference webrtcbin is owed; releases that get it right (refcount 2) are left alone."""
+    ice = webrtc.get_property("ice-agent")
+    if ice.__grefcount__ == 1:
+        capsule = ctypes.pythonapi.PyCapsule_GetPointer
+        capsule.restype, capsule.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+        gobject = ctypes.CDLL("libgobject-2.0.so.0")
+        gobject.g_object_ref.restype, gobject.g_object_ref.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+        gobject.g_object_ref(capsule(ice.__gpointer__, None))
+    return ice
+
+
+def wait_for(promise: Gst.Promise, what: str) -> Gst.Structure | None:
+    if promise.wait() != Gst.PromiseResult.REPLIED:
+        raise whep.Refused(500, f"the WebRTC engine did not {what}")
+    reply = promise.get_reply()
+    error = reply.get_value("error") if reply is not None and reply.has_field("error") else None
+    if error is not None:
+        raise whep.Refused(400, f"the WebRTC engine could not {what}: {error.message}")
+    return reply
+
+
+class Feed:
+    """One camera's RTP from its unit, received once: H.264 access units (SPS/PPS before every
+    keyframe) and its audio in tees that every viewer's branch hangs on. A fakesink keeps the last
+    frame, whose arrival time is the camera's media age."""
+
+    def __init__(self, camera: str, settings: dict):
+        self.camera = camera
+        self.settings = settings
+        audio = settings.get("audio")
+        launch = (
+            f'udpsrc address=127.0.0.1 port={settings["video_port"]} caps="{VIDEO_CAPS}" ! rtph264depay '
+            "! h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au "
+            "! tee name=video allow-not-linked=true video. ! queue leaky=downstream max-size-buffers=2 "
+            "! fakesink name=last sync=false async=false enable-last-sample=true"
+        )
+        if audio:
+            caps, depay = AUDIO[audio["codec"]][:2]
+            launch += f' udpsrc address=127.0.0.1 port={audio["port"]} caps="{caps}" ! {depay} ! tee name=audio allow-not-linked=true'
+        self.pipeline = Gst.parse_launch(launch)
+        self.pipeline.set_name(f"camera-{camera}")
+        self.video = self.pipeline.get_by_name("video")
+        self.audio = self.pipeline.get_by_name("audio")
+        self.last = self.pipeline.get_by_name("last")
+        bus = self.pipeline.get_bus()
+        bus.add_signal_watch()
+        bus.connect("message::error", self.on_error)
+        self.pipeline.set_state(Gst.State.PLAYING)
+
+    def on_error(self, _bus, message) -> None:
+        error, debug = message.parse_error()
+        print(f"camgate-webrtc: camera {self.camera}: {error.message} ({debug})", file=sys.stderr, flush=True)
+
+    def media_age_ms(self) -> int | None:
+        """How long ago the newest frame arrived, None if none ever did."""
+        sample = self.last.get_property("last-sample")
+        clock = self.pipeline.get_clock()
+        if sample is None or clock is None or sample.get_buffer().pts == Gst.CLOCK_TIME_NONE:
+            return None
+        running = clock.get_time() - self.pipeline.get_base_time()
+        return max(0, (running - sample.get_buffer().pts) // Gst.MSECOND)
+
+    def stop(self) -> None:
+        self.pipeline.set_state(Gst.State.NULL)
+
+
+class Viewer:
+    """One PeerConnection: a webrtcbin in the camera's pipeline, fed from its tees through
+    payloaders that use the payload types of the player's offer."""
+
+    def __init__(self, feed: Feed, user: str, offer: whep.Offer, config: dict, on_end):
+        self.id = secrets.token_urlsafe(16)  # 22 characters: unguessable, as WHEP asks of session URLs
+        self.feed, self.user, self.camera = feed, user, feed.camera
+        self.config = config
+        self.on_end = on_end
+        self.created = time.monotonic()
+        self.heard = None  # monotonic time of the player's last RTCP
+        self.connected = False
+        self.ended = False
+        self.remote_ufrag = None
+        self.mids: dict[str, int] = {}
+        self.branches: list[tuple[Gst.Element, Gst.Pad, list[Gst.Element]]] = []  # (tee, tee pad, elements)
+        self.webrtc = Gst.ElementFactory.make("webrtcbin", f"viewer-{self.id}")
+        self.webrtc.set_property("bundle-policy", GstWebRTC.WebRTCBundlePolicy.MAX_BUNDLE)
+        ice = keep_ice_agent(self.webrtc)
+        ice.set_property("ice-tcp", False)  # players that cannot use UDP come through coturn (TURN over TCP/TLS)
+        low, high = config["ice_ports"]
+        ice.set_property("min-rtp-port", low)
+        ice.set_property("max-rtp-port", high)
+        self.ice = ice
+        feed.pipeline.add(self.webrtc)
+        self.webrtc.sync_state_with_parent()
+        try:
+            self.answer = self.negotiate(offer)
+        except BaseException:
+            self.stop()
+            raise
+        self.webrtc.connect("notify::ice-connection-state", self.on_ice_state)
+        rtpbin = self.webrtc.get_by_name("rtpbin")
+        rtpbin.connect("on-ssrc-active", self.on_rtcp)
+
+    def negotiate(self, offer: whep.Offer) -> str:
+        video = offer.video()
+        self.branch(self.feed.video, "rtph264pay", self.video_caps(video), video.h264_payload(),
+                    {"config-interval": 0, "aggregate-mode": "zero-latency"})  # fmt: skip
+        audio = offer.audio()
+        codec = (self.feed.settings.get("audio") or {}).get("codec")
+        payload = audio.audio_payload(codec) if audio and codec else None
+        if payload is not None:
+            _, _, payloader, rate, encoding = AUDIO[codec]
+            caps = f"application/x-rtp,media=audio,encoding-name={encoding},clock-rate={rate},payload={payload}"
+            self.branch(self.feed.audio, payloader, caps, payload, {})
+        for media in offer.media:
+            if media.mid is not None:
+                self.mids[media.mid] = media.index
+        _, message = GstSdp.SDPMessage.new_from_text(offer.sdp)
+        self.remote_ufrag = message.get_media(0).get_attribute_val("ice-ufrag") or message.get_attribute_val("ice-ufrag")
+        remote = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, message)
+        promise = Gst.Promise.new()
+        self.webrtc.emit("set-remote-description", remote, promise)
+        wait_for(promise, "take the offer")
+        # The answer is used inside the promise's callback, where webrtcbin's reply is alive: PyGObject
+        # copies of it (or of its SDP) do not outlive the promise reliably.
+        answered = threading.Event()
+        refused: list[str] = []
+
+        def use_answer(promise, _data):
+            try:
+                reply = promise.get_reply()
+                answer = reply.get_value("answer") if reply is not None and reply.has_field("answer") else None
+                if answer is None:
+                    refused.append(str(reply.get_value("error").message) if reply is not None and reply.has_field("error") else "no answer")
+                else:
+                    self.webrtc.emit("set-local-description", answer, None)
+            finally:
+                answered.set()
+
+        self.webrtc.emit("create-answer", None, Gst.Promise.new_with_change_func(use_answer, None))
+        if not answered.wait(GATHER_TIMEOUT) or refused:
+            raise whep.Refused(400, f"the WebRTC engine could not answer the offer: {refused[0] if refused else 'timed out'}")
+        deadline = time.monotonic() + GATHER_TIMEOUT
+        while self.webrtc.get_property("ice-gathering-state") != GstWebRTC.WebRTCICEGatheringState.COMPLETE and time.monotonic() < deadline:
+            time.sleep(0.01)
+        local = self.webrtc.get_property("local-description")
+        if local is None:
+            raise whep.Refused(400, "the WebRTC engine could not use its answer to this offer")
+        return local.sdp.as_text()
+
+    @staticmethod
+    def video_caps(media: whep.Media) -> str:
+        payload = media.h264_payload()
+        fmtp = dict(kv.split("=", 1) for kv in media.fmtp.get(payload, "").split(";") if "=" in kv)
+        profile = fmtp.get("profile-level-id", "42e01f")
+        return (f"application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload={payload},"
+                f"packetization-mode=(string)1,profile-level-id=(string){profile}")  # fmt: skip
+
+    def branch(self, tee: Gst.Element, payloader: str, caps: str, payload: int, options: dict) -> None:
+        """tee -> queue -> payloader (the offer's payload type) -> webrtcbin, a transceiver that only sends.
+        The video starts wherever the camera is; the player asks for a keyframe (PLI) and shows the
+        next one (a branch that waits for a keyframe itself holds back the caps webrtcbin needs)."""
+        pipeline = self.feed.pipeline
+        queue = Gst.ElementFactory.make("queue")
+        queue.set_property("leaky", "downstream")
+        queue.set_property("max-size-time", Gst.SECOND)
+        pay = Gst.ElementFactory.make(payloader)
+        pay.set_property("pt", payload)
+        pay.set_property("mtu", RTP_MTU)
+        for name, value in options.items():
+            pay.set_property(name, value)
+        capsfilter = Gst.ElementFactory.make("capsfilter")
+        capsfilter.set_property("caps", Gst.Caps.from_string(caps))
+        elements = [queue, pay, capsfilter]
+        for element in elements:
+            pipeline.add(element)
+        queue.link(pay)
+        pay.link(capsfilter)
+        sink = self.webrtc.request_pad_simple("sink_%u")
+        transceiver = sink.get_property("transceiver")
+        transceiver.set_property("direction", GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY)
+        transceiver.set_property("codec-preferences", Gst.Caps.from_string(caps))
+        capsfilter.get_static_pad("src").link(sink)
+        for element in elements:
+            element.sync_state_with_parent()
+        tee_pad = tee.request_pad_simple("src_%u")
+        tee_pad.link(queue.get_static_pad("sink"))
+        self.branches.append((tee, tee_pad, elements))
+
+    def add_candidates(self, candidates: list[tuple[str | None, str]]) -> None:
+        for mid, candidate in candidates:
+            index = self.mids.get(mid, 0) if mid is not None else 0
+            if ".local " in candidate:
+                continue  # an mDNS name the gateway cannot resolve; the player's checks reveal its address
+            self.webrtc.emit("add-ice-candidate", index, candidate)
+
+    def on_ice_state(self, webrtc, _spec) -> None:
+        state = webrtc.get_property("ice-connection-state")
+        if state in (GstWebRTC.WebRTCICEConnectionState.CONNECTED, GstWebRTC.WebRTCICEConnectionState.COMPLETED):
+            self.connected = True
+            self.heard = self.heard or time.monotonic()
+        elif state in (GstWebRTC.WebRTCICEConnectionState.FAILED, GstWebRTC.WebRTCICEConnectionState.CLOSED):
+            self.on_end(self, "ICE failed")
+
+    def on_rtcp(self, _rtpbin, _session, _ssrc) -> None:
+        self.heard = time.monotonic()
+
+    def gone(self, now: float) -> str | None:
+        """Why this viewer is over, or None while it lives."""
+        if self.heard is None:
+            if now - self.created > self.config["connect_timeout"]:
+                return f"never connected within {self.config['connect_timeout']} s"
+            return None
+        if now - self.heard > self.config["viewer_timeout"]:
+            return f"no RTCP from the player for {self.config['viewer_timeout']} s (vanished)"
+        return None
+
+    def stop(self) -> None:
+        """Unhook the branches from the tees (at an idle moment of each), then drop the elements."""
+        pipeline = self.feed.pipeline
+        for tee, tee_pad, elements in self.branches:
+            def unlink(pad, _info, tee=tee, elements=elements):
+                pad.unlink(elements[0].get_static_pad("sink"))
+                tee.release_request_pad(pad)
+                GLib.idle_add(lambda: [e.set_state(Gst.State.NULL) or pipeline.remove(e) for e in elements] and False)
+                return Gst.PadProbeReturn.REMOVE
+
+            tee_pad.add_probe(Gst.PadProbeType.IDLE, unlink)
+        webrtc = self.webrtc
+
+        def drop_webrtc():
+            webrtc.set_state(Gst.State.NULL)
+            pipeline.remove(webrtc)
+            return False
+
+        GLib.idle_add(drop_webrtc)
+
+
+class Service:
+    """The feeds, the viewers, the rules; shared by the HTTP handler threads and the watchdog."""
+
+    def __init__(self, config: dict, turn_secret: str):
+        self.config = config
+        self.rules = whep.Rules(config, turn_secret)
+        self.feeds = {camera: Feed(camera, settings) for camera, settings in config["cameras"].items()}
+        self.viewers: dict[str, Viewer] = {}
+        self.lock = threading.Lock()
+        self.starting: list[str] = []  # users of viewers being negotiated: they count toward the quotas
+
+    def reload(self, config: dict) -> None:
+        """New users apply to new viewers; a viewer whose camera left its user is ended. Cameras are
+        fixed for the life of the process (a camera change restarts the service)."""
+        self.config = config
+        self.rules.config = config
+        with self.lock:
+            gone = [v for v in self.viewers.values() if v.camera not in config["users"].get(v.user, ())]
+        for viewer in gone:
+            self.finish(viewer, "no longer allowed")
+
+    def start(self, user: str, camera: str, offer: whep.Offer) -> tuple[str, str]:
+        self.rules.may_watch(user, camera)
+        feed = self.feeds[camera]
+        age = feed.media_age_ms()
+        if age is None or age > self.config["media_timeout"] * 1000:
+            waited = "never" if age is None else f"not for {age // 1000} s"
+            # WHEP: 409 with Retry-After when the stream is not live.
+            raise whep.Refused(409, f"the camera's stream has {waited} reached the WebRTC engine; play HLS meanwhile", retry_after=3)
+        with self.lock:
+            self.rules.room_for(user, [v.user for v in self.viewers.values()] + self.starting)
+            self.starting.append(user)
+        try:
+            viewer = Viewer(feed, user, offer, self.config, self.finish)
+        finally:
+            with self.lock:
+                self.starting.remove(user)
+        with self.lock:
+            self.viewers[viewer.id] = viewer
+        return viewer.id, viewer.answer
+
+    def viewer(self, user: str, camera: str, viewer_id: str) -> Viewer:
+        self.rules.may_watch(user, camera)
+        with self.lock:
+            viewer = self.viewers.get(viewer_id)
+        # Another user's viewer is as unknown as a missing one: ids are not to be probed.
+        if viewer is None or viewer.user != user or viewer.camera != camera:
+            raise whep.Refused(404, "no such WebRTC session (it ended, or the player vanished)")
+        return viewer
+
+    def trickle(self, user: str, camera: str, viewer_id: str, candidates, ufrag: str | None) -> None:
+        viewer = self.viewer(user, camera, viewer_id)
+        if ufrag and viewer.remote_ufrag and ufrag != viewer.remote_ufrag:
+            raise whep.Refused(422, "ICE restart is not supported: POST a new offer (docs/app.md, reconnecting)")
+        viewer.add_candidates(candidates)
+
+    def end(self, user: str, camera: str, viewer_id: str) -> None:
+        self.finish(self.viewer(user, camera, viewer_id), "DELETE")
+
+    def finish(self, viewer: Viewer, why: str) -> None:
+        with self.lock:
+            if self.viewers.pop(viewer.id, None) is None and viewer.ended:
+                return
+            viewer.ended = True
+        if why != "DELETE":
+            print(f"camgate-webrtc: viewer of {viewer.camera} ({viewer.user}) ended: {why}", file=sys.stderr, flush=True)
+        viewer.stop()
+
+    def watch(self) -> None:
+        """End the viewers that are gone (never connected, or vanished without a DELETE)."""
+        while True:
+            time.sleep(WATCH_EVERY)
+            now = time.monotonic()
+            with self.lock:
+                viewers = list(self.viewers.values())
+            for viewer in viewers:
+                why = viewer.gone(now)
+                if why:
+                    self.finish(viewer, why)
+
+    def status(self) -> dict:
+        with self.lock:
+            viewers = list(self.viewers.values())
+        per_camera: dict[str, int] = {}
+        for viewer in viewers:
+            per_camera[viewer.camera] = per_camera.get(viewer.camera, 0) + 1
+        return {
+            "viewers": len(viewers),
+            "connected": sum(v.connected for v in viewers),
+            "cameras": per_camera,
+            "media_age_ms": {camera: feed.media_age_ms() for camera, feed in self.feeds.items()},
+        }
+
+
+def read_config(path: str) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        config = json.load(handle)
+    defaults = {"public_path": "/api/webrtc", "max_viewers": 100, "max_viewers_per_user": 16, "media_timeout": 10,
+                "connect_timeout": 30, "viewer_timeout": 10, "ice_ports": [0, 0], "ice_urls": [], "ttl": 3600}  # fmt: skip
+    return {**defaults, **config}
+
+
+def serve(config_path: str) -> None:
+    turn_secret = os.environ.get(TURN_SECRET_ENV)
+    if not turn_secret:
+        sys.exit(f"camgate-webrtc: {TURN_SECRET_ENV} is not set (the unit's EnvironmentFile holds it)")
+    Gst.init(None)
+    config = read_config(config_path)
+    service = Service(config, turn_secret)
+    whep.Handler.service = service
+    threading.Thread(target=GLib.MainLoop().run, name="glib", daemon=True).start()
+    threading.Thread(target=service.watch, name="watchdog", daemon=True).start()
+    # SIGHUP (systemctl reload): new users without dropping the viewers that stay allowed.
+    signal.signal(signal.SIGHUP, lambda *_: service.reload(read_config(config_path)))
+    host, port = config["listen"]
+    server = ThreadingHTTPServer((host, port), whep.Handler)
+    server.daemon_threads = True
+    print(f"camgate-webrtc: listening on {host}:{port}, {len(service.feeds)} cameras", file=sys.stderr, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
+        sys.exit(__doc__.split("\n\n")[-1].strip())
+    serve(sys.argv[1])
