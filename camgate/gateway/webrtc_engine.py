@@ -215,11 +215,11 @@ class Viewer:
 
     @staticmethod
     def video_caps(media: whep.Media) -> str:
-        payload = media.h264_payload()
-        fmtp = dict(kv.split("=", 1) for kv in media.fmtp.get(payload, "").split(";") if "=" in kv)
-        profile = fmtp.get("profile-level-id", "42e01f")
-        return (f"application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload={payload},"
-                f"packetization-mode=(string)1,profile-level-id=(string){profile}")  # fmt: skip
+        """The caps the video branch sends: the offer's H.264 payload type, no profile. The answer takes
+        the offer's profile-level-id; naming it here would make rtph264pay refuse a camera's Main or
+        High profile, which players decode all the same (what every camera relay sends)."""
+        return (f"application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload={media.h264_payload()},"
+                "packetization-mode=(string)1")  # fmt: skip
 
     def branch(self, tee: Gst.Element, payloader: str, caps: str, payload: int, options: dict) -> None:
         """tee -> queue -> payloader (the offer's payload type) -> webrtcbin, a transceiver that only sends.

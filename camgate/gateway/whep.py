@@ -59,16 +59,19 @@ def sign_token(secret: str, user: str, expires: int) -> str:
     return f"{expires}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}.{user}"
 
 
+INVALID_TOKEN = {"WWW-Authenticate": 'Bearer realm="camgate", error="invalid_token"'}  # RFC 6750 3.1
+
+
 def user_of_token(secret: str, token: str, now: float | None = None) -> str:
     """The user a valid, unexpired token names; Refused(401) otherwise."""
     expires, _, rest = token.partition(".")
     _, _, user = rest.partition(".")
     if not (expires.isdigit() and USER_RE.fullmatch(user)):
-        raise Refused(401, "the Bearer token is not a camgate WebRTC token (take webrtc_token from the manifest)")
+        raise Refused(401, "the Bearer token is not a camgate WebRTC token (take webrtc_token from the manifest)", headers=INVALID_TOKEN)
     if not hmac.compare_digest(sign_token(secret, user, int(expires)), token):
-        raise Refused(401, "the Bearer token's signature does not match (fetch the manifest again)")
+        raise Refused(401, "the Bearer token's signature does not match (fetch the manifest again)", headers=INVALID_TOKEN)
     if int(expires) < (time.time() if now is None else now):
-        raise Refused(401, "the Bearer token has expired: fetch the manifest again for a new one")
+        raise Refused(401, "the Bearer token has expired: fetch the manifest again for a new one", headers=INVALID_TOKEN)
     return user
 
 
@@ -244,15 +247,16 @@ class Handler(BaseHTTPRequestHandler):
     def user(self) -> str:
         return self.service.rules.user(self.headers.get("X-Camgate-User", ""), self.headers.get("Authorization", ""))
 
-    def body(self, *types: str) -> str:
+    def body(self) -> str:
+        """The request's body, read before any refusal so that the player hears it."""
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_SDP:
             raise Refused(413, f"the body is larger than {MAX_SDP} bytes")
-        data = self.rfile.read(length) if length else b""
-        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        if content_type not in types:
+        return (self.rfile.read(length) if length else b"").decode("utf-8", "replace")
+
+    def require_type(self, *types: str) -> None:
+        if (self.headers.get("Content-Type") or "").split(";")[0].strip().lower() not in types:
             raise Refused(415, f"send the body as Content-Type: {' or '.join(types)}")
-        return data.decode("utf-8", "replace")
 
     def handle_errors(self, action) -> None:
         try:
@@ -268,8 +272,9 @@ class Handler(BaseHTTPRequestHandler):
             camera, viewer = self.route()
             if viewer:
                 raise Refused(405, "POST goes to the camera's endpoint; a session takes PATCH and DELETE", headers={"Allow": "PATCH, DELETE, GET, HEAD, OPTIONS"})
+            text = self.body()
             user = self.user()
-            text = self.body(SDP)
+            self.require_type(SDP)
             if not text.strip():
                 raise Refused(400, "POST the player's SDP offer (WHEP); camgate no longer makes the offer itself: docs/app.md")
             viewer_id, answer = self.service.start(user, camera, parse_offer(text))
@@ -283,10 +288,12 @@ class Handler(BaseHTTPRequestHandler):
             camera, viewer = self.route()
             if not viewer:
                 raise Refused(405, "PATCH goes to a session (the Location of the POST)", headers={"Allow": "POST, GET, HEAD, OPTIONS"})
+            fragment = self.body()
             user = self.user()
             if self.headers.get("If-Match"):
                 raise Refused(422, "ICE restart is not supported: POST a new offer (docs/app.md, reconnecting)")
-            candidates, ufrag = trickle_candidates(self.body(TRICKLE))
+            self.require_type(TRICKLE)
+            candidates, ufrag = trickle_candidates(fragment)
             self.service.trickle(user, camera, viewer, candidates, ufrag)
             self.send(204, b"")
 

@@ -341,6 +341,13 @@ class WebRTCResult:
                 f"audio={self.audio}; pair={self.candidate_pair}; problems={self.problems}")  # fmt: skip
 
 
+def webrtc_player(url: str, user: str | None, whep_token: str | None = None) -> list[str]:
+    """The webrtc_play.mjs command line: the app's exchange as `user` (password in the environment), or
+    WHEP with a Bearer token (the player's offer, as any standard WHEP player)."""
+    who = ["--whep-token", whep_token] if whep_token else ["--user", user or ""]
+    return ["node", str(HERE / "webrtc_play.mjs"), "--url", url, *who, "--chromium", chromium_path()]
+
+
 def play_webrtc(
     url: str,
     user: str,
@@ -356,18 +363,19 @@ def play_webrtc(
     hangup: bool = True,
     viewers: int = 1,
     timeout: float | None = None,
+    whep_token: str | None = None,
 ) -> WebRTCResult:
     """Watch a camera over WebRTC in headless Chromium the way the app does (docs/app.md): POST the
     manifest's `webrtc` URL with the app user's password, answer Janus's offer, PATCH the answer, play;
     `seconds` s from the first frame, then DELETE (unless hangup=False). ice_servers: the manifest's
     (TURN credentials); relay: every packet through TURN. The password reaches the script through its
     environment, never its argv. viewers: more PeerConnections of the same camera from the same page
-    (benchmarks). Raises PlayerError when the harness itself fails."""
+    (benchmarks). whep_token: WHEP with that Bearer token instead (user and password unused).
+    Raises PlayerError when the harness itself fails."""
     reason = browser_unavailable_reason()
     if reason:
         raise PlayerError(reason)
-    command = ["node", str(HERE / "webrtc_play.mjs"), "--url", url, "--user", user, "--seconds", str(seconds),
-               "--startup-timeout", str(startup_timeout), "--chromium", chromium_path()]  # fmt: skip
+    command = [*webrtc_player(url, user, whep_token), "--seconds", str(seconds), "--startup-timeout", str(startup_timeout)]
     if ice_servers:
         command += ["--ice-servers", json.dumps(ice_servers)]
     if relay:
@@ -383,7 +391,7 @@ def play_webrtc(
     if camera_clock is not None:
         command += ["--camera-clock", f"{camera_clock:.3f}"]
     limit = timeout if timeout is not None else startup_timeout + seconds + 60
-    data, runtime = _run_player(command, limit, {"CAMGATE_APP_PASSWORD": password})
+    data, runtime = _run_player(command, limit, {"CAMGATE_APP_PASSWORD": password or ""})
     result = WebRTCResult.from_json(data)
     result.runtime_s = runtime
     return result

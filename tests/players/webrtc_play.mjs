@@ -6,6 +6,7 @@
 //   node webrtc_play.mjs --url https://GATEWAY/api/webrtc/CAMERA --user NAME (password in $CAMGATE_APP_PASSWORD)
 //        [--ice-servers JSON] [--relay] [--seconds 10] [--startup-timeout 20] [--no-hangup] [--viewers N]
 //        [--host-map name=address ...] [--ignore-https-errors] [--chromium PATH] [--camera-clock MS]
+//        [--whep-token TOKEN] [--vanish]
 //
 // The page (on the gateway's origin, see chromium.mjs) does docs/app.md's exchange: POST the camera's
 // webrtc URL with the app user's password -> 201 and Janus's SDP offer; answer it (ICE gathering
@@ -20,6 +21,10 @@
 // the same page, each its own exchange and PeerConnection, decoding into a hidden <video>; "viewers"
 // reports how many connected and the frames each decoded. Only the first is measured otherwise.
 // --camera-clock MS: glass-to-glass latency read from the picture, as hlsjs_play.mjs does (clock.js).
+// --whep-token TOKEN: WHEP as any standard player does it (camgate/gateway/whep.py): POST the browser's
+// own offer (recvonly video and audio, ICE gathered) with Authorization: Bearer TOKEN -> 201 and the
+// answer. --vanish: once the first frame is shown, print "playing" on stderr and wait, never hanging
+// up, until whoever runs this kills it (a phone that vanishes).
 
 import {
   CLOCK_JS, JSQR, commonDefaults, glassToGlass, parseCommonArg, positive, round, runPlayer, sleep, usage, valueAfter, withPlayerPage,
@@ -27,7 +32,7 @@ import {
 
 function parseArgs(argv) {
   const opts = {
-    url: null, user: null, iceServers: [], relay: false, seconds: 10, startupTimeout: 20, hangup: true, viewers: 1,
+    url: null, user: null, whepToken: null, vanish: false, iceServers: [], relay: false, seconds: 10, startupTimeout: 20, hangup: true, viewers: 1,
     sampleInterval: 0.5, ...commonDefaults(),
   };
   const need = (i) => valueAfter(argv, i);
@@ -41,6 +46,8 @@ function parseArgs(argv) {
       case '--ice-servers': opts.iceServers = JSON.parse(need(i)); i++; break;
       case '--relay': opts.relay = true; break;
       case '--no-hangup': opts.hangup = false; break;
+      case '--whep-token': opts.whepToken = need(i); i++; break;
+      case '--vanish': opts.vanish = true; break;
       case '--viewers': opts.viewers = Math.round(positive(arg, need(i))); i++; break;
       case '--seconds': opts.seconds = positive(arg, need(i)); i++; break;
       case '--startup-timeout': opts.startupTimeout = positive(arg, need(i)); i++; break;
@@ -49,7 +56,7 @@ function parseArgs(argv) {
     }
   }
   if (!opts.url) throw usage('--url is required');
-  if (!opts.user) throw usage('--user is required (the password comes from $CAMGATE_APP_PASSWORD)');
+  if (!opts.user && !opts.whepToken) throw usage('--user (the password comes from $CAMGATE_APP_PASSWORD) or --whep-token is required');
   if (!Array.isArray(opts.iceServers)) throw usage('--ice-servers takes a JSON list, as the manifest gives it');
   return opts;
 }
@@ -78,6 +85,7 @@ function pageHtml() {
   // docs/app.md's exchange for one PeerConnection: POST for the offer, answer it once ICE gathering
   // is complete (no trickle), PATCH the answer to the viewer's Location.
   const exchange = async (pc, url, authorization) => {
+    if (authorization.startsWith('Bearer ')) return whep(pc, url, authorization);
     const post = await fetch(url, { method: 'POST', headers: { Authorization: authorization } });
     const offer = await post.text();
     const done = { post: post.status, post_at: now(), post_body: post.status === 201 ? null : offer.slice(0, 300),
@@ -95,6 +103,28 @@ function pageHtml() {
       method: 'PATCH', headers: { Authorization: authorization, 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
     });
     Object.assign(done, { patch: patch.status, patch_at: now(), patch_body: patch.status === 204 ? null : (await patch.text()).slice(0, 300) });
+    return done;
+  };
+
+  // WHEP (draft-ietf-wish-whep): the player's offer, all candidates gathered, answered with 201.
+  const whep = async (pc, url, authorization) => {
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    await pc.setLocalDescription(await pc.createOffer());
+    await new Promise((resolve) => {
+      if (pc.iceGatheringState === 'complete') return resolve();
+      pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+      setTimeout(resolve, 10000);
+    });
+    const post = await fetch(url, {
+      method: 'POST', headers: { Authorization: authorization, 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
+    });
+    const answer = await post.text();
+    const done = { post: post.status, post_at: now(), post_body: post.status === 201 ? null : answer.slice(0, 300),
+                   location: null, patch: null, patch_at: null, patch_body: null };
+    if (post.status !== 201) return done;
+    done.location = new URL(post.headers.get('Location'), url).href;
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
     return done;
   };
 
@@ -190,7 +220,7 @@ function pageHtml() {
 
 async function play(opts, result) {
   const password = process.env.CAMGATE_APP_PASSWORD || '';
-  const authorization = 'Basic ' + Buffer.from(`${opts.user}:${password}`).toString('base64');
+  const authorization = opts.whepToken ? `Bearer ${opts.whepToken}` : 'Basic ' + Buffer.from(`${opts.user}:${password}`).toString('base64');
   const scripts = opts.cameraClock !== null ? [JSQR, CLOCK_JS] : [];
   await withPlayerPage(opts, opts.url, result, pageHtml(), scripts, async (page) => {
     await page.evaluate(([url, auth, ice, relay, clock]) => window.__camgate.start(url, auth, ice, relay, clock).catch((e) => {
@@ -201,6 +231,10 @@ async function play(opts, result) {
     for (;;) {
       const sample = await page.evaluate(() => window.__camgate.sample());
       samples.push(sample);
+      if (opts.vanish && sample.first_frame_s !== null) {
+        process.stderr.write('playing\n');
+        await sleep(3600 * 1000);  // until killed
+      }
       if (!extraStarted && opts.viewers > 1 && sample.first_frame_s !== null) {
         extraStarted = true;
         await page.evaluate(([count, url, auth, ice, relay]) => { window.__camgate.addViewers(count, url, auth, ice, relay); },

@@ -17,8 +17,12 @@ a=group:BUNDLE 0 1
 m=video 9 UDP/TLS/RTP/SAVPF 96 102 103 108 109
 c=IN IP4 0.0.0.0
 a=ice-ufrag:abcd
+a=ice-pwd:abcdefghijklmnopqrstuvwx
+a=fingerprint:sha-256 AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB
+a=setup:actpass
 a=mid:0
 a=recvonly
+a=rtcp-mux
 a=rtpmap:96 VP8/90000
 a=rtpmap:102 H264/90000
 a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f
@@ -29,8 +33,14 @@ a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01
 a=rtpmap:109 H264/90000
 a=fmtp:109 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=640032
 m=audio 9 UDP/TLS/RTP/SAVPF 111 8 0
+c=IN IP4 0.0.0.0
+a=ice-ufrag:abcd
+a=ice-pwd:abcdefghijklmnopqrstuvwx
+a=fingerprint:sha-256 AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB
+a=setup:actpass
 a=mid:1
 a=recvonly
+a=rtcp-mux
 a=rtpmap:111 opus/48000/2
 a=rtpmap:8 PCMA/8000
 a=rtpmap:0 PCMU/8000
