@@ -281,24 +281,23 @@ class Viewer:
         return None
 
     def stop(self) -> None:
-        """Unhook the branches from the tees (at an idle moment of each), then drop the elements."""
-        pipeline = self.feed.pipeline
+        """Unhook the branches from the tees (at an idle moment of each), then drop the elements from
+        the main loop (never from a streaming thread)."""
         for tee, tee_pad, elements in self.branches:
             def unlink(pad, _info, tee=tee, elements=elements):
                 pad.unlink(elements[0].get_static_pad("sink"))
                 tee.release_request_pad(pad)
-                GLib.idle_add(lambda: [e.set_state(Gst.State.NULL) or pipeline.remove(e) for e in elements] and False)
+                GLib.idle_add(self.drop, elements)
                 return Gst.PadProbeReturn.REMOVE
 
             tee_pad.add_probe(Gst.PadProbeType.IDLE, unlink)
-        webrtc = self.webrtc
+        GLib.idle_add(self.drop, [self.webrtc])
 
-        def drop_webrtc():
-            webrtc.set_state(Gst.State.NULL)
-            pipeline.remove(webrtc)
-            return False
-
-        GLib.idle_add(drop_webrtc)
+    def drop(self, elements: list[Gst.Element]) -> bool:
+        for element in elements:
+            element.set_state(Gst.State.NULL)
+            self.feed.pipeline.remove(element)
+        return False  # once (GLib.idle_add)
 
 
 class Service:

@@ -82,6 +82,13 @@ function pageHtml() {
   };
   video.requestVideoFrameCallback(onFrame);
 
+  // All of the browser's ICE candidates in its description (no trickle), or 10 s.
+  const gathered = (pc) => new Promise((resolve) => {
+    if (pc.iceGatheringState === 'complete') return resolve();
+    pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+    setTimeout(resolve, 10000);
+  });
+
   // docs/app.md's exchange for one PeerConnection: POST for the offer, answer it once ICE gathering
   // is complete (no trickle), PATCH the answer to the viewer's Location.
   const exchange = async (pc, url, authorization) => {
@@ -94,11 +101,7 @@ function pageHtml() {
     done.location = new URL(post.headers.get('Location'), url).href;
     await pc.setRemoteDescription({ type: 'offer', sdp: offer });
     await pc.setLocalDescription(await pc.createAnswer());
-    await new Promise((resolve) => {
-      if (pc.iceGatheringState === 'complete') return resolve();
-      pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
-      setTimeout(resolve, 10000);
-    });
+    await gathered(pc);
     const patch = await fetch(done.location, {
       method: 'PATCH', headers: { Authorization: authorization, 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
     });
@@ -111,11 +114,7 @@ function pageHtml() {
     pc.addTransceiver('video', { direction: 'recvonly' });
     pc.addTransceiver('audio', { direction: 'recvonly' });
     await pc.setLocalDescription(await pc.createOffer());
-    await new Promise((resolve) => {
-      if (pc.iceGatheringState === 'complete') return resolve();
-      pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
-      setTimeout(resolve, 10000);
-    });
+    await gathered(pc);
     const post = await fetch(url, {
       method: 'POST', headers: { Authorization: authorization, 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
     });

@@ -8,19 +8,18 @@ import pytest
 from camgate.gateway import whep
 
 SECRET = "turn secret"
+# Each m-line's ICE and DTLS attributes (webrtcbin refuses an offer without them).
+FINGERPRINT = ":".join(["AB"] * 32)
+TRANSPORT = f"a=ice-ufrag:abcd\na=ice-pwd:abcdefghijklmnopqrstuvwx\na=fingerprint:sha-256 {FINGERPRINT}\na=setup:actpass\n"
 # What Chromium offers for a recvonly video + audio WHEP view (trimmed to what matters).
-CHROME_OFFER = """v=0
+CHROME_OFFER = f"""v=0
 o=- 4611731400430051336 2 IN IP4 127.0.0.1
 s=-
 t=0 0
 a=group:BUNDLE 0 1
 m=video 9 UDP/TLS/RTP/SAVPF 96 102 103 108 109
 c=IN IP4 0.0.0.0
-a=ice-ufrag:abcd
-a=ice-pwd:abcdefghijklmnopqrstuvwx
-a=fingerprint:sha-256 AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB
-a=setup:actpass
-a=mid:0
+{TRANSPORT}a=mid:0
 a=recvonly
 a=rtcp-mux
 a=rtpmap:96 VP8/90000
@@ -34,11 +33,7 @@ a=rtpmap:109 H264/90000
 a=fmtp:109 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=640032
 m=audio 9 UDP/TLS/RTP/SAVPF 111 8 0
 c=IN IP4 0.0.0.0
-a=ice-ufrag:abcd
-a=ice-pwd:abcdefghijklmnopqrstuvwx
-a=fingerprint:sha-256 AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB
-a=setup:actpass
-a=mid:1
+{TRANSPORT}a=mid:1
 a=recvonly
 a=rtcp-mux
 a=rtpmap:111 opus/48000/2
