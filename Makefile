@@ -9,11 +9,10 @@ BIN := $(VENV)/bin
 # chromium: the real player (hls.js) the tests play streams in; node and npm come with the machine
 # (Debian's nodejs is too old for playwright-core). njs: the tool tests run the gateway's njs module
 # (the engine of the gateway's libnginx-mod-http-js) without a gateway.
-# janus: the tool tests run camgate-webrtc against a real Janus (the gateway installs its own).
-# gstreamer1.0-nice, gir1.2-gst-plugins-bad-1.0: the tool tests run the WHEP engine that is to replace
-# Janus (GStreamer's webrtcbin, camgate/gateway/webrtc_engine.py) on this machine as a gateway would.
+# gstreamer1.0-nice, gir1.2-gst-plugins-bad-1.0: the tool tests run camgate-webrtc (GStreamer's webrtcbin,
+# camgate/gateway/webrtc.py) on this machine as a gateway would.
 # prometheus: a real Prometheus scrapes the testbed gateway; promtool checks the rules and metrics.
-HOST_PACKAGES := mmdebstrap systemd-container iproute2 nftables openssh-client openssl zstd ffmpeg curl pebble ruby chromium njs janus prometheus mtail \
+HOST_PACKAGES := mmdebstrap systemd-container iproute2 nftables openssh-client openssl zstd ffmpeg curl pebble ruby chromium njs prometheus mtail \
 	python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
 	gstreamer1.0-nice gir1.2-gst-plugins-bad-1.0

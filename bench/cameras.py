@@ -11,8 +11,8 @@ N, MEASURE seconds each. Prints a table; nothing is kept.
 
 With --sub on each camera also has a sub stream (its own unit, reading the same source again: the
 upper bound of a real, smaller sub profile); CPU and PSS per camera then add up both units. With
---webrtc main each camera's unit also sends RTP to Janus (video copied, its AAC as Opus): the
-units' cost, not Janus's (bench.webrtc has that).
+--webrtc main each camera's unit also sends RTP to camgate-webrtc (video copied, its AAC as Opus): the
+units' cost, not the service's (bench.webrtc has that).
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--snapshot", default="on", choices=("on", "off"), help="the units' JPEG snapshot")
     parser.add_argument("--sub", default="off", choices=("off", "on"), help="a sub stream per camera")
-    parser.add_argument("--webrtc", default="off", choices=("off", "main"), help="each camera also feeds Janus")
+    parser.add_argument("--webrtc", default="off", choices=("off", "main"), help="each camera also feeds camgate-webrtc")
     args = parser.parse_args()
     print(f"audio {args.audio}, snapshot {args.snapshot}, sub stream {args.sub}, webrtc {args.webrtc}, {args.seconds:.0f} s CPU window, "
           f"{os.cpu_count()} cores")

@@ -1,14 +1,14 @@
-"""WebRTC beside HLS: glass-to-glass latency of the same camera in one run, and what Janus costs per
-camera and per viewer.
+"""WebRTC beside HLS: glass-to-glass latency of the same camera in one run, and what camgate-webrtc
+(GStreamer's webrtcbin) costs per camera and per viewer.
 
     make demo && python -m bench.webrtc [--seconds 20] [--viewers 20] [--window 20]
 
 1. Latency: the demo's first camera (hls_time 1, webrtc on) plays in hls.js and over WebRTC, one after
    the other, in Debian's Chromium; both read each displayed frame's timestamp QR code against the
    camera's clock (tests/players/clock.js), so both figures are glass-to-glass on one clock.
-2. Cost: Janus's CPU time (/proc of its process) over --window seconds with no viewer (the RTP
+2. Cost: camgate-webrtc's CPU time (/proc of its process) over --window seconds with no viewer (the RTP
    of every WebRTC camera coming in: per camera), then with --viewers viewers of one camera, all
-   from one browser page, each its own PeerConnection (per viewer). Memory: Janus's PSS. The browser's own decoding is not counted: it runs on this machine, not the gateway.
+   from one browser page, each its own PeerConnection (per viewer). Memory: the service's PSS. The browser's own decoding is not counted: it runs on this machine, not the gateway.
 The demo is redeployed first with room for that many viewers per user (CAMGATE_TESTBED_WEBRTC_PER_USER).
 """
 
@@ -36,27 +36,27 @@ def ssh(state: dict, command: str) -> str:
     return subprocess.run(["ssh", "-F", state["ssh_config"], state["ssh_alias"], command], capture_output=True, text=True, timeout=60, check=True).stdout
 
 
-def janus_usage(state: dict) -> tuple[float, int]:
-    """(CPU seconds Janus used so far, its PSS in bytes now), from /proc of its main process (the
+def engine_usage(state: dict) -> tuple[float, int]:
+    """(CPU seconds camgate-webrtc used so far, its PSS in bytes now), from /proc of its main process (the
     testbed's systemd has no CPU accounting for the unit)."""
-    out = ssh(state, f"pid=$(systemctl show -p MainPID --value {paths.JANUS_SERVICE}); "
+    out = ssh(state, f"pid=$(systemctl show -p MainPID --value {paths.WEBRTC_SERVICE}); "
                      "cut -d' ' -f14,15 /proc/$pid/stat; getconf CLK_TCK; awk '/^Pss:/ {print $2}' /proc/$pid/smaps_rollup").split()  # fmt: skip
     utime, stime, ticks, pss_kb = (int(v) for v in out)
     return (utime + stime) / ticks, pss_kb * 1024
 
 
 def cpu_share(state: dict, seconds: float) -> float:
-    """Janus's CPU over `seconds`, in % of one core."""
-    start, t0 = janus_usage(state)[0], time.monotonic()
+    """camgate-webrtc's CPU over `seconds`, in % of one core."""
+    start, t0 = engine_usage(state)[0], time.monotonic()
     time.sleep(seconds)
-    return (janus_usage(state)[0] - start) / (time.monotonic() - t0) * 100
+    return (engine_usage(state)[0] - start) / (time.monotonic() - t0) * 100
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20, help="playback per player for the latency figures")
     parser.add_argument("--viewers", type=int, default=20)
-    parser.add_argument("--window", type=int, default=20, help="seconds Janus's CPU is measured over")
+    parser.add_argument("--window", type=int, default=20, help="seconds the service's CPU is measured over")
     args = parser.parse_args()
     reason = browser_unavailable_reason()
     if reason:
@@ -84,9 +84,9 @@ def main() -> None:
         print(f"   {name:13} p50 {g2g.get('p50_s')} s  p90 {g2g.get('p90_s')} s  ({g2g.get('settled')} readings)  "
               f"first frame {result.first_frame_s} s  ok={result.ok}", flush=True)  # fmt: skip
 
-    print(f"2. Janus CPU ({args.window} s windows), {len(gateway.webrtc_cameras)} WebRTC cameras feeding it")
+    print(f"2. camgate-webrtc CPU ({args.window} s windows), {len(gateway.webrtc_cameras)} WebRTC cameras feeding it")
     idle = cpu_share(state, args.window)
-    memory_idle = janus_usage(state)[1]
+    memory_idle = engine_usage(state)[1]
     print(f"   no viewer: {idle:.2f} % of a core ({idle / len(gateway.webrtc_cameras):.2f} % per camera), {memory_idle / 2**20:.1f} MiB", flush=True)
     measured: dict = {}
     # Long enough for every viewer to connect (60 s at most), the measuring window and the hang-up.
@@ -108,7 +108,7 @@ def main() -> None:
     if not connected:
         raise SystemExit("no viewer connected: see the browser's result below")
     busy = cpu_share(state, args.window)
-    memory_busy = janus_usage(state)[1]
+    memory_busy = engine_usage(state)[1]
     thread.join()
     result = measured.get("result")
     per_viewer = (busy - idle) / max(connected, 1)

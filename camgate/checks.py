@@ -94,21 +94,20 @@ def planned_checks(gateway: Gateway) -> list[tuple[str, Callable[[Any], tuple[bo
     if gateway.recording_cameras:
         checks.append(("retention timer active", lambda h: service_up(h, paths.RETENTION_TIMER)))
     if gateway.webrtc_cameras:
-        for unit in (paths.JANUS_SERVICE, paths.WEBRTC_SERVICE, paths.COTURN_SERVICE):
+        for unit in (paths.WEBRTC_SERVICE, paths.COTURN_SERVICE):
             checks.append((f"{unit.removesuffix('.service')} running and enabled", lambda h, u=unit: service_up(h, u)))
-        checks.append(("Janus's API and the signalling service on loopback only", loopback_only))
+        checks.append(("the WebRTC service's HTTP on loopback only", loopback_only))
         for camera in gateway.webrtc_cameras:
             checks.append((f"camera {camera.id}: WebRTC up", lambda h, c=camera: webrtc_live(h, c.id)))
     return checks
 
 
 def loopback_only(host: Any) -> tuple[bool, str]:
-    """Janus's HTTP API and camgate-webrtc listen on 127.0.0.1 and nowhere else; no admin API."""
+    """camgate-webrtc's HTTP (WHEP and /status) listens on 127.0.0.1 and nowhere else."""
     listening = host.check_output("ss -Hltn")
-    wanted = [f"127.0.0.1:{port}" for port in (paths.JANUS_HTTP_PORT, paths.WEBRTC_PORT)]
+    wanted = [f"127.0.0.1:{paths.WEBRTC_PORT}"]
     exposed = [line.split()[3] for line in listening.splitlines()
-               if line.split()[3].rsplit(":", 1)[-1] in {str(paths.JANUS_HTTP_PORT), str(paths.WEBRTC_PORT), "7088", "8188"}
-               and not line.split()[3].startswith("127.0.0.1:")]  # fmt: skip
+               if line.split()[3].rsplit(":", 1)[-1] == str(paths.WEBRTC_PORT) and not line.split()[3].startswith("127.0.0.1:")]
     missing = [address for address in wanted if f"{address} " not in listening]
     return not exposed and not missing, f"exposed {exposed}" if exposed else f"not listening: {missing}" if missing else ""
 

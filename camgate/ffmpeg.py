@@ -192,7 +192,7 @@ def frame_rate_passthrough(major: int) -> list[str]:
 
 
 def webrtc_slaves(camera: Camera, port: int) -> list[str]:
-    """Tee slaves sending RTP to Janus's loopback ports: video (copied, parameter sets repeated before
+    """Tee slaves sending RTP to camgate-webrtc's loopback ports: video (copied, parameter sets repeated before
     every keyframe so a viewer can start at any of them) to `port`, audio to `port` + 2. onfail=ignore:
     a WebRTC failure never stops live HLS or recording."""
     rtp = f"?pkt_size={webrtc.RTP_PACKET_SIZE}"
@@ -200,13 +200,13 @@ def webrtc_slaves(camera: Camera, port: int) -> list[str]:
                         extra="select=v:bsfs/v=dump_extra:onfail=ignore")]  # fmt: skip
     codec = webrtc.audio_codec(camera)
     if codec:
-        payload = str(webrtc.AUDIO_CODECS[codec][0])
+        payload = str(webrtc.AUDIO_PAYLOAD_TYPES[codec])
         slaves.append(tee_slave("rtp", [("payload_type", payload)], f"rtp://{webrtc.RTP_HOST}:{port + 2}{rtp}", extra="select=a:onfail=ignore"))
     return slaves
 
 
 def webrtc_output(camera: Camera, port: int) -> list[str]:
-    """An output of its own for Janus, from the copied input: its audio is encoded for WebRTC (Opus,
+    """An output of its own for camgate-webrtc, from the copied input: its audio is encoded for WebRTC (Opus,
     or G.711 copied), whatever the HLS output does with audio. Video and audio go through one tee so
     that a camera without audio still has an output with a stream (the audio slave then fails alone)."""
     maps = ["-map", "0:v:0"] + (["-map", "0:a:0?"] if webrtc.audio_codec(camera) else [])
@@ -220,7 +220,7 @@ def camera_args(
     """Full argv (ffmpeg first) that turns the camera's RTSP stream into live HLS in hls_dir and, with
     record=True, into recording files in recordings_dir from the same pull (one camera connection);
     with snapshot=True also a JPEG still in hls_dir (snapshot_output); with webrtc_port, RTP for
-    Janus on that loopback port (webrtc_output; a transcoded camera's video joins the HLS tee instead,
+    camgate-webrtc on that loopback port (webrtc_output; a transcoded camera's video joins the HLS tee instead,
     so it is encoded once, and goes without audio).
 
     Recording goes through the tee muxer: audio is encoded once for both outputs, and the recording

@@ -37,7 +37,7 @@ class Ruleset:
     # None: SSH from anywhere. A tuple (possibly empty): only from these networks.
     ssh_v4: tuple[str, ...] | None
     ssh_v6: tuple[str, ...] | None
-    # With WebRTC cameras: Janus's media ports (UDP), coturn's TURN port (UDP and TCP), TURN over TLS
+    # With WebRTC cameras: camgate-webrtc's ICE ports (UDP), coturn's TURN port (UDP and TCP), TURN over TLS
     # (TCP, with HTTPS only) and coturn's relay ports (UDP); ranges as "LOW-HIGH" text.
     udp_ports: tuple[str, ...] = ()
     tcp_ports: tuple[str, ...] = ()

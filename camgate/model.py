@@ -396,7 +396,7 @@ CAMERA_SPECS: tuple[Spec, ...] = (
         "webrtc",
         (str,),
         "off",
-        "Live view under a second over WebRTC (Janus): `off`, `main` or `sub` (which stream Janus relays; "
+        "Live view under a second over WebRTC (WHEP): `off`, `main` or `sub` (which stream camgate-webrtc relays; "
         "the camera still sees one connection per stream). WebRTC carries H.264: an H.265 camera needs its "
         "H.264 sub profile here, or video='transcode'.",
         _choice("off", "main", "sub"),
@@ -527,7 +527,7 @@ GATEWAY_SPECS: tuple[Spec, ...] = (
         "webrtc_ports",
         (str,),
         "40000-40999",
-        "UDP ports Janus sends and receives WebRTC media on (one per viewer), opened in the firewall.",
+        "UDP ports camgate-webrtc sends and receives WebRTC media on (ICE; one per viewer), opened in the firewall.",
         lambda v: check_port_range(v),
     ),
     Spec(
@@ -714,7 +714,7 @@ class Camera:
 
     @property
     def webrtc_stream(self) -> Stream | None:
-        """The stream Janus relays, or None with webrtc='off'."""
+        """The stream camgate-webrtc relays, or None with webrtc='off'."""
         if self.webrtc == "off":
             return None
         return next(s for s in self.streams if s.main == (self.webrtc == "main"))

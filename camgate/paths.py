@@ -120,24 +120,15 @@ CERTBOT_DROPIN = f"{UNIT_DIR}/certbot.service.d/camgate.conf"
 CERTBOT_TIMER = "certbot.timer"
 
 
-# WebRTC (roles/webrtc.py: Janus and camgate/gateway/webrtc.py; roles/turn.py: coturn).
-# Janus runs as the distribution's janus.service with camgate's drop-in and its own config folder
-# (the distribution's /etc/janus samples enable every plugin and transport; camgate's loads two).
-JANUS_SERVICE = "janus.service"
-JANUS_DROPIN = f"{UNIT_DIR}/janus.service.d/camgate.conf"
-JANUS_CONFIG_DIR = f"{ETC}/janus"
-JANUS_STAGING_DIR = f"{ETC}/janus.staged"  # the next config, tried by a trial Janus before it goes live
-JANUS_APPLY = f"{LIB}/camgate-janus-apply"
-JANUS_USER = "camgate-janus"
-JANUS_HTTP_PORT = 8088  # Janus's API, on 127.0.0.1 only; its admin API is off
-WEBRTC_SECRETS = f"{ETC}/webrtc.env"  # 0600 root: Janus's API secret and the TURN secret (EnvironmentFile)
+# WebRTC (roles/webrtc.py: camgate/gateway/webrtc.py on GStreamer's webrtcbin; roles/turn.py: coturn).
+# Janus served WebRTC before (camgate until 2026-12); a deploy stops it and removes what camgate left.
+OLD_JANUS_SERVICE = "janus.service"
+OLD_JANUS_FILES = (f"{UNIT_DIR}/janus.service.d", f"{ETC}/janus", f"{ETC}/janus.staged", f"{LIB}/camgate-janus-apply")
+WEBRTC_SECRETS = f"{ETC}/webrtc.env"  # 0600 root: the TURN secret (EnvironmentFile of camgate-webrtc and coturn)
 WEBRTC_SECRETS_SCRIPT = f"{LIB}/camgate-webrtc-secrets"
 TURN_SECRET_CONF = f"{NGINX_CAMGATE_DIR}/turn-secret.conf"  # 0600 root: the TURN secret, for the manifest
 WEBRTC_SCRIPT = f"{LIB}/camgate-webrtc"
-# The WHEP engine on GStreamer's webrtcbin that replaces Janus and the signalling above (issue 27;
-# not deployed yet): camgate/gateway/webrtc_engine.py and whep.py.
-WEBRTC_ENGINE_SCRIPT = f"{LIB}/camgate-webrtc-engine"
-WHEP_MODULE = f"{LIB}/camgate_whep.py"
+WHEP_MODULE = f"{LIB}/camgate_whep.py"  # camgate/gateway/whep.py, imported by camgate-webrtc
 WEBRTC_CONFIG = f"{ETC}/webrtc.json"
 WEBRTC_SERVICE = "camgate-webrtc.service"
 WEBRTC_PORT = 8086  # camgate-webrtc, on 127.0.0.1 only: nginx proxies /api/webrtc/ to it
@@ -186,7 +177,6 @@ GATEWAY_CODE = {
     "retention": RETENTION_SCRIPT,
     "media": MEDIA_MODULE,
     "webrtc": WEBRTC_SCRIPT,
-    "webrtc_engine": WEBRTC_ENGINE_SCRIPT,
     "whep": WHEP_MODULE,
     "metrics": METRICS_SCRIPT,
 }

@@ -42,11 +42,6 @@ def nginx_string(value: object) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"').replace("$", "${dollar}") + '"'
 
 
-def jcfg_text(value: object) -> str:
-    """Inside a double-quoted Janus (libconfig) string."""
-    return str(value).replace("\\", "\\\\").replace('"', '\\"')
-
-
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -57,7 +52,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,
     )
-    env.filters.update(systemd_arg=systemd_arg, systemd_text=systemd_text, nginx_string=nginx_string, jcfg_text=jcfg_text)
+    env.filters.update(systemd_arg=systemd_arg, systemd_text=systemd_text, nginx_string=nginx_string)
     env.globals["paths"] = paths  # every template names gateway paths and units as paths.NAME
     return env
 
@@ -111,23 +106,6 @@ def render_manifest_module(gateway: Gateway) -> str:
 def render_htpasswd(users: list[tuple[str, str]]) -> str:
     """`name:hash` lines; the hashes come from the secrets store, never from the inventory."""
     return render("nginx/camgate/app-users.htpasswd.j2", users=users)
-
-
-def render_janus_configs(gateway: Gateway) -> dict[str, str]:
-    """The files of Janus's config folder (paths.JANUS_CONFIG_DIR), by name."""
-    low, high = webrtc.port_range(gateway.webrtc_ports)
-    return {
-        "janus.jcfg": render(
-            "camgate/janus/janus.jcfg.j2",
-            session_timeout=webrtc.KEEPALIVE_SESSION_TIMEOUT,
-            rtp_port_range=f"{low}-{high}",
-            **{f"disabled_{kind}": webrtc.janus_disabled(kind) for kind in webrtc.JANUS_DISABLED},
-        ),
-        "janus.transport.http.jcfg": render("camgate/janus/janus.transport.http.jcfg.j2", port=paths.JANUS_HTTP_PORT),
-        "janus.plugin.streaming.jcfg": render(
-            "camgate/janus/janus.plugin.streaming.jcfg.j2", mountpoints=webrtc.mountpoints(gateway), rtp_host=webrtc.RTP_HOST
-        ),
-    }
 
 
 def render_turnserver_conf(gateway: Gateway, allowed_peers: list[str]) -> str:

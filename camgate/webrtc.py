@@ -1,9 +1,9 @@
-"""WebRTC, decided on the operator side: which camera feeds Janus on which loopback ports, Janus's
-mountpoints, the signalling service's settings and the ICE servers the app is handed.
+"""WebRTC, decided on the operator side: which camera feeds camgate-webrtc on which loopback ports,
+the service's settings and the ICE servers the app is handed.
 
 The camera's unit (ffmpeg, one RTSP pull) also sends the camera's video, copied, as RTP to a
-loopback port of Janus's streaming plugin, and its audio as the WebRTC codec chosen (webrtc_audio);
-Janus relays both to every viewer (docs/architecture.md, "WebRTC").
+loopback port of camgate-webrtc, and its audio as the WebRTC codec chosen (webrtc_audio); the
+service (GStreamer's webrtcbin) relays both to every viewer (docs/architecture.md, "WebRTC").
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import zlib
 from camgate import paths
 from camgate.model import Camera, Gateway, parse_port_range
 
-# Loopback RTP ports ffmpeg sends to and Janus listens on: 4 per camera (video, its RTCP, audio, its
+# Loopback RTP ports ffmpeg sends to and camgate-webrtc listens on: 4 per camera (video, its RTCP, audio, its
 # RTCP) from RTP_PORT_BASE, in RTP_PORT_SLOTS slots. A camera's slot comes from its id; a taken slot
 # goes to the next free one in inventory order, so adding a camera never moves another's ports
 # (which would restart its unit).
@@ -22,29 +22,13 @@ RTP_PORT_SLOTS = 2500
 RTP_HOST = "127.0.0.1"
 RTP_PACKET_SIZE = 1200  # bytes: room for SRTP and header extensions within a 1500-byte MTU
 VIDEO_PT = 96
-# Constrained baseline level 3.1 with asymmetric levels allowed: what every browser and phone
-# answers to; they decode Main and High sent under it as well (cameras' usual profiles).
-H264_FMTP = "profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1"
-# webrtc_audio -> (RTP payload type, Janus codec name); PCMA and PCMU have static payload types.
-AUDIO_CODECS = {"opus": (111, "opus"), "pcma": (8, "pcma"), "pcmu": (0, "pcmu")}
+# webrtc_audio -> the RTP payload type ffmpeg sends it with (camgate/gateway/webrtc.py's AUDIO caps);
+# each viewer gets the payload type its own offer gave the codec.
+AUDIO_PAYLOAD_TYPES = {"opus": 111, "pcma": 8, "pcmu": 0}
 OPUS_ARGS = ["-c:a", "libopus", "-ac", "1", "-ar", "48000", "-b:a", "32k", "-application", "voip"]
-KEEPALIVE_SESSION_TIMEOUT = 60  # Janus's session_timeout; the signalling service pings every 20 s
-ANSWER_TIMEOUT = 30  # seconds a viewer may take to send its answer
-MEDIA_TIMEOUT = 10  # seconds without media from the camera before a new viewer gets 503
-
-
-# Janus modules camgate never loads (Janus has no "load only" setting): every plugin but the
-# streaming one, every transport but HTTP, every logger and event handler the packages ship.
-JANUS_DISABLED = {
-    "plugins": ("audiobridge", "duktape", "echotest", "lua", "nosip", "recordplay", "sip", "textroom", "videocall", "videoroom", "voicemail"),
-    "transports": ("mqtt", "nanomsg", "pfunix", "rabbitmq", "websockets"),
-    "loggers": ("jsonlog",),
-    "events": ("gelfevh", "mqttevh", "nanomsgevh", "rabbitmqevh", "sampleevh", "wsevh"),
-}
-
-
-def janus_disabled(kind: str) -> list[str]:
-    return [f"libjanus_{name}.so" for name in JANUS_DISABLED[kind]]
+CONNECT_TIMEOUT = 30  # seconds a viewer may take to connect after its answer
+VIEWER_TIMEOUT = 10  # seconds without RTCP from a connected player before it counts as vanished
+MEDIA_TIMEOUT = 10  # seconds without media from the camera before a new viewer gets 409
 
 
 def rtp_ports(gateway: Gateway) -> dict[str, int]:
@@ -76,41 +60,33 @@ def audio_args(camera: Camera) -> list[str]:
     return list(OPUS_ARGS) if codec == "opus" else ["-c:a", "copy", "-copyinkf:a"]
 
 
-def mountpoints(gateway: Gateway) -> list[dict]:
-    """Janus streaming-plugin mountpoints, one per WebRTC camera, named by the camera id."""
-    ports = rtp_ports(gateway)
-    found = []
-    for camera in gateway.webrtc_cameras:
-        codec = audio_codec(camera)
-        mountpoint = {
-            "id": camera.id, "description": camera.name, "video_port": ports[camera.id], "video_pt": VIDEO_PT, "fmtp": H264_FMTP,
-            "audio_port": None, "audio_pt": None, "audio_codec": None,
-        }  # fmt: skip
-        if codec:
-            mountpoint.update(audio_port=ports[camera.id] + 2, audio_pt=AUDIO_CODECS[codec][0], audio_codec=AUDIO_CODECS[codec][1])
-        found.append(mountpoint)
-    return found
-
-
 def port_range(value: str) -> tuple[int, int]:
     found = parse_port_range(value)
     assert found, value  # validated by the model
     return found
 
 
-def signalling_config(gateway: Gateway) -> dict:
-    """camgate/gateway/webrtc.py's settings: the users and the WebRTC cameras each may watch."""
-    webrtc = {c.id for c in gateway.webrtc_cameras}
+def engine_config(gateway: Gateway) -> dict:
+    """camgate/gateway/webrtc.py's settings: each WebRTC camera's loopback RTP ports and audio codec,
+    the users and the WebRTC cameras each may watch, the quotas and the ICE ports and servers."""
+    ports = rtp_ports(gateway)
+    cameras = {}
+    for camera in gateway.webrtc_cameras:
+        codec = audio_codec(camera)
+        cameras[camera.id] = {"video_port": ports[camera.id], "audio": {"port": ports[camera.id] + 2, "codec": codec} if codec else None}
     return {
         "listen": ["127.0.0.1", paths.WEBRTC_PORT],
-        "janus": f"http://127.0.0.1:{paths.JANUS_HTTP_PORT}/janus",
         "public_path": paths.WEBRTC_PUBLIC_PATH,
         "max_viewers": gateway.webrtc_max_viewers,
         "max_viewers_per_user": gateway.webrtc_max_viewers_per_user,
-        "answer_timeout": ANSWER_TIMEOUT,
         "media_timeout": MEDIA_TIMEOUT,
-        "cameras": sorted(webrtc),
-        "users": {user.name: [c.id for c in gateway.cameras_of(user) if c.id in webrtc] for user in gateway.app_users},
+        "connect_timeout": CONNECT_TIMEOUT,
+        "viewer_timeout": VIEWER_TIMEOUT,
+        "ice_ports": list(port_range(gateway.webrtc_ports)),
+        "ice_urls": ice_server_urls(gateway),
+        "ttl": gateway.url_ttl,
+        "cameras": cameras,
+        "users": {user.name: [c.id for c in gateway.cameras_of(user) if c.id in cameras] for user in gateway.app_users},
     }
 
 

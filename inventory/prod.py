@@ -64,7 +64,7 @@ gateways = [
         ssh_allow_from=["203.0.113.0/24"],
         hide_processes=True,  # /proc hidepid: other users cannot read camera URLs from ps
         #
-        # WebRTC (cameras with webrtc="main"/"sub"): Janus's media ports and coturn's TURN, TURN over
+        # WebRTC (cameras with webrtc="main"/"sub"): camgate-webrtc's ICE ports and coturn's TURN, TURN over
         # TLS and relay ports, all opened in the firewall; how many viewers at once.
         webrtc_ports="40000-40999",
         turn_port=3478,

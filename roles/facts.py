@@ -249,7 +249,7 @@ def apt_lists_fresh_before(seconds: int) -> bool:
 
 class AptCandidate(FactBase):
     """The version apt would install of a package (``apt-cache policy``): a version string, ``None``
-    when the host's apt sources have no such package (Debian 13 has no `janus`), or ``"unknown"``
+    when the host's apt sources have no such package, or ``"unknown"``
     when the host has no apt lists yet to tell (a bare image, before the first `apt-get update`)."""
 
     def command(self, package):
@@ -344,8 +344,8 @@ class ManagedFiles(FactBase):
 # a role puts a file only where it differs from what it would write (roles.operations.put).
 MANAGED_FOLDERS = (
     paths.ETC, paths.CREDENTIALS_DIR, paths.LIB, paths.UNIT_DIR, paths.NGINX_CAMGATE_DIR, paths.NGINX_STAGING_DIR,
-    "/etc/nginx/conf.d", paths.JANUS_CONFIG_DIR, paths.JANUS_STAGING_DIR, paths.COTURN_TLS_DIR,
-    *{posixpath.dirname(p) for p in (paths.JANUS_DROPIN, paths.COTURN_DROPIN, paths.CERTBOT_DROPIN, paths.NODE_EXPORTER_DROPIN,
+    "/etc/nginx/conf.d", paths.COTURN_TLS_DIR,
+    *{posixpath.dirname(p) for p in (paths.COTURN_DROPIN, paths.CERTBOT_DROPIN, paths.NODE_EXPORTER_DROPIN,
                                      paths.LETSENCRYPT_RENEWAL_HOOK, paths.MTAIL_DROPIN)},
 )  # fmt: skip
 MANAGED_FILES = (paths.COTURN_CONFIG, paths.MTAIL_PROGRAM)
@@ -385,7 +385,7 @@ def file_states_before(files) -> dict[str, str]:
 # The folders the roles check with PathStates whatever the site (base, tls, nginx, webrtc, edge).
 SNAPSHOT_PATHS = (
     paths.ETC, paths.CREDENTIALS_DIR, paths.UPLOAD_DIR, paths.LIB, paths.TLS_DIR, paths.TLS_PROVIDED, paths.ACME_WEBROOT,
-    paths.NGINX_DEFAULT_SITE, paths.NGINX_CAMGATE_DIR, paths.NGINX_STAGING_DIR, paths.JANUS_STAGING_DIR,
+    paths.NGINX_DEFAULT_SITE, paths.NGINX_CAMGATE_DIR, paths.NGINX_STAGING_DIR, *paths.OLD_JANUS_FILES,
     posixpath.dirname(paths.EDGE_CACHE_DIR), paths.EDGE_CACHE_DIR,
 )  # fmt: skip
 LETSENCRYPT_CERTIFICATE = f"{paths.LETSENCRYPT_LIVE}/fullchain.pem"

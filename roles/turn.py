@@ -1,4 +1,4 @@
-"""TURN for WebRTC viewers that cannot reach Janus directly: coturn, the distribution's package."""
+"""TURN for WebRTC viewers that cannot reach camgate-webrtc directly: coturn, the distribution's package."""
 
 import ipaddress
 from io import StringIO
@@ -51,7 +51,7 @@ def turn() -> None:
 
 
 def own_addresses() -> list[str]:
-    """The gateway's IPv4 addresses but loopback: where Janus's media is, and all coturn may relay to."""
+    """The gateway's IPv4 addresses but loopback: where camgate-webrtc's media is, and all coturn may relay to."""
     found = set()
     for addresses in (host.get_fact(Ipv4Addrs) or {}).values():
         for address in addresses:

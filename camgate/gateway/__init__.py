@@ -3,7 +3,7 @@
 Each module here is a script the roles copy to /usr/local/lib/camgate/ and the host's python3 runs
 (see camgate.paths). It must import nothing but the standard library (a unit test runs each one with
 `python3 -I -S`); the operator side may import its constants. One exception: the WebRTC engine
-(webrtc_engine.py) drives the distribution's GStreamer through python3-gi (packages.WEBRTC), so the
+(webrtc.py) drives the distribution's GStreamer through python3-gi (packages.WEBRTC), so the
 operator side never imports it (`source` reads it).
 """
 

@@ -29,8 +29,8 @@ GET .../index.m3u8 serves). Status judges what a player would get, not only that
   HEVC tagged hev1, G.711 audio copied into HLS);
 - up: none of those.
 
-A camera with webrtc on also gets `webrtc`: up only while the stream Janus relays is up and H.264
-and Janus got its media within media_timeout (camgate-webrtc's /status), with the viewer count.
+A camera with webrtc on also gets `webrtc`: up only while the stream camgate-webrtc relays is up and
+H.264 and the service got its media within media_timeout (its /status), with the viewer count.
 
     camgate-health CONFIG.json              print the status as JSON
     camgate-health CONFIG.json --out FILE   write it to FILE atomically (what the timer does)
@@ -345,7 +345,7 @@ def status(config: dict, now: float | None = None) -> dict:
 
 
 def webrtc_status(cameras: list[dict]) -> dict | None:
-    """camgate-webrtc's /status (viewers, the age of each camera's media in Janus), None when it does not answer."""
+    """camgate-webrtc's /status (viewers, the age of each camera's media there), None when it does not answer."""
     urls = {c["webrtc"]["status_url"] for c in cameras if c.get("webrtc")}
     if not urls:
         return None
@@ -357,8 +357,8 @@ def webrtc_status(cameras: list[dict]) -> dict | None:
 
 
 def judge_webrtc(camera_id: str, settings: dict, relayed: dict | None, signalling: dict | None) -> dict:
-    """Whether a WebRTC viewer would see this camera now: the stream Janus relays is up and H.264,
-    and Janus got its media within media_timeout."""
+    """Whether a WebRTC viewer would see this camera now: the stream camgate-webrtc relays is up and
+    H.264, and the service got its media within media_timeout."""
     viewers = (signalling or {}).get("cameras", {}).get(camera_id, 0)
 
     def verdict(status: str, reason: str | None) -> dict:
@@ -371,10 +371,10 @@ def judge_webrtc(camera_id: str, settings: dict, relayed: dict | None, signallin
         return verdict("unplayable", f"WebRTC carries H.264 and this stream is {codecs.split(',')[0]}; fix: webrtc='sub' with an H.264 sub profile, or video='transcode'")
     ages = (signalling or {}).get("media_age_ms")
     if ages is None:
-        return verdict("down", "the WebRTC signalling service or Janus is not answering")
+        return verdict("down", "the WebRTC service (camgate-webrtc) is not answering")
     age = ages.get(camera_id)
     if age is None or age > settings["media_timeout"] * 1000:
-        return verdict("down", "no media reached Janus" + (f" for {age / 1000:.0f} s" if age is not None else ""))
+        return verdict("down", "no media reached the WebRTC service" + (f" for {age / 1000:.0f} s" if age is not None else ""))
     return verdict("up", None)
 
 

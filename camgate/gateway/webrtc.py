@@ -1,421 +1,488 @@
-"""camgate-webrtc: the app's WebRTC signalling, between nginx and Janus (runs on the gateway).
+"""camgate-webrtc: live view over WebRTC for the app and any WHEP player (runs on the gateway).
 
-Standard library only: uploaded to /usr/local/lib/camgate/camgate-webrtc and run by the host's
-python3 as camgate-webrtc.service, on loopback only, with the JSON config the deploy writes
-(/etc/camgate/webrtc.json) and Janus's API secret in the environment (CAMGATE_JANUS_API_SECRET,
-from a root-only EnvironmentFile):
+The engine is GStreamer's webrtcbin (the distribution's gstreamer1.0-plugins-bad and
+gstreamer1.0-nice, driven through python3-gi): ICE (libnice), DTLS and SRTP are its own. Each camera's
+unit (ffmpeg, the one RTSP pull) sends the camera's H.264, copied, and its audio as RTP to loopback
+ports (camgate.webrtc.rtp_ports); this service receives each camera once (a Feed) and hands the same
+frames to every viewer's PeerConnection, payloaded with the payload types of that viewer's offer.
+WHEP, who may watch and the quotas are camgate_whep (camgate/gateway/whep.py). Run as
+camgate-webrtc.service on loopback only, behind nginx, with the JSON config the deploy writes
+(/etc/camgate/webrtc.json) and the TURN secret in the environment (CAMGATE_TURN_SECRET):
 
-    {"listen": ["127.0.0.1", 8086], "janus": "http://127.0.0.1:8088/janus",
-     "public_path": "/api/webrtc", "max_viewers": 100, "max_viewers_per_user": 16,
-     "answer_timeout": 30, "media_timeout": 10,
-     "cameras": ["front", "yard"], "users": {"alice": ["front", "yard"]}}
+    {"listen": ["127.0.0.1", 8086], "public_path": "/api/webrtc", "max_viewers": 100,
+     "max_viewers_per_user": 16, "media_timeout": 10, "connect_timeout": 30, "viewer_timeout": 10,
+     "ice_ports": [40000, 40999], "ice_urls": ["turn:cams.example.com:3478?transport=udp"], "ttl": 3600,
+     "cameras": {"front": {"video_port": 30000, "audio": {"port": 30002, "codec": "opus"}}},
+     "users": {"alice": ["front"]}}
 
-nginx has checked the app user's password (auth_basic) and passes the user's name in
-X-Camgate-User; this service lets a user watch only the cameras `users` lists for them (the same
-list the manifest uses: both come from the model's Gateway.cameras_of). The exchange is WHEP's
-server-offer form (draft-ietf-wish-whep-00): Janus's streaming plugin makes the offer.
-
-    POST   <public_path>/<camera>           -> 201 Created, Location: <public_path>/<camera>/<viewer>,
-                                               body: the SDP offer (application/sdp)
-    PATCH  <public_path>/<camera>/<viewer>  body: the SDP answer (application/sdp) -> 204
-    DELETE <public_path>/<camera>/<viewer>  -> 204: the viewer is gone
-    GET    /status                          viewers per camera and the age of each camera's media in
-                                            Janus (loopback only: nginx never maps it; camgate-health reads it)
-
-Errors are JSON {"error": ...}: 401 no user (nginx did not authenticate), 403 not the user's
-camera, 404 no such camera or viewer, 409 answer twice, 415 not application/sdp, 429 too many
-viewers, 503 the camera has sent no media for `media_timeout` s (Retry-After; play HLS meanwhile)
-or Janus is not answering.
-
-Each viewer is one Janus session with one streaming-plugin handle. A thread per viewer keeps the
-session alive (Janus drops sessions without a request for 60 s) while the PeerConnection lives, and
-destroys it when the browser hangs up, when no answer came within `answer_timeout` s, or on DELETE.
-The app never sees Janus's session or handle ids, only an unguessable viewer id.
+A viewer ends on DELETE, when it never connects within connect_timeout s, when ICE fails, and when
+its RTCP receiver reports stop for viewer_timeout s: a phone that vanished (app killed, network
+lost) sends nothing more, and its media stops within that bound. GET /status (loopback: nginx never
+maps it) gives viewers per camera and the age of each camera's media: what camgate-health judges.
 
     camgate-webrtc CONFIG.json
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
-import re
 import secrets
+import signal
 import sys
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
-API_SECRET_ENV = "CAMGATE_JANUS_API_SECRET"
-KEEPALIVE_EVERY = 20  # seconds; Janus's session_timeout is 60
-LONG_POLL = 30  # Janus answers an event long poll after at most 30 s
-OFFER_TIMEOUT = 10  # seconds for Janus to make its offer
-MAX_SDP = 64 * 1024
-CAMERA_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
-VIEWER_RE = re.compile(r"[A-Za-z0-9_-]{22}")
-USER_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
-NO_SUCH_MOUNTPOINT = 455  # JANUS_STREAMING_ERROR_NO_SUCH_MOUNTPOINT
+import gi
 
+gi.require_version("Gst", "1.0")
+gi.require_version("GstSdp", "1.0")
+gi.require_version("GstWebRTC", "1.0")
+from gi.repository import GLib, Gst, GstSdp, GstWebRTC  # noqa: E402
 
-class Refused(Exception):
-    """A request the service answers with an error status (and a JSON reason)."""
+try:
+    from camgate.gateway import whep
+except ImportError:  # on the gateway: camgate_whep.py beside this script
+    import camgate_whep as whep  # type: ignore[no-redef]
 
-    def __init__(self, status: int, reason: str, retry_after: int | None = None):
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-class Janus:
-    """Janus's HTTP API (JSON over plain HTTP on loopback), with its API secret on every request."""
-
-    def __init__(self, base: str, api_secret: str):
-        self.base = base.rstrip("/")
-        self.api_secret = api_secret
-
-    def request(self, path: str, body: dict, timeout: float = 10) -> dict:
-        payload = {**body, "transaction": secrets.token_hex(8), "apisecret": self.api_secret}
-        data = json.dumps(payload).encode()
-        req = urllib.request.Request(self.base + path, data=data, headers={"Content-Type": "application/json"})
-        return self._read(req, timeout)
-
-    def events(self, session: int, timeout: float = LONG_POLL + 5) -> list[dict]:
-        """Long poll: up to 10 events of the session, or a keepalive after LONG_POLL s."""
-        query = urllib.parse.urlencode({"maxev": 10, "rid": int(time.time() * 1000), "apisecret": self.api_secret})
-        reply = self._read(urllib.request.Request(f"{self.base}/{session}?{query}"), timeout)
-        return reply if isinstance(reply, list) else [reply]
-
-    def _read(self, req: urllib.request.Request, timeout: float):
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as response:
-                return json.loads(response.read())
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise Refused(503, f"the WebRTC engine (Janus) is not answering: {exc}", retry_after=5) from exc
-
-    def create_session(self) -> int:
-        return self._data_id(self.request("", {"janus": "create"}))
-
-    def attach_streaming(self, session: int) -> int:
-        return self._data_id(self.request(f"/{session}", {"janus": "attach", "plugin": "janus.plugin.streaming"}))
-
-    def message(self, session: int, handle: int, body: dict, jsep: dict | None = None) -> dict:
-        request = {"janus": "message", "body": body, **({"jsep": jsep} if jsep else {})}
-        return self.request(f"/{session}/{handle}", request)
-
-    def keepalive(self, session: int) -> bool:
-        return self.request(f"/{session}", {"janus": "keepalive"}).get("janus") == "ack"
-
-    def destroy(self, session: int) -> None:
-        try:
-            self.request(f"/{session}", {"janus": "destroy"}, timeout=5)
-        except Refused:
-            pass  # Janus gone or restarted: the session is gone with it
-
-    @staticmethod
-    def _data_id(reply: dict) -> int:
-        if reply.get("janus") != "success":
-            raise Refused(503, f"Janus refused: {reply.get('error', reply)}", retry_after=5)
-        return int(reply["data"]["id"])
+TURN_SECRET_ENV = "CAMGATE_TURN_SECRET"
+WATCH_EVERY = 1.0  # seconds between two looks at every viewer's liveness
+GATHER_TIMEOUT = 5.0  # seconds to gather the engine's own ICE candidates before answering
+# A joiner gets the frames since the last keyframe at once (up to this many: 10 s at 30 fps; a camera
+# with keyframes further apart makes its joiners wait for the next one), each 1 ms apart before the
+# live frame, so its player shows a picture without waiting for the camera's next keyframe.
+GOP_FRAMES = 300
+BURST_SPACING = Gst.MSECOND
+CAPS_TIMEOUT = 3.0  # seconds for a new viewer's branches to carry the camera's first frame (and caps)
+RTP_MTU = 1200  # bytes: room for SRTP and header extensions within a 1500-byte MTU
+VIDEO_CAPS = "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
+AUDIO = {  # codec -> (caps from the camera's unit, depayloader, payloader, clock rate, SDP encoding)
+    "opus": ("application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=111", "rtpopusdepay", "rtpopuspay", 48000, "OPUS"),
+    "pcma": ("application/x-rtp,media=audio,clock-rate=8000,encoding-name=PCMA,payload=8", "rtppcmadepay", "rtppcmapay", 8000, "PCMA"),
+    "pcmu": ("application/x-rtp,media=audio,clock-rate=8000,encoding-name=PCMU,payload=0", "rtppcmudepay", "rtppcmupay", 8000, "PCMU"),
+}
 
 
-def plugin_data(event: dict) -> dict:
-    return ((event.get("plugindata") or {}).get("data")) or {}
+def keep_ice_agent(webrtc: Gst.Element) -> Gst.Object:
+    """webrtcbin's ICE object, safe to hold: GStreamer 1.22's getter hands PyGObject the only
+    reference (refcount 1), which would free the agent under webrtcbin when the wrapper goes. Take
+    the reference webrtcbin is owed; releases that get it right (refcount 2) are left alone."""
+    ice = webrtc.get_property("ice-agent")
+    if ice.__grefcount__ == 1:
+        capsule = ctypes.pythonapi.PyCapsule_GetPointer
+        capsule.restype, capsule.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+        gobject = ctypes.CDLL("libgobject-2.0.so.0")
+        gobject.g_object_ref.restype, gobject.g_object_ref.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+        gobject.g_object_ref(capsule(ice.__gpointer__, None))
+    return ice
 
 
-def media_age_ms(info: dict) -> int | None:
-    """The newest media of a mountpoint, in ms (Janus's per-stream age_ms), None if none ever came."""
-    ages = [m["age_ms"] for m in (info.get("media") or []) if isinstance(m.get("age_ms"), int)]
-    return min(ages) if ages else None
+def wait_for(promise: Gst.Promise, what: str) -> Gst.Structure | None:
+    if promise.wait() != Gst.PromiseResult.REPLIED:
+        raise whep.Refused(500, f"the WebRTC engine did not {what}")
+    reply = promise.get_reply()
+    error = reply.get_value("error") if reply is not None and reply.has_field("error") else None
+    if error is not None:
+        raise whep.Refused(400, f"the WebRTC engine could not {what}: {error.message}")
+    return reply
+
+
+class Feed:
+    """One camera's RTP from its unit, received once: H.264 access units (SPS/PPS before every
+    keyframe) and its audio in tees that every viewer's branch hangs on. The frames since the last
+    keyframe are kept for joiners (Viewer.start_at_keyframe); the newest one's arrival is the
+    camera's media age."""
+
+    def __init__(self, camera: str, settings: dict):
+        self.camera = camera
+        self.settings = settings
+        audio = settings.get("audio")
+        launch = (
+            f'udpsrc address=127.0.0.1 port={settings["video_port"]} caps="{VIDEO_CAPS}" ! rtph264depay '
+            "! h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au "
+            "! tee name=video allow-not-linked=true"
+        )
+        if audio:
+            caps, depay = AUDIO[audio["codec"]][:2]
+            launch += f' udpsrc address=127.0.0.1 port={audio["port"]} caps="{caps}" ! {depay} ! tee name=audio allow-not-linked=true'
+        self.pipeline = Gst.parse_launch(launch)
+        self.pipeline.set_name(f"camera-{camera}")
+        self.video = self.pipeline.get_by_name("video")
+        self.audio = self.pipeline.get_by_name("audio")
+        self.gop: list[Gst.Buffer] = []  # the last keyframe and the frames after it; [] when too many
+        self.newest: int | None = None  # running time the newest frame arrived at
+        self.lock = threading.Lock()
+        self.video.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, self.keep)
+        bus = self.pipeline.get_bus()
+        bus.add_signal_watch()
+        bus.connect("message::error", self.on_error)
+        self.pipeline.set_state(Gst.State.PLAYING)
+
+    def on_error(self, _bus, message) -> None:
+        error, debug = message.parse_error()
+        print(f"camgate-webrtc: camera {self.camera}: {error.message} ({debug})", file=sys.stderr, flush=True)
+
+    def keep(self, _pad, info) -> Gst.PadProbeReturn:
+        frame = info.get_buffer()
+        with self.lock:
+            self.newest = frame.pts
+            if not frame.has_flags(Gst.BufferFlags.DELTA_UNIT):
+                self.gop = [frame]
+            elif 0 < len(self.gop) < GOP_FRAMES:
+                self.gop.append(frame)
+            else:
+                self.gop = []  # a run with a gap would not decode: joiners wait for the next keyframe
+        return Gst.PadProbeReturn.OK
+
+    def frames_since_keyframe(self) -> list[Gst.Buffer]:
+        with self.lock:
+            return list(self.gop)
+
+    def media_age_ms(self) -> int | None:
+        """How long ago the newest frame arrived, None if none ever did."""
+        clock = self.pipeline.get_clock()
+        if self.newest is None or self.newest == Gst.CLOCK_TIME_NONE or clock is None:
+            return None
+        running = clock.get_time() - self.pipeline.get_base_time()
+        return max(0, (running - self.newest) // Gst.MSECOND)
+
+    def stop(self) -> None:
+        self.pipeline.set_state(Gst.State.NULL)
 
 
 class Viewer:
-    def __init__(self, user: str, camera: str, session: int, handle: int):
-        self.id = secrets.token_urlsafe(16)  # 22 characters
-        self.user = user
-        self.camera = camera
-        self.session = session
-        self.handle = handle
-        self.created = time.monotonic()
-        self.answered = False
-        self.connected = False
-        self.ended = threading.Event()
+    """One PeerConnection: a webrtcbin in the camera's pipeline, fed from its tees through
+    payloaders that use the payload types of the player's offer."""
 
-
-class Signalling:
-    """The viewers and their Janus sessions; one instance per service, shared by the handler threads."""
-
-    def __init__(self, config: dict, janus: Janus):
+    def __init__(self, feed: Feed, user: str, offer: whep.Offer, config: dict, on_end):
+        self.id = secrets.token_urlsafe(16)  # 22 characters: unguessable, as WHEP asks of session URLs
+        self.feed, self.user, self.camera = feed, user, feed.camera
         self.config = config
-        self.janus = janus
+        self.on_end = on_end
+        self.created = time.monotonic()
+        self.heard = None  # monotonic time of the player's last RTCP
+        self.connected = False
+        self.secure = False  # DTLS up: what the player is sent from now on reaches it
+        self.ended = False
+        self.remote_ufrag = None
+        self.mids: dict[str, int] = {}
+        self.branches: list[tuple[Gst.Element, Gst.Pad, list[Gst.Element]]] = []  # (tee, tee pad, elements)
+        self.webrtc = Gst.ElementFactory.make("webrtcbin", f"viewer-{self.id}")
+        self.webrtc.set_property("bundle-policy", GstWebRTC.WebRTCBundlePolicy.MAX_BUNDLE)
+        ice = keep_ice_agent(self.webrtc)
+        ice.set_property("ice-tcp", False)  # players that cannot use UDP come through coturn (TURN over TCP/TLS)
+        low, high = config["ice_ports"]
+        ice.set_property("min-rtp-port", low)
+        ice.set_property("max-rtp-port", high)
+        self.ice = ice
+        feed.pipeline.add(self.webrtc)
+        self.webrtc.sync_state_with_parent()
+        try:
+            self.answer = self.negotiate(offer)
+        except BaseException:
+            self.stop()
+            raise
+        self.webrtc.connect("notify::ice-connection-state", self.on_ice_state)
+        self.webrtc.connect("notify::connection-state", self.on_connection_state)
+        rtpbin = self.webrtc.get_by_name("rtpbin")
+        rtpbin.connect("on-ssrc-active", self.on_rtcp)
+
+    def negotiate(self, offer: whep.Offer) -> str:
+        video = offer.video()
+        self.branch(self.feed.video, "rtph264pay", self.video_caps(video), video.h264_payload(),
+                    {"config-interval": 0, "aggregate-mode": "zero-latency"})  # fmt: skip
+        audio = offer.audio()
+        codec = (self.feed.settings.get("audio") or {}).get("codec")
+        payload = audio.audio_payload(codec) if audio and codec else None
+        if payload is not None:
+            _, _, payloader, rate, encoding = AUDIO[codec]
+            caps = f"application/x-rtp,media=audio,encoding-name={encoding},clock-rate={rate},payload={payload}"
+            self.branch(self.feed.audio, payloader, caps, payload, {})
+        for media in offer.media:
+            if media.mid is not None:
+                self.mids[media.mid] = media.index
+        self.wait_for_caps()
+        _, message = GstSdp.SDPMessage.new_from_text(offer.sdp)
+        self.remote_ufrag = message.get_media(0).get_attribute_val("ice-ufrag") or message.get_attribute_val("ice-ufrag")
+        remote = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, message)
+        promise = Gst.Promise.new()
+        self.webrtc.emit("set-remote-description", remote, promise)
+        wait_for(promise, "take the offer")
+        # The answer is used inside the promise's callback, where webrtcbin's reply is alive: PyGObject
+        # copies of it (or of its SDP) do not outlive the promise reliably.
+        answered = threading.Event()
+        refused: list[str] = []
+
+        def use_answer(promise, _data):
+            try:
+                reply = promise.get_reply()
+                answer = reply.get_value("answer") if reply is not None and reply.has_field("answer") else None
+                if answer is None:
+                    refused.append(str(reply.get_value("error").message) if reply is not None and reply.has_field("error") else "no answer")
+                else:
+                    self.webrtc.emit("set-local-description", answer, None)
+            finally:
+                answered.set()
+
+        self.webrtc.emit("create-answer", None, Gst.Promise.new_with_change_func(use_answer, None))
+        if not answered.wait(GATHER_TIMEOUT) or refused:
+            raise whep.Refused(400, f"the WebRTC engine could not answer the offer: {refused[0] if refused else 'timed out'}")
+        deadline = time.monotonic() + GATHER_TIMEOUT
+        while self.webrtc.get_property("ice-gathering-state") != GstWebRTC.WebRTCICEGatheringState.COMPLETE and time.monotonic() < deadline:
+            time.sleep(0.01)
+        local = self.webrtc.get_property("local-description")
+        if local is None:
+            raise whep.Refused(400, "the WebRTC engine could not use its answer to this offer")
+        return local.sdp.as_text()
+
+    def wait_for_caps(self) -> None:
+        """Negotiate only once the branches' caps reached webrtcbin (with the next frame): in GStreamer
+        1.22 a sink pad whose caps arrive while the answer is being set is never connected to the
+        transport, and its player gets no media (seen in one viewer of three)."""
+        deadline = time.monotonic() + CAPS_TIMEOUT
+        while not all(pad.has_current_caps() for pad in self.webrtc.sinkpads) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not all(pad.has_current_caps() for pad in self.webrtc.sinkpads):
+            raise whep.Refused(409, f"the camera sent no frame within {CAPS_TIMEOUT} s; play HLS meanwhile", retry_after=3)
+
+    @staticmethod
+    def video_caps(media: whep.Media) -> str:
+        """The caps the video branch sends: the offer's H.264 payload type, no profile. The answer takes
+        the offer's profile-level-id; naming it here would make rtph264pay refuse a camera's Main or
+        High profile, which players decode all the same (what every camera relay sends)."""
+        return (f"application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload={media.h264_payload()},"
+                "packetization-mode=(string)1")  # fmt: skip
+
+    def branch(self, tee: Gst.Element, payloader: str, caps: str, payload: int, options: dict) -> None:
+        """tee -> queue -> payloader (the offer's payload type) -> webrtcbin, a transceiver that only sends.
+        Frames flow at once (webrtcbin needs their caps to negotiate, and drops them until DTLS is
+        up); the player's first frames are then the camera's last keyframe and those since."""
+        pipeline = self.feed.pipeline
+        queue = Gst.ElementFactory.make("queue")
+        queue.set_property("leaky", "downstream")
+        # Room for a joiner's burst of frames (start_at_keyframe); a player that cannot keep up loses
+        # the oldest frames beyond a second.
+        queue.set_property("max-size-buffers", GOP_FRAMES + 50)
+        queue.set_property("max-size-time", Gst.SECOND)
+        pay = Gst.ElementFactory.make(payloader)
+        pay.set_property("pt", payload)
+        pay.set_property("mtu", RTP_MTU)
+        for name, value in options.items():
+            pay.set_property(name, value)
+        capsfilter = Gst.ElementFactory.make("capsfilter")
+        capsfilter.set_property("caps", Gst.Caps.from_string(caps))
+        elements = [queue, pay, capsfilter]
+        for element in elements:
+            pipeline.add(element)
+        queue.link(pay)
+        pay.link(capsfilter)
+        sink = self.webrtc.request_pad_simple("sink_%u")
+        transceiver = sink.get_property("transceiver")
+        transceiver.set_property("direction", GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY)
+        transceiver.set_property("codec-preferences", Gst.Caps.from_string(caps))
+        capsfilter.get_static_pad("src").link(sink)
+        for element in elements:
+            element.sync_state_with_parent()
+        tee_pad = tee.request_pad_simple("src_%u")
+        if tee is self.feed.video:
+            tee_pad.add_probe(Gst.PadProbeType.BUFFER, self.start_at_keyframe)
+        tee_pad.link(queue.get_static_pad("sink"))
+        self.branches.append((tee, tee_pad, elements))
+
+    def add_candidates(self, candidates: list[tuple[str | None, str]]) -> None:
+        for mid, candidate in candidates:
+            index = self.mids.get(mid, 0) if mid is not None else 0
+            if ".local " in candidate:
+                continue  # an mDNS name the gateway cannot resolve; the player's checks reveal its address
+            self.webrtc.emit("add-ice-candidate", index, candidate)
+
+    def on_ice_state(self, webrtc, _spec) -> None:
+        state = webrtc.get_property("ice-connection-state")
+        if state in (GstWebRTC.WebRTCICEConnectionState.CONNECTED, GstWebRTC.WebRTCICEConnectionState.COMPLETED):
+            self.connected = True
+            self.heard = self.heard or time.monotonic()
+        elif state in (GstWebRTC.WebRTCICEConnectionState.FAILED, GstWebRTC.WebRTCICEConnectionState.CLOSED):
+            self.on_end(self, "ICE failed")
+
+    def on_connection_state(self, webrtc, _spec) -> None:
+        if webrtc.get_property("connection-state") == GstWebRTC.WebRTCPeerConnectionState.CONNECTED:
+            self.secure = True
+
+    def start_at_keyframe(self, pad: Gst.Pad, info) -> Gst.PadProbeReturn:
+        """Once the player can receive: unless the live frame is a keyframe, send first the camera's
+        last keyframe and the frames since, 1 ms apart just before the live one, so that the player
+        shows a picture now, not at the camera's next keyframe (up to its keyframe interval away)."""
+        if not self.secure:
+            return Gst.PadProbeReturn.OK
+        live = info.get_buffer()
+        if live.has_flags(Gst.BufferFlags.DELTA_UNIT):
+            frames = [f for f in self.feed.frames_since_keyframe() if f.pts < live.pts]
+            target = pad.get_peer()
+            for n, frame in enumerate(frames):
+                copy = frame.copy()
+                copy.pts = copy.dts = max(0, live.pts - (len(frames) - n) * BURST_SPACING)
+                target.chain(copy)
+        return Gst.PadProbeReturn.REMOVE
+
+    def on_rtcp(self, _rtpbin, _session, _ssrc) -> None:
+        self.heard = time.monotonic()
+
+    def gone(self, now: float) -> str | None:
+        """Why this viewer is over, or None while it lives."""
+        if self.heard is None:
+            if now - self.created > self.config["connect_timeout"]:
+                return f"never connected within {self.config['connect_timeout']} s"
+            return None
+        if now - self.heard > self.config["viewer_timeout"]:
+            return f"no RTCP from the player for {self.config['viewer_timeout']} s (vanished)"
+        return None
+
+    def stop(self) -> None:
+        """Unhook the branches from the tees (at an idle moment of each), then drop the elements from
+        the main loop (never from a streaming thread)."""
+        for tee, tee_pad, elements in self.branches:
+            def unlink(pad, _info, tee=tee, elements=elements):
+                pad.unlink(elements[0].get_static_pad("sink"))
+                tee.release_request_pad(pad)
+                GLib.idle_add(self.drop, elements)
+                return Gst.PadProbeReturn.REMOVE
+
+            tee_pad.add_probe(Gst.PadProbeType.IDLE, unlink)
+        GLib.idle_add(self.drop, [self.webrtc])
+
+    def drop(self, elements: list[Gst.Element]) -> bool:
+        for element in elements:
+            element.set_state(Gst.State.NULL)
+            self.feed.pipeline.remove(element)
+        return False  # once (GLib.idle_add)
+
+
+class Service:
+    """The feeds, the viewers, the rules; shared by the HTTP handler threads and the watchdog."""
+
+    def __init__(self, config: dict, turn_secret: str):
+        self.config = config
+        self.rules = whep.Rules(config, turn_secret)
+        self.feeds = {camera: Feed(camera, settings) for camera, settings in config["cameras"].items()}
         self.viewers: dict[str, Viewer] = {}
         self.lock = threading.Lock()
+        self.starting: list[str] = []  # users of viewers being negotiated: they count toward the quotas
 
     def reload(self, config: dict) -> None:
-        """New users and cameras apply to new viewers; a viewer whose camera left them is ended."""
-        self.config = config
+        """New cameras, users and quotas (SIGHUP). A camera whose ports or audio changed is received
+        anew, its viewers ended; other cameras' viewers stay while their user may still watch."""
+        changed = {c for c in self.feeds if self.feeds[c].settings != config["cameras"].get(c)}
         with self.lock:
-            gone = [v for v in self.viewers.values() if v.camera not in config["users"].get(v.user, ())]
+            gone = [v for v in self.viewers.values() if v.camera in changed or v.camera not in config["users"].get(v.user, ())]
         for viewer in gone:
-            self.end(viewer)
+            self.finish(viewer, "its camera or its user's cameras changed")
+        for camera in changed:
+            self.feeds.pop(camera).stop()
+        for camera, settings in config["cameras"].items():
+            if camera not in self.feeds:
+                self.feeds[camera] = Feed(camera, settings)
+        self.config = config
+        self.rules.config = config
 
-    def may_watch(self, user: str, camera: str) -> None:
-        if not user:
-            raise Refused(401, "no app user: this service is reached through nginx, which checks the password")
-        if camera not in self.config["users"].get(user, ()):
-            raise Refused(403, "this camera is not available to you over WebRTC")
-
-    def offer(self, user: str, camera: str) -> tuple[Viewer, str]:
-        self.may_watch(user, camera)
-        with self.lock:
-            mine = sum(1 for v in self.viewers.values() if v.user == user)
-            if len(self.viewers) >= self.config["max_viewers"]:
-                raise Refused(429, "the gateway has as many WebRTC viewers as it serves; play HLS instead", retry_after=10)
-            if mine >= self.config["max_viewers_per_user"]:
-                raise Refused(429, f"{mine} WebRTC viewers open for this user; end one (DELETE) first", retry_after=10)
-        session = self.janus.create_session()
-        try:
-            handle = self.janus.attach_streaming(session)
-            self.require_media(session, handle, camera)
-            reply = self.janus.message(session, handle, {"request": "watch", "id": camera, "offer_audio": True, "offer_video": True})
-            if reply.get("janus") == "error":
-                raise Refused(503, f"Janus refused to watch: {reply.get('error')}", retry_after=5)
-            sdp = self.wait_for_offer(session, camera)
-        except BaseException:
-            self.janus.destroy(session)
-            raise
-        viewer = Viewer(user, camera, session, handle)
-        with self.lock:
-            self.viewers[viewer.id] = viewer
-        threading.Thread(target=self.follow, args=(viewer,), name=f"viewer-{camera}", daemon=True).start()
-        return viewer, sdp
-
-    def require_media(self, session: int, handle: int, camera: str) -> None:
-        """503 unless the camera's mountpoint exists and got media recently: nothing to watch else."""
-        reply = self.janus.message(session, handle, {"request": "info", "id": camera})
-        data = plugin_data(reply)
-        if data.get("error_code") == NO_SUCH_MOUNTPOINT:
-            raise Refused(404, "this camera has no WebRTC stream (webrtc is off for it)")
-        if "info" not in data:
-            raise Refused(503, f"Janus could not describe the camera's stream: {data.get('error', reply)}", retry_after=5)
-        age = media_age_ms(data["info"])
+    def start(self, user: str, camera: str, offer: whep.Offer) -> tuple[str, str]:
+        self.rules.may_watch(user, camera)
+        feed = self.feeds[camera]
+        age = feed.media_age_ms()
         if age is None or age > self.config["media_timeout"] * 1000:
             waited = "never" if age is None else f"not for {age // 1000} s"
-            raise Refused(503, f"the camera's stream has {waited} reached the WebRTC engine; play HLS meanwhile", retry_after=3)
-
-    def wait_for_offer(self, session: int, camera: str) -> str:
-        deadline = time.monotonic() + OFFER_TIMEOUT
-        while time.monotonic() < deadline:
-            for event in self.janus.events(session, timeout=OFFER_TIMEOUT + 5):
-                data = plugin_data(event)
-                if data.get("error_code") == NO_SUCH_MOUNTPOINT:
-                    raise Refused(404, "this camera has no WebRTC stream (webrtc is off for it)")
-                if data.get("error"):
-                    raise Refused(503, f"Janus refused to watch {camera}: {data['error']}", retry_after=5)
-                jsep = event.get("jsep") or {}
-                if jsep.get("type") == "offer" and jsep.get("sdp"):
-                    return jsep["sdp"]
-        raise Refused(503, f"Janus made no offer within {OFFER_TIMEOUT} s", retry_after=5)
+            # WHEP: 409 with Retry-After when the stream is not live.
+            raise whep.Refused(409, f"the camera's stream has {waited} reached the WebRTC engine; play HLS meanwhile", retry_after=3)
+        with self.lock:
+            self.rules.room_for(user, [v.user for v in self.viewers.values()] + self.starting)
+            self.starting.append(user)
+        try:
+            viewer = Viewer(feed, user, offer, self.config, self.finish)
+        finally:
+            with self.lock:
+                self.starting.remove(user)
+        with self.lock:
+            self.viewers[viewer.id] = viewer
+        return viewer.id, viewer.answer
 
     def viewer(self, user: str, camera: str, viewer_id: str) -> Viewer:
+        self.rules.may_watch(user, camera)
         with self.lock:
             viewer = self.viewers.get(viewer_id)
         # Another user's viewer is as unknown as a missing one: ids are not to be probed.
         if viewer is None or viewer.user != user or viewer.camera != camera:
-            raise Refused(404, "no such WebRTC viewer (it ended, or timed out before its answer)")
+            raise whep.Refused(404, "no such WebRTC session (it ended, or the player vanished)")
         return viewer
 
-    def answer(self, user: str, camera: str, viewer_id: str, sdp: str) -> None:
-        self.may_watch(user, camera)
+    def trickle(self, user: str, camera: str, viewer_id: str, candidates, ufrag: str | None) -> None:
         viewer = self.viewer(user, camera, viewer_id)
-        if viewer.answered:
-            raise Refused(409, "this viewer has its answer already; start a new one (POST) to renegotiate")
-        # trickle false: the answer carries the app's candidates (it waits for ICE gathering to end).
-        reply = self.janus.message(viewer.session, viewer.handle, {"request": "start"}, {"type": "answer", "sdp": sdp, "trickle": False})
-        if reply.get("janus") != "ack":
-            raise Refused(400, f"the answer was refused: {(reply.get('error') or {}).get('reason', reply)}")
-        viewer.answered = True
+        if ufrag and viewer.remote_ufrag and ufrag != viewer.remote_ufrag:
+            raise whep.Refused(422, "ICE restart is not supported: POST a new offer (docs/app.md, reconnecting)")
+        viewer.add_candidates(candidates)
 
-    def hang_up(self, user: str, camera: str, viewer_id: str) -> None:
-        self.may_watch(user, camera)
-        self.end(self.viewer(user, camera, viewer_id))
+    def end(self, user: str, camera: str, viewer_id: str) -> None:
+        self.finish(self.viewer(user, camera, viewer_id), "DELETE")
 
-    def end(self, viewer: Viewer) -> None:
+    def finish(self, viewer: Viewer, why: str) -> None:
         with self.lock:
-            self.viewers.pop(viewer.id, None)
-        viewer.ended.set()
-        self.janus.destroy(viewer.session)
+            if self.viewers.pop(viewer.id, None) is None and viewer.ended:
+                return
+            viewer.ended = True
+        if why != "DELETE":
+            print(f"camgate-webrtc: viewer of {viewer.camera} ({viewer.user}) ended: {why}", file=sys.stderr, flush=True)
+        viewer.stop()
 
-    def follow(self, viewer: Viewer) -> None:
-        """Keep the viewer's Janus session alive until the browser hangs up, the answer is overdue,
-        or the viewer is ended; then destroy the session."""
-        last_keepalive = time.monotonic()
-        try:
-            while not viewer.ended.is_set():
-                if not viewer.answered and time.monotonic() - viewer.created > self.config["answer_timeout"]:
-                    return
-                try:
-                    events = self.janus.events(viewer.session, timeout=min(LONG_POLL, self.config["answer_timeout"]) + 5)
-                except Refused:
-                    return  # Janus went away, and its sessions with it
-                for event in events:
-                    kind = event.get("janus")
-                    if kind == "webrtcup":
-                        viewer.connected = True
-                    elif kind in ("hangup", "detached") or (kind == "error" and event.get("error", {}).get("code") == 458):
-                        return  # 458: no such session (Janus restarted)
-                    elif plugin_data(event).get("result", {}).get("status") == "stopped":
-                        return
-                if time.monotonic() - last_keepalive >= KEEPALIVE_EVERY:
-                    last_keepalive = time.monotonic()
-                    try:
-                        if not self.janus.keepalive(viewer.session):
-                            return
-                    except Refused:
-                        return
-        finally:
-            if not viewer.ended.is_set():
-                self.end(viewer)
+    def watch(self) -> None:
+        """End the viewers that are gone (never connected, or vanished without a DELETE)."""
+        while True:
+            time.sleep(WATCH_EVERY)
+            now = time.monotonic()
+            with self.lock:
+                viewers = list(self.viewers.values())
+            for viewer in viewers:
+                why = viewer.gone(now)
+                if why:
+                    self.finish(viewer, why)
 
     def status(self) -> dict:
-        """Viewers (all, connected, per camera) and, per WebRTC camera, how long ago Janus last got its
-        media ({camera: ms}, None when Janus is not answering): what camgate-health judges."""
         with self.lock:
             viewers = list(self.viewers.values())
         per_camera: dict[str, int] = {}
         for viewer in viewers:
             per_camera[viewer.camera] = per_camera.get(viewer.camera, 0) + 1
-        return {"viewers": len(viewers), "connected": sum(v.connected for v in viewers), "cameras": per_camera, "media_age_ms": self.media_ages()}
-
-    def media_ages(self) -> dict[str, int | None] | None:
-        try:
-            session = self.janus.create_session()
-        except Refused:
-            return None
-        try:
-            handle = self.janus.attach_streaming(session)
-            ages = {}
-            for camera in self.config.get("cameras", []):
-                info = plugin_data(self.janus.message(session, handle, {"request": "info", "id": camera})).get("info")
-                ages[camera] = media_age_ms(info) if info else None
-            return ages
-        except Refused:
-            return None
-        finally:
-            self.janus.destroy(session)
-
-
-class Handler(BaseHTTPRequestHandler):
-    server_version = "camgate-webrtc"
-    sys_version = ""
-    signalling: Signalling  # set on the class by serve()
-
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
-        # No request lines in the journal: nginx's access log has them (without bodies).
-        pass
-
-    def route(self) -> tuple[str, str | None]:
-        prefix = self.signalling.config["public_path"].rstrip("/") + "/"
-        path = self.path.split("?", 1)[0]
-        if not path.startswith(prefix):
-            raise Refused(404, "not a WebRTC path")
-        parts = path[len(prefix):].split("/")
-        if len(parts) > 2 or not CAMERA_RE.fullmatch(parts[0]) or (len(parts) == 2 and not VIEWER_RE.fullmatch(parts[1])):
-            raise Refused(404, "not a WebRTC path: use <camera> or <camera>/<viewer>")
-        return parts[0], parts[1] if len(parts) == 2 else None
-
-    def user(self) -> str:
-        user = self.headers.get("X-Camgate-User", "")
-        return user if USER_RE.fullmatch(user) else ""
-
-    def body(self, required_type: str) -> str:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_SDP:
-            raise Refused(413, f"the body is larger than {MAX_SDP} bytes")
-        data = self.rfile.read(length) if length else b""
-        if required_type and (self.headers.get("Content-Type") or "").split(";")[0].strip().lower() != required_type:
-            raise Refused(415, f"send the SDP answer as Content-Type: {required_type}")
-        return data.decode("utf-8", "replace")
-
-    def do_GET(self):
-        if self.path == "/status":
-            return self.send(200, json.dumps(self.signalling.status()).encode(), "application/json")
-        self.fail(Refused(405, "POST an empty body to start a viewer"))
-
-    def do_POST(self):
-        try:
-            camera, viewer_id = self.route()
-            if viewer_id:
-                raise Refused(405, "POST to <camera> starts a viewer; PATCH <camera>/<viewer> sends the answer")
-            self.body("")
-            viewer, sdp = self.signalling.offer(self.user(), camera)
-            location = f"{self.signalling.config['public_path'].rstrip('/')}/{camera}/{viewer.id}"
-            self.send(201, sdp.encode(), "application/sdp", {"Location": location})
-        except Refused as refused:
-            self.fail(refused)
-
-    def do_PATCH(self):
-        try:
-            camera, viewer_id = self.route()
-            if not viewer_id:
-                raise Refused(405, "PATCH <camera>/<viewer> (the Location of the POST) with the answer")
-            self.signalling.answer(self.user(), camera, viewer_id, self.body("application/sdp"))
-            self.send(204, b"")
-        except Refused as refused:
-            self.fail(refused)
-
-    def do_DELETE(self):
-        try:
-            camera, viewer_id = self.route()
-            if not viewer_id:
-                raise Refused(405, "DELETE <camera>/<viewer> ends that viewer")
-            self.signalling.hang_up(self.user(), camera, viewer_id)
-            self.send(204, b"")
-        except Refused as refused:
-            self.fail(refused)
-
-    def fail(self, refused: Refused) -> None:
-        headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else {}
-        self.send(refused.status, json.dumps({"error": refused.reason}).encode(), "application/json", headers)
-
-    def send(self, status: int, body: bytes, content_type: str | None = None, headers: dict | None = None) -> None:
-        self.send_response(status)
-        if content_type:
-            self.send_header("Content-Type", content_type)
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        if body:
-            self.wfile.write(body)
+        return {
+            "viewers": len(viewers),
+            "connected": sum(v.connected for v in viewers),
+            "cameras": per_camera,
+            "media_age_ms": {camera: feed.media_age_ms() for camera, feed in self.feeds.items()},
+        }
 
 
 def read_config(path: str) -> dict:
     with open(path, encoding="utf-8") as handle:
         config = json.load(handle)
-    defaults = {"public_path": "/api/webrtc", "max_viewers": 100, "max_viewers_per_user": 16, "answer_timeout": 30, "media_timeout": 10}
+    defaults = {"public_path": "/api/webrtc", "max_viewers": 100, "max_viewers_per_user": 16, "media_timeout": 10,
+                "connect_timeout": 30, "viewer_timeout": 10, "ice_ports": [0, 0], "ice_urls": [], "ttl": 3600}  # fmt: skip
     return {**defaults, **config}
 
 
 def serve(config_path: str) -> None:
-    import signal
-
-    api_secret = os.environ.get(API_SECRET_ENV)
-    if not api_secret:
-        sys.exit(f"camgate-webrtc: {API_SECRET_ENV} is not set (the unit's EnvironmentFile holds it)")
+    turn_secret = os.environ.get(TURN_SECRET_ENV)
+    if not turn_secret:
+        sys.exit(f"camgate-webrtc: {TURN_SECRET_ENV} is not set (the unit's EnvironmentFile holds it)")
+    Gst.init(None)
     config = read_config(config_path)
-    signalling = Signalling(config, Janus(config["janus"], api_secret))
-    Handler.signalling = signalling
-    # SIGHUP (systemctl reload): new users and cameras, without dropping the viewers that stay allowed.
-    signal.signal(signal.SIGHUP, lambda *_: signalling.reload(read_config(config_path)))
+    service = Service(config, turn_secret)
+    whep.Handler.service = service
+    threading.Thread(target=GLib.MainLoop().run, name="glib", daemon=True).start()
+    threading.Thread(target=service.watch, name="watchdog", daemon=True).start()
+    # SIGHUP (systemctl reload): new users without dropping the viewers that stay allowed.
+    signal.signal(signal.SIGHUP, lambda *_: service.reload(read_config(config_path)))
     host, port = config["listen"]
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = ThreadingHTTPServer((host, port), whep.Handler)
     server.daemon_threads = True
-    print(f"camgate-webrtc: listening on {host}:{port}, Janus at {config['janus']}", file=sys.stderr, flush=True)
+    print(f"camgate-webrtc: listening on {host}:{port}, {len(service.feeds)} cameras", file=sys.stderr, flush=True)
     server.serve_forever()
 
 

@@ -199,8 +199,8 @@ WEBRTC_AUDIO = {"aac": "audio/opus", "pcm_alaw": "audio/PCMA", "pcm_mulaw": "aud
 @browser
 @pytest.mark.parametrize("camera_id", ["zoo-h264-pcma", "zoo-h264-pcmu", LONG_GOP])
 def test_h264_cameras_play_over_webrtc_with_their_own_g711(zoo, camera_id):
-    """G.711 both ways, and the camera with 4 s between keyframes (its first picture comes from the
-    keyframe Janus keeps). AAC as Opus and a camera without audio: tests/integration/test_webrtc.py."""
+    """G.711 both ways, and the camera with 4 s between keyframes (its first picture comes with its
+    next keyframe: camgate-webrtc keeps none for joiners yet). AAC as Opus and a camera without audio: tests/integration/test_webrtc.py."""
     wait_for_status(zoo, camera_id, "up")
     expect = zoo_camera(camera_id).expect
     result = watch_webrtc(zoo, camera_id, seconds=5, startup_timeout=30)

@@ -1,7 +1,7 @@
 """Secrets never leak: a camera password, the URL signing secret, the app users' and the metrics
-user's passwords, Janus's API secret and the TURN secret are in no pyinfra output (not even -vvv), no directory nginx serves, no
+user's passwords and the TURN secret (which signs the WebRTC tokens) are in no pyinfra output (not even -vvv), no directory nginx serves, no
 unit file, no world-readable file, no journal line, and other users cannot read the camera URL (or
-Janus's and coturn's secrets) from the process list."""
+coturn's secret) from the process list."""
 
 from urllib.parse import quote
 
@@ -31,7 +31,7 @@ def secrets(verbose_redeploy, host, state) -> list[str]:
     camera_password = next(c["password"] for c in state["cameras"] if c.get("password"))
     link = host.file(LINK_SECRET_CONF).content_string.split('"')[1]
     webrtc = dict(line.split("=", 1) for line in host.file(WEBRTC_SECRETS).content_string.splitlines() if "=" in line)
-    values = [camera_password, quote(camera_password, safe=""), link, webrtc["CAMGATE_JANUS_API_SECRET"], webrtc["CAMGATE_TURN_SECRET"]]
+    values = [camera_password, quote(camera_password, safe=""), link, webrtc["CAMGATE_TURN_SECRET"]]
     values += [user["password"] for user in state["app_users"].values()] + [state["metrics"]["password"]]
     # Root-only on the host, so the searches below can read patterns without putting them in argv.
     host.run_expect([0], f"install -m 600 /dev/null {PATTERNS}")
@@ -79,8 +79,8 @@ def test_no_secret_in_the_journal(host, secrets):
 
 def test_other_users_cannot_see_the_camera_url_in_the_process_list(host, secrets):
     assert host.run("ps -eo args | grep -c '^/usr/bin/ffmpeg'").stdout.strip() != "0"  # root sees them
-    # Janus and coturn take their secrets on the command line: hidden the same way.
-    assert host.run("ps -eo args | grep -c -e '^/usr/bin/janus' -e '^/usr/bin/turnserver'").stdout.strip() == "2"
+    # coturn takes its secret on the command line: hidden the same way.
+    assert host.run("ps -eo args | grep -c '^/usr/bin/turnserver'").stdout.strip() == "1"
     as_nginx = host.run("runuser -u www-data -- ps -eo args")
     assert "ffmpeg" not in as_nginx.stdout
     assert host.run(f"runuser -u www-data -- ps -eo args | grep -cF -f {PATTERNS}").stdout.strip() == "0"

@@ -96,7 +96,7 @@ def test_renewal_is_timer_driven_and_served_without_restarting_nginx(gateway, cl
     assert host.service("certbot.timer").is_enabled and host.service("certbot.timer").is_running
     serial = client.peer_certificate(gateway.base_url)["serialNumber"]
     # TURN over TLS (coturn, for WebRTC viewers) serves the same certificate, and the renewed one after;
-    # a gateway without WebRTC cameras (a trixie testbed: no janus there) runs no coturn.
+    # a gateway without WebRTC cameras runs no coturn.
     turns = f"https://{gateway.domain}:{gateway.turns_port}/" if gateway.webrtc_cameras else None
     if turns:
         assert client.peer_certificate(turns)["serialNumber"] == serial

@@ -1,7 +1,9 @@
-"""Live view over WebRTC, the way the app does it (docs/app.md): headless Chromium watches cameras
-through nginx, camgate-webrtc and Janus with an app user's password, directly and relayed through
-coturn only; other users, wrong passwords and unauthenticated TURN are refused; Janus's own API never
-leaves the gateway; a camera that dies and comes back is seen again by a viewer that stayed."""
+"""Live view over WebRTC (WHEP), the way the app and any WHEP player do it (docs/app.md): headless
+Chromium watches cameras through nginx and camgate-webrtc with an app user's password or the
+manifest's Bearer token, directly and relayed through coturn only; other users, wrong passwords,
+forged tokens and unauthenticated TURN are refused; the service never listens beyond loopback; a
+camera that dies and comes back is seen again by a viewer that stayed; a viewer whose browser is
+killed is ended, and frees its user's quota. On Debian 13 too (every_release)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,10 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import signal
 import socket
+import subprocess
 import threading
 import time
 
@@ -17,8 +22,10 @@ import pytest
 
 from camgate import paths
 from tests.integration.test_access import app_user, basic
-from tests.players.browser import browser_unavailable_reason, play_webrtc
+from tests.players.browser import browser_unavailable_reason, play_webrtc, webrtc_player
 from tests.players.turn import TurnClient
+from tests.integration.conftest import ROOT
+from tests.unit.test_whep import CHROME_OFFER
 from tests.testbed.cameras import camera_clock
 from tests.testbed.proc import wait_until
 
@@ -27,9 +34,13 @@ WITH_AUDIO = "cam1"  # AAC camera: Opus on WebRTC
 SILENT = "cam3"  # no audio; bob's camera
 # A viewer that stays while its camera is killed and started again sees frames again within this:
 # ffmpeg's restart after the camera returns (RestartSec=1, the launcher's fast retries) plus its RTSP
-# setup, then the next keyframe (1 s here) through Janus.
+# setup, then the next keyframe (1 s here) through camgate-webrtc.
 RECOVERY_S = 30.0
 PUBLIC_PEER = "198.51.100.7"  # RFC 5737 documentation address: only named in a TURN request, never sent to
+# A killed browser's viewer ends once its RTCP has been silent for camgate.webrtc.VIEWER_TIMEOUT s;
+# issue 27 asks for 30 s at most, which is also this test's bound.
+ENDED_WITHIN = 30
+SDP = {"Content-Type": "application/sdp"}
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +56,18 @@ def watch(state, url: str, user: str = "alice", **options):
     return play_webrtc(url, user, state["app_users"][user]["password"], host_map={state["domain"]: state["target_address"]}, **options)
 
 
-def signal(client, url: str, headers: dict, method: str = "POST"):
-    return client.fetch(url, method=method, headers=headers)
+def send(client, url: str, headers: dict, method: str = "POST", offer: bool = True):
+    """One WHEP request; a POST carries an offer the way a browser makes one."""
+    body = CHROME_OFFER.encode() if method == "POST" and offer else None
+    return client.fetch(url, method=method, headers={**headers, **(SDP if body else {})}, body=body)
 
 
-def test_the_manifest_gives_webrtc_urls_and_time_limited_turn_credentials(manifest, gateway):
+@pytest.mark.every_release
+def test_the_manifest_gives_webrtc_urls_tokens_and_time_limited_turn_credentials(manifest, gateway):
     cameras = {c["id"]: c for c in manifest["cameras"]}
     assert cameras[WITH_AUDIO]["webrtc"] == f"{gateway.base_url}{paths.WEBRTC_PUBLIC_PATH}/{WITH_AUDIO}"
+    expires, _, user = cameras[WITH_AUDIO]["webrtc_token"].split(".")
+    assert user == "alice" and int(expires) == manifest["expires"]
     assert "webrtc" not in cameras["cam2"]  # webrtc off for it
     (ice,) = manifest["ice_servers"]
     expiry, user = ice["username"].split(":")
@@ -59,19 +75,30 @@ def test_the_manifest_gives_webrtc_urls_and_time_limited_turn_credentials(manife
     assert f"turns:{gateway.domain}:5349?transport=tcp" in ice["urls"] and ice["credential"]
 
 
+@pytest.mark.every_release
 def test_an_app_user_watches_an_h264_camera_with_its_audio_well_under_a_second_behind(manifest, state):
     """Glass-to-glass on the clock hls.js is measured with (bench/webrtc.py has the figures): far
     below HLS's three segments, whatever the keyframe interval."""
     cam = next(c for c in state["cameras"] if c["id"] == WITH_AUDIO)
     result = watch(state, webrtc_url(manifest, WITH_AUDIO), seconds=6, camera_clock=camera_clock(cam))
     assert result.ok, result.summary()
-    assert [s["status"] for s in result.signalling] == [201, 204, 204]
+    assert [s["status"] for s in result.signalling] == [201, 200]
     assert result.video["codec"] == "video/H264" and (result.video_width, result.video_height) == (640, 360)
     assert result.frames_in_second_half > 0
     assert result.audio["codec"] == "audio/opus" and result.audio["packets"] > 0 and result.audio["samples"] > 0
     assert 0 < result.glass_to_glass["p50_s"] < 1.5, result.glass_to_glass
 
 
+@pytest.mark.every_release
+def test_a_whep_player_plays_with_the_manifests_bearer_token(manifest, state):
+    camera = next(c for c in manifest["cameras"] if c["id"] == WITH_AUDIO)
+    result = play_webrtc(camera["webrtc"], None, None, whep_token=camera["webrtc_token"], seconds=3,
+                         host_map={state["domain"]: state["target_address"]})  # fmt: skip
+    assert result.ok, result.summary()
+    assert [s["status"] for s in result.signalling] == [201, 200] and result.video["codec"] == "video/H264"
+
+
+@pytest.mark.every_release
 def test_every_packet_can_go_through_coturn(manifest, state):
     result = watch(state, webrtc_url(manifest, WITH_AUDIO), seconds=5, relay=True, ice_servers=manifest["ice_servers"])
     assert result.ok, result.summary()
@@ -88,25 +115,33 @@ def test_health_and_api_status_say_whether_a_webrtc_viewer_would_see_the_camera(
                       ["cameras"][WITH_AUDIO]["webrtc"]["up"], timeout=60), status  # fmt: skip
 
 
-def test_passwords_and_cameras_are_checked_before_anything_reaches_janus(client, manifest, state):
+def test_passwords_tokens_and_cameras_are_checked_before_any_viewer_starts(client, manifest, state):
     url = webrtc_url(manifest, WITH_AUDIO)
-    assert signal(client, url, {}).status == 401
-    assert signal(client, url, basic("alice", "wrong")).status == 401
-    refused = signal(client, url, app_user(state, "bob"))  # bob sees cam3 only
+    assert send(client, url, {}).status == 401
+    assert send(client, url, basic("alice", "wrong")).status == 401
+    forged = send(client, url, {"Authorization": f"Bearer {int(time.time()) + 60}.AAAA.alice"})
+    assert forged.status == 401 and "invalid_token" in forged.headers["www-authenticate"]
+    refused = send(client, url, app_user(state, "bob"))  # bob sees cam3 only
     assert refused.status == 403 and b"not available to you" in refused.body
+    no_h264 = client.fetch(url, method="POST", headers={**app_user(state, "alice"), **SDP}, body=CHROME_OFFER.replace("H264", "AV1").encode())
+    assert no_h264.status == 422 and b"no H.264" in no_h264.body
+    # nginx refuses a body over 64 KiB before the service reads it.
+    huge = client.fetch(url, method="POST", headers={**app_user(state, "alice"), **SDP}, body=b"v=0\n" + b"a" * 5 * 2**20)
+    assert huge.status == 413
     own = watch(state, url.replace(WITH_AUDIO, SILENT), user="bob", seconds=3)
     assert own.ok and own.audio is None, own.summary()
     assert watch(state, url.replace(WITH_AUDIO, SILENT), seconds=2).status_of("POST") == 403  # not alice's
 
 
 def test_a_viewer_belongs_to_its_user(client, manifest, state):
-    created = signal(client, webrtc_url(manifest, WITH_AUDIO), app_user(state, "alice"))
+    created = send(client, webrtc_url(manifest, WITH_AUDIO), app_user(state, "alice"))
     assert created.status == 201, created.body
+    assert 'rel="ice-server"' in created.headers["link"]  # TURN credentials, as WHEP announces them
     location = created.headers["location"]
     viewer = f"https://{state['domain']}{location}"
-    assert signal(client, viewer, app_user(state, "bob"), method="DELETE").status == 403  # bob: not his camera
-    assert signal(client, viewer, app_user(state, "alice"), method="DELETE").status == 204
-    assert signal(client, viewer, app_user(state, "alice"), method="DELETE").status == 404
+    assert send(client, viewer, app_user(state, "bob"), method="DELETE").status == 403  # bob: not his camera
+    assert send(client, viewer, app_user(state, "alice"), method="DELETE").status == 200
+    assert send(client, viewer, app_user(state, "alice"), method="DELETE").status == 404
 
 
 def connects(address: str, port: int) -> bool:
@@ -117,12 +152,11 @@ def connects(address: str, port: int) -> bool:
         return False
 
 
-def test_janus_and_the_signalling_service_listen_on_loopback_only(host, state, gateway):
+@pytest.mark.every_release
+def test_the_webrtc_service_listens_on_loopback_only(host, state, gateway):
     listening = host.check_output("ss -Hltn")
-    for port in (paths.JANUS_HTTP_PORT, paths.WEBRTC_PORT):
-        assert f"127.0.0.1:{port} " in listening, listening
-        assert not connects(state["target_address"], port)
-    assert "7088" not in listening and "8188" not in listening  # no admin API, no WebSocket transport
+    assert f"127.0.0.1:{paths.WEBRTC_PORT} " in listening, listening
+    assert not connects(state["target_address"], paths.WEBRTC_PORT)
     assert connects(state["target_address"], gateway.https_port)
     assert connects(state["target_address"], gateway.turn_port)  # TURN over TCP is meant to be reachable
 
@@ -179,19 +213,39 @@ def test_a_viewer_that_stays_sees_the_camera_again_after_it_died_and_came_back(h
     print(f"WebRTC viewer saw {SILENT} again {resumed - back_at:.1f} s after the camera came back")
 
 
-def test_a_config_janus_refuses_never_replaces_the_running_one(host):
-    staged = f"{paths.JANUS_STAGING_DIR}/janus.plugin.streaming.jcfg"
-    live = f"{paths.JANUS_CONFIG_DIR}/janus.plugin.streaming.jcfg"
-    pid = host.check_output(f"systemctl show -p MainPID --value {paths.JANUS_SERVICE}")
-    before = host.file(live).content_string
-    # A template gone wrong: Janus cannot parse it (and would start its plugin without mountpoints).
-    broken = before + "\n{ not a mountpoint\n"
-    host.run_expect([0], f"cp {staged} {staged}.good")
+def vanish(state, url: str, user: str) -> float:
+    """A browser that plays `url` as `user`, then is killed with SIGKILL, saying nothing to the
+    gateway (a phone whose app is killed); seconds until the gateway counts no viewer of it."""
+    command = [*webrtc_player(url, user), "--vanish", "--startup-timeout", "30", "--host-map", f"{state['domain']}={state['target_address']}",
+               "--ignore-https-errors"]  # fmt: skip
+    env = {**os.environ, "CAMGATE_APP_PASSWORD": state["app_users"][user]["password"]}
+    player = subprocess.Popen(command, cwd=ROOT / "tests" / "players", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              env=env, start_new_session=True)  # fmt: skip
+    playing = threading.Event()
+    threading.Thread(target=lambda: [playing.set() for line in player.stderr if line.strip() == "playing"], daemon=True).start()
     try:
-        host.run_expect([0], f"cat > {staged} <<'EOF'\n{broken}\nEOF")
-        applied = host.run(paths.JANUS_APPLY)
-        assert applied.rc == 1 and "Janus refused the new configuration" in applied.stderr, applied.stderr
-        assert host.file(live).content_string == before
-        assert host.check_output(f"systemctl show -p MainPID --value {paths.JANUS_SERVICE}") == pid
+        assert playing.wait(90), "the browser never played"
     finally:
-        host.run(f"mv -f {staged}.good {staged}")
+        os.killpg(player.pid, signal.SIGKILL)
+        player.wait(30)
+    return time.monotonic()
+
+
+def test_viewers_whose_browser_is_killed_are_ended_and_free_their_users_quota(host, gateway, state):
+    """As many browsers as the user may have viewers play and are killed, one after the other; each
+    viewer is gone within the bound of its browser's death (from the service's status and the health
+    report), and the user then plays once more: one viewer more than the quota, after as many kills."""
+    url = f"{gateway.base_url}{paths.WEBRTC_PUBLIC_PATH}/{SILENT}"  # bob's camera
+    status = lambda: json.loads(host.check_output(f"curl -s http://127.0.0.1:{paths.WEBRTC_PORT}/status"))  # noqa: E731
+    health = lambda: json.loads(host.check_output(f"python3 {paths.HEALTH_SCRIPT} {paths.HEALTH_CONFIG}"))["cameras"][SILENT]["webrtc"]  # noqa: E731
+    kills: list[float] = []
+    for _ in range(gateway.webrtc_max_viewers_per_user):
+        kills.append(vanish(state, url, "bob"))
+        # Only the browsers killed within the bound may still count.
+        recent = sum(1 for k in kills if time.monotonic() - k < ENDED_WITHIN)
+        assert status()["viewers"] <= recent, (status(), recent)
+    assert wait_until(lambda: status()["viewers"] == 0, timeout=max(1, kills[-1] + ENDED_WITHIN - time.monotonic())), status()
+    print(f"{len(kills)} killed browsers' viewers all ended {time.monotonic() - kills[-1]:.1f} s after the last kill")
+    assert health()["viewers"] == 0
+    result = watch(state, url, user="bob", seconds=2)
+    assert result.ok, result.summary()

@@ -293,7 +293,7 @@ class WebRTCResult:
     url: str | None = None
     problems: list[str] = field(default_factory=list)
     harness_error: str | None = None
-    # [{"step": "POST"|"PATCH"|"DELETE", "status": 201, "at_s": 0.04, "body": error text or None}]
+    # [{"step": "POST"|"DELETE", "status": 201, "at_s": 0.04, "body": error text or None}]
     signalling: list[dict] = field(default_factory=list)
     first_frame_s: float | None = None
     video_width: int = 0
@@ -366,7 +366,7 @@ def play_webrtc(
     whep_token: str | None = None,
 ) -> WebRTCResult:
     """Watch a camera over WebRTC in headless Chromium the way the app does (docs/app.md): POST the
-    manifest's `webrtc` URL with the app user's password, answer Janus's offer, PATCH the answer, play;
+    manifest's `webrtc` URL with the browser's offer (WHEP) and the app user's password, play the answer;
     `seconds` s from the first frame, then DELETE (unless hangup=False). ice_servers: the manifest's
     (TURN credentials); relay: every packet through TURN. The password reaches the script through its
     environment, never its argv. viewers: more PeerConnections of the same camera from the same page

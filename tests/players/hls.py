@@ -126,12 +126,12 @@ class Client:
             return _HTTPSConnectionTo(address, host, parts.port or 443, timeout=self.timeout, context=self.ssl_context())
         return _HTTPConnectionTo(address, host, parts.port or 80, timeout=self.timeout)
 
-    def fetch(self, url: str, method: str = "GET", headers: dict[str, str] | None = None) -> Response:
+    def fetch(self, url: str, method: str = "GET", headers: dict[str, str] | None = None, body: bytes | None = None) -> Response:
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         conn = self.connection(url)
         try:
-            conn.request(method, path or "/", headers=headers or {})
+            conn.request(method, path or "/", body=body, headers=headers or {})
             resp = conn.getresponse()
             return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
         finally:

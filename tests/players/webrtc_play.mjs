@@ -8,10 +8,10 @@
 //        [--host-map name=address ...] [--ignore-https-errors] [--chromium PATH] [--camera-clock MS]
 //        [--whep-token TOKEN] [--vanish]
 //
-// The page (on the gateway's origin, see chromium.mjs) does docs/app.md's exchange: POST the camera's
-// webrtc URL with the app user's password -> 201 and Janus's SDP offer; answer it (ICE gathering
-// complete, so the answer carries the browser's candidates); PATCH the answer to the Location; play the
-// tracks in a muted <video>; at the end DELETE the Location (unless --no-hangup). --ice-servers is the
+// The page (on the gateway's origin, see chromium.mjs) does docs/app.md's WHEP exchange: POST the
+// browser's own offer (recvonly video and audio, ICE gathering complete) to the camera's webrtc URL
+// with the app user's password -> 201 and the answer; play the tracks in a muted <video>; at the end
+// DELETE the Location (unless --no-hangup). --ice-servers is the
 // manifest's ice_servers (TURN credentials); --relay sets iceTransportPolicy "relay", so every packet
 // goes through TURN. getStats() is sampled twice a second: video frames decoded, audio packets and
 // samples, codecs, and the candidate pair in use.
@@ -21,9 +21,8 @@
 // the same page, each its own exchange and PeerConnection, decoding into a hidden <video>; "viewers"
 // reports how many connected and the frames each decoded. Only the first is measured otherwise.
 // --camera-clock MS: glass-to-glass latency read from the picture, as hlsjs_play.mjs does (clock.js).
-// --whep-token TOKEN: WHEP as any standard player does it (camgate/gateway/whep.py): POST the browser's
-// own offer (recvonly video and audio, ICE gathered) with Authorization: Bearer TOKEN -> 201 and the
-// answer. --vanish: once the first frame is shown, print "playing" on stderr and wait, never hanging
+// --whep-token TOKEN: authenticate as a generic WHEP player does, Authorization: Bearer TOKEN (the
+// manifest's webrtc_token) instead of the password. --vanish: once the first frame is shown, print "playing" on stderr and wait, never hanging
 // up, until whoever runs this kills it (a phone that vanishes).
 
 import {
@@ -89,28 +88,9 @@ function pageHtml() {
     setTimeout(resolve, 10000);
   });
 
-  // docs/app.md's exchange for one PeerConnection: POST for the offer, answer it once ICE gathering
-  // is complete (no trickle), PATCH the answer to the viewer's Location.
+  // WHEP (draft-ietf-wish-whep-04, docs/app.md): the browser's offer, all its candidates gathered,
+  // POSTed with the app user's password or a Bearer token, answered with 201 and a Location.
   const exchange = async (pc, url, authorization) => {
-    if (authorization.startsWith('Bearer ')) return whep(pc, url, authorization);
-    const post = await fetch(url, { method: 'POST', headers: { Authorization: authorization } });
-    const offer = await post.text();
-    const done = { post: post.status, post_at: now(), post_body: post.status === 201 ? null : offer.slice(0, 300),
-                   location: null, patch: null, patch_at: null, patch_body: null };
-    if (post.status !== 201) return done;
-    done.location = new URL(post.headers.get('Location'), url).href;
-    await pc.setRemoteDescription({ type: 'offer', sdp: offer });
-    await pc.setLocalDescription(await pc.createAnswer());
-    await gathered(pc);
-    const patch = await fetch(done.location, {
-      method: 'PATCH', headers: { Authorization: authorization, 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
-    });
-    Object.assign(done, { patch: patch.status, patch_at: now(), patch_body: patch.status === 204 ? null : (await patch.text()).slice(0, 300) });
-    return done;
-  };
-
-  // WHEP (draft-ietf-wish-whep): the player's offer, all candidates gathered, answered with 201.
-  const whep = async (pc, url, authorization) => {
     pc.addTransceiver('video', { direction: 'recvonly' });
     pc.addTransceiver('audio', { direction: 'recvonly' });
     await pc.setLocalDescription(await pc.createOffer());
@@ -119,8 +99,7 @@ function pageHtml() {
       method: 'POST', headers: { Authorization: authorization, 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
     });
     const answer = await post.text();
-    const done = { post: post.status, post_at: now(), post_body: post.status === 201 ? null : answer.slice(0, 300),
-                   location: null, patch: null, patch_at: null, patch_body: null };
+    const done = { post: post.status, post_at: now(), post_body: post.status === 201 ? null : answer.slice(0, 300), location: null };
     if (post.status !== 201) return done;
     done.location = new URL(post.headers.get('Location'), url).href;
     await pc.setRemoteDescription({ type: 'answer', sdp: answer });
@@ -143,10 +122,9 @@ function pageHtml() {
     const done = await exchange(pc, url, authorization);
     rec.location = done.location;
     rec.signalling.push({ step: 'POST', status: done.post, at_s: done.post_at, body: done.post_body });
-    if (done.patch !== null) rec.signalling.push({ step: 'PATCH', status: done.patch, at_s: done.patch_at, body: done.patch_body });
   };
 
-  // More viewers of the same camera (see --viewers): each POST, answer, PATCH, a hidden <video>.
+  // More viewers of the same camera (see --viewers): each its own offer and POST, a hidden <video>.
   rec.extra = [];
   rec.addViewers = async (count, url, authorization, iceServers, relay) => {
     for (let n = 0; n < count; n++) {
@@ -163,7 +141,7 @@ function pageHtml() {
         pc.ontrack = (event) => { stream.addTrack(event.track); sink.play().catch(() => {}); };
         const done = await exchange(pc, url, authorization);
         viewer.location = done.location;
-        viewer.status = done.patch === 204 ? 201 : done.patch || done.post;
+        viewer.status = done.post;
       } catch (e) {
         viewer.status = String(e && e.message || e);
       }

@@ -25,9 +25,6 @@ CAMERA_SETTINGS = (
 # Which testbed cameras each app user may see (the testbed makes their passwords); alice also sees
 # every zoo camera.
 APP_USER_CAMERAS = {"alice": ["cam1", "cam2"], "bob": ["cam3"]}
-# Debian suites whose archive has a janus package: trixie has none (roles.webrtc.require_janus_package),
-# so a trixie testbed declares its cameras without WebRTC unless $CAMGATE_TESTBED_WEBRTC says otherwise.
-SUITES_WITH_JANUS = ("bookworm",)
 # WebRTC audio per zoo camera audio codec: G.711 passed through, AAC transcoded to Opus.
 ZOO_WEBRTC_AUDIO = {"aac": "opus", "pcm_alaw": "pcma", "pcm_mulaw": "pcmu", None: "none"}
 
@@ -62,11 +59,8 @@ def tls_fields(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def webrtc_wanted(state: dict[str, Any]) -> bool:
-    """$CAMGATE_TESTBED_WEBRTC=on|off; by default on where the testbed's Debian suite has janus."""
-    value = os.environ.get("CAMGATE_TESTBED_WEBRTC")
-    if value:
-        return value != "off"
-    return state.get("suite", "bookworm") in SUITES_WITH_JANUS
+    """$CAMGATE_TESTBED_WEBRTC=on|off; on by default, on every Debian release the testbed runs."""
+    return os.environ.get("CAMGATE_TESTBED_WEBRTC", "on") != "off"
 
 
 def clone_cameras(state: dict[str, Any]) -> list[dict[str, Any]]:
@@ -82,7 +76,7 @@ def clone_cameras(state: dict[str, Any]) -> list[dict[str, Any]]:
     # another URL (the RTSP server ignores the query). A real camera's sub profile is smaller: this is
     # the upper bound of what a sub stream costs.
     sub = {"sub_url": f"{source}?profile=sub"} if os.environ.get("CAMGATE_TESTBED_CLONE_SUB") == "on" else {}
-    # $CAMGATE_TESTBED_CLONE_WEBRTC=main: each clone also feeds Janus (its AAC as Opus).
+    # $CAMGATE_TESTBED_CLONE_WEBRTC=main: each clone also feeds camgate-webrtc (its AAC as Opus).
     webrtc = os.environ.get("CAMGATE_TESTBED_CLONE_WEBRTC") or "off"
     return [camera(f"clone-{n}", url=source, audio=audio, hls_time=2, snapshot=snapshot, webrtc=webrtc, **sub) for n in range(1, count + 1)]
 

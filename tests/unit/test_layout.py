@@ -19,7 +19,7 @@ GATEWAY_SIDE = sorted(p for p in (PACKAGE / "gateway").glob("*.py") if p.name !=
 HOST_PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
 # The one exception to "standard library only": the WebRTC engine drives the distribution's GStreamer
 # through python3-gi (camgate.packages.WEBRTC), found in the distribution's site-packages.
-DISTRIBUTION_IMPORTS = {"webrtc_engine.py": {"gi", "gi.repository"}}
+DISTRIBUTION_IMPORTS = {"webrtc.py": {"gi", "gi.repository"}}
 
 
 def module_name(path: Path) -> str:

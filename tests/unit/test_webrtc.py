@@ -1,5 +1,5 @@
-"""WebRTC as the operator side decides it: inventory rules, the camera's RTP output for Janus, Janus's
-and coturn's config, the firewall's ports and what the signalling service and the manifest get."""
+"""WebRTC as the operator side decides it: inventory rules, the camera's RTP output for camgate-webrtc,
+the service's settings, coturn's config, the firewall's ports and what nginx and the manifest get."""
 
 import re
 
@@ -11,7 +11,7 @@ from camgate.firewall import ruleset_for, render_ruleset
 from camgate.gateway.health import judge_webrtc
 from camgate.manifest import catalog
 from camgate.model import InventoryError, parse_gateway
-from camgate.render import render_camera_unit, render_janus_configs, render_nginx_site, render_turnserver_conf
+from camgate.render import render_camera_unit, render_nginx_site, render_turnserver_conf
 
 HLS = "/run/camgate/hls/front"
 
@@ -87,7 +87,7 @@ def test_a_taken_slot_goes_to_the_next_free_one_in_inventory_order():
     assert ports[second] == ports[first] + 4
 
 
-def test_copied_camera_sends_video_and_its_g711_untouched_to_janus_besides_hls():
+def test_copied_camera_sends_video_and_its_g711_untouched_to_the_webrtc_service_besides_hls():
     g = gateway({"id": "front", "audio": "aac", "webrtc": "main", "webrtc_audio": "pcmu"})
     port = webrtc.rtp_ports(g)["front"]
     args = camera_args(g.cameras[0], HLS, 5, webrtc_port=port)
@@ -117,32 +117,24 @@ def test_a_transcoded_camera_is_encoded_once_for_hls_and_webrtc():
     assert len([a for a in args if a == "tee"]) == 1
 
 
-def test_only_the_stream_janus_relays_sends_rtp():
+def test_only_the_stream_webrtc_relays_sends_rtp():
     g = gateway({"id": "front", "sub_url": "rtsp://10.0.0.10/sub", "webrtc": "sub"})
     main, sub = g.cameras[0].streams
     assert "rtp://" not in render_camera_unit(g, g.cameras[0], 5, main)
     assert f"rtp://127.0.0.1:{webrtc.rtp_ports(g)['front']}" in render_camera_unit(g, g.cameras[0], 5, sub)
 
 
-def test_janus_loads_the_streaming_plugin_and_http_on_loopback_only():
+def test_the_webrtc_service_gets_each_cameras_ports_and_audio_codec_and_the_ice_ports():
     g = gateway({"id": "front", "name": 'Front "door"', "webrtc": "main", "audio": "aac", "webrtc_audio": "pcma"},
                 {"id": "yard", "webrtc": "main", "audio": "none"}, {"id": "gate"})  # fmt: skip
-    configs = render_janus_configs(g)
-    main = configs["janus.jcfg"]
-    assert "libjanus_videoroom.so" in main and "libjanus_streaming.so" not in main
-    assert "libjanus_websockets.so" in main and "libjanus_http.so" not in main
-    assert 'rtp_port_range = "40000-40999"' in main
-    http = configs["janus.transport.http.jcfg"]
-    assert 'ip = "127.0.0.1"' in http and "admin_http = false" in http
-    streaming = configs["janus.plugin.streaming.jcfg"]
+    config = webrtc.engine_config(g)
     ports = webrtc.rtp_ports(g)
-    assert re.findall(r"^(\S+): \{$", streaming, re.MULTILINE) == ["general", "front", "yard"]
-    assert 'description = "Front \\"door\\""' in streaming
-    assert f"port = {ports['front']}" in streaming and f"port = {ports['front'] + 2}" in streaming
-    assert 'codec = "pcma"' in streaming and "pt = 8" in streaming
-    yard = streaming[streaming.index("yard: {"):]
-    assert 'type = "audio"' not in yard
-    assert streaming.count('iface = "127.0.0.1"') == 3
+    assert config["cameras"] == {
+        "front": {"video_port": ports["front"], "audio": {"port": ports["front"] + 2, "codec": "pcma"}},
+        "yard": {"video_port": ports["yard"], "audio": None},
+    }
+    assert config["ice_ports"] == [40000, 40999] and config["listen"] == ["127.0.0.1", 8086]
+    assert config["ttl"] == g.url_ttl and "turns:cams.example.com:5349?transport=tcp" in config["ice_urls"]
 
 
 def test_coturn_relays_to_the_gateway_only_with_time_limited_credentials():
@@ -171,7 +163,7 @@ def test_signalling_and_manifest_offer_webrtc_only_for_the_users_webrtc_cameras(
     users = [{"name": "alice", "password_ref": "secret:a", "cameras": ["*"]},
              {"name": "bob", "password_ref": "secret:b", "cameras": ["gate"]}]  # fmt: skip
     g = gateway({"id": "front", "webrtc": "main"}, {"id": "gate"}, app_users=users)
-    config = webrtc.signalling_config(g)
+    config = webrtc.engine_config(g)
     assert config["users"] == {"alice": ["front"], "bob": []}
     assert config["listen"] == ["127.0.0.1", 8086]
     data = catalog(g)
@@ -181,7 +173,10 @@ def test_signalling_and_manifest_offer_webrtc_only_for_the_users_webrtc_cameras(
         "turn:cams.example.com:3478?transport=tcp", "turns:cams.example.com:5349?transport=tcp",
     ]  # fmt: skip
     site = render_nginx_site(g, (1, 22, 1))
-    assert "proxy_pass http://127.0.0.1:8086;" in site and 'proxy_set_header Authorization "";' in site
+    assert "proxy_pass http://127.0.0.1:8086;" in site
+    # The password stays in nginx; a Bearer token (WHEP) goes on to the service.
+    assert "proxy_set_header Authorization $camgate_webrtc_bearer;" in site and '"~*^bearer " $http_authorization;' in site
+    assert "auth_basic $camgate_webrtc_realm;" in site
     assert "include /etc/nginx/camgate/turn-secret.conf;" in site
 
 
@@ -194,7 +189,7 @@ UP = {"up": True, "attributes": {"CODECS": "avc1.64001f,mp4a.40.2"}}
     ({"up": True, "attributes": {"CODECS": "hvc1.1.6.L93.B0"}}, {"media_age_ms": {"front": 100}}, "unplayable", "WebRTC carries H.264"),
     (UP, None, "down", "not answering"),
     (UP, {"media_age_ms": None}, "down", "not answering"),
-    (UP, {"media_age_ms": {"front": 25_000}}, "down", "no media reached Janus for 25 s"),
+    (UP, {"media_age_ms": {"front": 25_000}}, "down", "no media reached the WebRTC service for 25 s"),
     (UP, {"media_age_ms": {"front": 120}, "cameras": {"front": 3}}, "up", None),
 ])  # fmt: skip
 def test_webrtc_health_is_up_only_when_a_viewer_would_see_the_camera(relayed, signalling, status, reason):

@@ -1154,7 +1154,7 @@ def _webrtc_secrets(sim: SimHost, args: list[str]) -> None:
     script = "/usr/local/lib/camgate/camgate-webrtc-secrets"
     env, conf = _script_line(sim, script, r"^env=(\S+)$"), _script_line(sim, script, r"^conf=(\S+)$")
     if sim.file(env) is None:
-        sim.put(env, "CAMGATE_JANUS_API_SECRET=simulated\nCAMGATE_TURN_SECRET=simulated\n", "0600")
+        sim.put(env, "CAMGATE_TURN_SECRET=simulated\n", "0600")
     if sim.file(conf) is None:
         sim.put(conf, 'set $camgate_turn_secret "simulated";\n', "0600")
 

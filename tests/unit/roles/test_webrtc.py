@@ -1,16 +1,18 @@
-"""roles.webrtc on a simulated host whose apt sources have no janus (Debian 13): a gateway with WebRTC
-cameras is refused before anything changes; one without WebRTC deploys and converges."""
+"""roles.webrtc on simulated hosts: WebRTC cameras deploy on Debian 13 as on Debian 12 (the engine is
+GStreamer, which both archives have; Janus is in neither Debian 13 nor camgate any more), the
+service reloads for new users and restarts for new code, and a gateway that an earlier camgate gave
+Janus is rid of it."""
 
 from pathlib import Path
 
-import pytest
-from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.hardware import NetworkDevices
 
 import roles
+from camgate import paths
+from camgate.passwords import hash_password
 
-from .harness import DeployFailed, SimHost, Simulation, _split_name, converge, deploy_file
-from .sites import HOST, cam, site
+from .harness import SimHost, converge, deploy_file
+from .sites import cam, site
 
 DEPLOY = deploy_file(Path(roles.__file__).resolve().parent.parent / "deploy.py")
 TRIXIE = ("debian", "13")
@@ -22,43 +24,39 @@ def host(**fields) -> SimHost:
     return SimHost(extra_facts={NetworkDevices: INTERFACES}, **fields)
 
 
-def test_webrtc_cameras_on_a_host_without_janus_stop_the_deploy_before_any_operation(passwords):
-    simulation = Simulation(site(cam("front", webrtc="main"), cam("back", 21)), host(distro=TRIXIE))
+def test_webrtc_cameras_deploy_on_debian_13_and_converge(passwords):
+    first, again = converge(DEPLOY, site(cam("front", webrtc="main"), cam("back", 21)), host(distro=TRIXIE, apt_lists=False))
 
-    with pytest.raises(DeployError) as raised:
-        simulation.run(DEPLOY)
-
-    message = str(raised.value)
-    assert f"host {HOST!r}: cameras front have WebRTC on, but the host's apt sources have no janus" in message
-    assert "fix: set webrtc='off' for them" in message
-    assert simulation.steps == {}
-
-
-def test_a_bare_host_without_apt_lists_is_checked_after_the_apt_refresh_before_any_webrtc_change(passwords):
-    simulation = Simulation(site(cam("front", webrtc="main")), host(distro=TRIXIE, apt_lists=False))
-
-    with pytest.raises(DeployFailed, match=r"'Janus available from apt \(checked after the first apt refresh\)' failed"):
-        simulation.run(DEPLOY)
-
-    # Every operation that touched the host ran before the check; none of them was WebRTC's.
-    ran = [_split_name(simulation.state.op_meta[h].names)[1] for h in simulation.state.get_op_order() if h in simulation.steps]
-    check = "Janus available from apt (checked after the first apt refresh)"
-    assert ran[-1] == check
-    assert "Refresh apt lists (at most hourly)" in ran
-    assert not [name for name in ran[:-1] if "anus" in name or "WebRTC" in name or "coturn" in name]
-
-
-def test_without_webrtc_cameras_a_debian_13_host_deploys_and_converges(passwords):
-    cameras = (cam("front", record=True), cam("back", 21, encrypt=True))
-    first, again = converge(DEPLOY, site(*cameras), host(distro=TRIXIE, apt_lists=False))
-
-    assert "Install the gateway's packages" in first.changes()
-    assert not [name for name in first.changes() if "anus" in name]
+    after = first.host_after()
+    assert "gstreamer1.0-nice" in after.packages and "janus" not in after.packages
+    assert paths.WEBRTC_SERVICE in after.running
+    assert after.file(paths.WHEP_MODULE) is not None and after.file(paths.WEBRTC_SCRIPT) is not None
     assert again.changes() == []
 
 
-def test_a_host_whose_archive_has_janus_is_not_checked_again(passwords):
-    first, _ = converge(DEPLOY, site(cam("front", webrtc="main")), host(apt_lists=False))
+def test_new_users_reload_the_service_and_new_code_restarts_it(passwords, monkeypatch):
+    monkeypatch.setenv("CAMGATE_TEST_ALICE_HASH", hash_password("alice's password"))
+    users = [{"name": "alice", "password_ref": "env:CAMGATE_TEST_ALICE_HASH", "cameras": ["*"]}]
+    first, settled = converge(DEPLOY, site(cam("front", webrtc="main")), host())
+    more, _ = converge(DEPLOY, site(cam("front", webrtc="main"), app_users=users), settled.host_after())
+    assert "Reload the WebRTC service (cameras or users changed)" in more.changes()
+    assert "Restart the WebRTC service (changed)" not in more.changes()
 
-    assert "Janus available from apt (checked after the first apt refresh)" in first.changes()
-    assert "Install Janus" in first.changes()
+    changed = more.host_after()
+    changed.put(paths.WHEP_MODULE, "# an older camgate's WHEP module\n")
+    upgrade, _ = converge(DEPLOY, site(cam("front", webrtc="main"), app_users=users), changed)
+    assert "Restart the WebRTC service (changed)" in upgrade.changes()
+    assert "Reload the WebRTC service (cameras or users changed)" not in upgrade.changes()
+
+
+def test_a_gateway_that_ran_janus_is_rid_of_it(passwords):
+    old = host(packages={"janus": "1.1.2-1"}, files={f"{paths.ETC}/janus/janus.jcfg": "general: {}\n",
+                                                       f"{paths.LIB}/camgate-janus-apply": "#!/bin/sh\n"})  # fmt: skip
+    assert paths.OLD_JANUS_SERVICE in old.running
+    first, again = converge(DEPLOY, site(cam("front", webrtc="main")), old)
+
+    after = first.host_after()
+    assert paths.OLD_JANUS_SERVICE not in after.running and paths.OLD_JANUS_SERVICE not in after.enabled
+    assert after.file(f"{paths.ETC}/janus/janus.jcfg") is None and after.file(f"{paths.LIB}/camgate-janus-apply") is None
+    assert "janus" in after.packages  # camgate never removes a package
+    assert again.changes() == []
