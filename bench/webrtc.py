@@ -1,13 +1,13 @@
 """WebRTC beside HLS: glass-to-glass latency of the same camera in one run, and what camgate-webrtc
 (GStreamer's webrtcbin) costs per camera and per viewer.
 
-    make demo && python -m bench.webrtc [--seconds 20] [--viewers 20] [--window 20]
+    make demo && python -m bench.webrtc [--seconds 20] [--viewers 20 50] [--window 20]
 
 1. Latency: the demo's first camera (hls_time 1, webrtc on) plays in hls.js and over WebRTC, one after
    the other, in Debian's Chromium; both read each displayed frame's timestamp QR code against the
    camera's clock (tests/players/clock.js), so both figures are glass-to-glass on one clock.
 2. Cost: camgate-webrtc's CPU time (/proc of its process) over --window seconds with no viewer (the RTP
-   of every WebRTC camera coming in: per camera), then with --viewers viewers of one camera, all
+   of every WebRTC camera coming in: per camera), then with each --viewers count of viewers of one camera, all
    from one browser page, each its own PeerConnection (per viewer). Memory: the service's PSS. The browser's own decoding is not counted: it runs on this machine, not the gateway.
 The demo is redeployed first with room for that many viewers per user (CAMGATE_TESTBED_WEBRTC_PER_USER).
 """
@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -55,13 +56,13 @@ def cpu_share(state: dict, seconds: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20, help="playback per player for the latency figures")
-    parser.add_argument("--viewers", type=int, default=20)
+    parser.add_argument("--viewers", type=int, nargs="+", default=[20, 50], help="viewer counts to measure, one after the other")
     parser.add_argument("--window", type=int, default=20, help="seconds the service's CPU is measured over")
     args = parser.parse_args()
     reason = browser_unavailable_reason()
     if reason:
         raise SystemExit(f"no browser player: {reason}")
-    env = {**os.environ, "CAMGATE_TESTBED_WEBRTC_PER_USER": str(max(16, args.viewers))}
+    env = {**os.environ, "CAMGATE_TESTBED_WEBRTC_PER_USER": str(max(16, *args.viewers))}
     subprocess.run([sys.executable, "-m", "pyinfra", "-y", "inventory/testbed.py", "deploy.py"], env=env, check=True,
                    capture_output=True, timeout=900)  # fmt: skip
     state = json.loads(STATE.read_text())
@@ -88,37 +89,40 @@ def main() -> None:
     idle = cpu_share(state, args.window)
     memory_idle = engine_usage(state)[1]
     print(f"   no viewer: {idle:.2f} % of a core ({idle / len(gateway.webrtc_cameras):.2f} % per camera), {memory_idle / 2**20:.1f} MiB", flush=True)
-    measured: dict = {}
-    # Long enough for every viewer to connect (60 s at most), the measuring window and the hang-up.
-    viewers_seconds = 60 + args.window + 30
-
-    def watch() -> None:
-        measured["result"] = play_webrtc(webrtc_url, user.name, password, seconds=viewers_seconds, host_map=host_map,
-                                         viewers=args.viewers, startup_timeout=30, timeout=viewers_seconds + 180)  # fmt: skip
-
-    import threading
-
-    thread = threading.Thread(target=watch)
-    thread.start()
     status = lambda: json.loads(ssh(state, f"curl -s http://127.0.0.1:{paths.WEBRTC_PORT}/status"))  # noqa: E731
-    deadline = time.monotonic() + 60
-    while status()["connected"] < args.viewers and time.monotonic() < deadline and thread.is_alive():
+    for count in args.viewers:
+        measure_viewers(state, status, count, args.window, idle, memory_idle,
+                        lambda seconds, n: play_webrtc(webrtc_url, user.name, password, seconds=seconds, host_map=host_map, viewers=n,
+                                                       startup_timeout=30, timeout=seconds + 240))  # fmt: skip
+
+
+def measure_viewers(state: dict, status, count: int, window: int, idle: float, memory_idle: int, watch) -> None:
+    """`count` viewers of one camera from one browser page: the service's CPU and PSS while all play."""
+    measured: dict = {}
+    # Long enough for every viewer to connect (120 s at most), the measuring window and the hang-up.
+    seconds = 120 + window + 30
+    thread = threading.Thread(target=lambda: measured.update(result=watch(seconds, count)))
+    thread.start()
+    deadline = time.monotonic() + 120
+    while status()["connected"] < count and time.monotonic() < deadline and thread.is_alive():
         time.sleep(1)
     connected = status()["connected"]
     if not connected:
         raise SystemExit("no viewer connected: see the browser's result below")
-    busy = cpu_share(state, args.window)
+    busy = cpu_share(state, window)
     memory_busy = engine_usage(state)[1]
     thread.join()
     result = measured.get("result")
     per_viewer = (busy - idle) / max(connected, 1)
-    print(f"   {connected} viewers of {camera.id}: {busy:.2f} % of a core, {memory_busy / 2**20:.1f} MiB; "
-          f"per viewer {per_viewer:.2f} % and {(memory_busy - memory_idle) / 2**20 / max(connected, 1):.2f} MiB; "
-          f"about {100 / per_viewer:.0f} viewers per core" if per_viewer > 0 else "")  # fmt: skip
+    print(f"   {connected} viewers: {busy:.2f} % of a core, {memory_busy / 2**20:.1f} MiB; "
+          f"per viewer {per_viewer:.2f} % and {(memory_busy - memory_idle) / 2**20 / max(connected, 1):.2f} MiB"
+          + (f"; about {100 / per_viewer:.0f} viewers per core" if per_viewer > 0 else ""), flush=True)  # fmt: skip
     if result and result.viewers:
         frames = result.viewers["frames"]
         print(f"   every viewer decoded frames: {all(f > 0 for f in frames)} (min {min(frames)}, max {max(frames)}); "
               f"refused: {result.viewers['refused']}")  # fmt: skip
+    while status()["viewers"] and time.monotonic() < deadline + seconds:
+        time.sleep(1)
 
 
 if __name__ == "__main__":

@@ -176,7 +176,9 @@ class Viewer:
         low, high = config["ice_ports"]
         ice.set_property("min-rtp-port", low)
         ice.set_property("max-rtp-port", high)
-        self.ice = ice
+        self.webrtc.connect("notify::ice-connection-state", self.on_ice_state)
+        self.webrtc.connect("notify::connection-state", self.on_connection_state)
+        self.webrtc.get_by_name("rtpbin").connect("on-ssrc-active", self.on_rtcp)
         feed.pipeline.add(self.webrtc)
         self.webrtc.sync_state_with_parent()
         try:
@@ -184,10 +186,6 @@ class Viewer:
         except BaseException:
             self.stop()
             raise
-        self.webrtc.connect("notify::ice-connection-state", self.on_ice_state)
-        self.webrtc.connect("notify::connection-state", self.on_connection_state)
-        rtpbin = self.webrtc.get_by_name("rtpbin")
-        rtpbin.connect("on-ssrc-active", self.on_rtcp)
 
     def negotiate(self, offer: whep.Offer) -> str:
         video = offer.video()

@@ -231,6 +231,7 @@ def vanish(state, url: str, user: str) -> float:
     return time.monotonic()
 
 
+@pytest.mark.every_release
 def test_viewers_whose_browser_is_killed_are_ended_and_free_their_users_quota(host, gateway, state):
     """As many browsers as the user may have viewers play and are killed, one after the other; each
     viewer is gone within the bound of its browser's death (from the service's status and the health
