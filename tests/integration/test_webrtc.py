@@ -99,6 +99,21 @@ def test_a_whep_player_plays_with_the_manifests_bearer_token(manifest, state):
 
 
 @pytest.mark.every_release
+@pytest.mark.parametrize("relay", [False, True], ids=["direct", "relay-only"])
+def test_the_whep_reference_client_plays_from_the_manifest_alone(manifest, state, relay):
+    """npm whip-whep's WHEPClient (by an author of the draft): the manifest's URL and token, its own
+    offer and trickle PATCHes; relay-only, it takes the TURN servers from the answer's Link headers."""
+    camera = next(c for c in manifest["cameras"] if c["id"] == WITH_AUDIO)
+    result = play_webrtc(camera["webrtc"], None, None, whep_token=camera["webrtc_token"], client="whip-whep", seconds=3,
+                         relay=relay, host_map={state["domain"]: state["target_address"]})  # fmt: skip
+    assert result.ok, result.summary()
+    steps = [(s["step"], s["status"]) for s in result.signalling]
+    assert steps[0] == ("POST", 201) and steps[-1] == ("DELETE", 200), steps
+    if relay:
+        assert result.candidate_pair["local"] == "relay", result.candidate_pair
+
+
+@pytest.mark.every_release
 def test_every_packet_can_go_through_coturn(manifest, state):
     result = watch(state, webrtc_url(manifest, WITH_AUDIO), seconds=5, relay=True, ice_servers=manifest["ice_servers"])
     assert result.ok, result.summary()

@@ -44,7 +44,7 @@ def browser_unavailable_reason() -> str | None:
         return "node is not installed (the browser player runs under Node.js)"
     if not chromium_path():
         return "Chromium is not installed (apt-get install chromium)"
-    for package in ("playwright-core", "hls.js"):
+    for package in ("playwright-core", "hls.js", "whip-whep"):
         if not (NODE_MODULES / package / "package.json").is_file():
             return f"{NODE_MODULES / package} is missing (npm ci --prefix tests/players)"
     if not (NODE_MODULES / "hls.js" / "dist" / "hls.min.js").is_file():
@@ -364,6 +364,7 @@ def play_webrtc(
     viewers: int = 1,
     timeout: float | None = None,
     whep_token: str | None = None,
+    client: str = "own",
 ) -> WebRTCResult:
     """Watch a camera over WebRTC in headless Chromium the way the app does (docs/app.md): POST the
     manifest's `webrtc` URL with the browser's offer (WHEP) and the app user's password, play the answer;
@@ -371,11 +372,12 @@ def play_webrtc(
     (TURN credentials); relay: every packet through TURN. The password reaches the script through its
     environment, never its argv. viewers: more PeerConnections of the same camera from the same page
     (benchmarks). whep_token: WHEP with that Bearer token instead (user and password unused).
+    client="whip-whep": the WHEP reference client plays instead of camgate's own exchange (needs whep_token).
     Raises PlayerError when the harness itself fails."""
     reason = browser_unavailable_reason()
     if reason:
         raise PlayerError(reason)
-    command = [*webrtc_player(url, user, whep_token), "--seconds", str(seconds), "--startup-timeout", str(startup_timeout)]
+    command = [*webrtc_player(url, user, whep_token), "--client", client, "--seconds", str(seconds), "--startup-timeout", str(startup_timeout)]
     if ice_servers:
         command += ["--ice-servers", json.dumps(ice_servers)]
     if relay:

@@ -6,10 +6,10 @@
 //   node webrtc_play.mjs --url https://GATEWAY/api/webrtc/CAMERA --user NAME (password in $CAMGATE_APP_PASSWORD)
 //        [--ice-servers JSON] [--relay] [--seconds 10] [--startup-timeout 20] [--no-hangup] [--viewers N]
 //        [--host-map name=address ...] [--ignore-https-errors] [--chromium PATH] [--camera-clock MS]
-//        [--whep-token TOKEN] [--vanish]
+//        [--whep-token TOKEN] [--client own|whip-whep] [--vanish]
 //
 // The page (on the gateway's origin, see chromium.mjs) does docs/app.md's WHEP exchange: POST the
-// browser's own offer (recvonly video and audio, ICE gathering complete) to the camera's webrtc URL
+// browser's own offer (recvonly video and audio, at once: no wait for its ICE candidates) to the camera's webrtc URL
 // with the app user's password -> 201 and the answer; play the tracks in a muted <video>; at the end
 // DELETE the Location (unless --no-hangup). --ice-servers is the
 // manifest's ice_servers (TURN credentials); --relay sets iceTransportPolicy "relay", so every packet
@@ -22,16 +22,22 @@
 // reports how many connected and the frames each decoded. Only the first is measured otherwise.
 // --camera-clock MS: glass-to-glass latency read from the picture, as hlsjs_play.mjs does (clock.js).
 // --whep-token TOKEN: authenticate as a generic WHEP player does, Authorization: Bearer TOKEN (the
-// manifest's webrtc_token) instead of the password. --vanish: once the first frame is shown, print "playing" on stderr and wait, never hanging
+// manifest's webrtc_token) instead of the password. --client whip-whep: the page plays through the WHEP
+// reference client (npm whip-whep's WHEPClient: its offer without candidates, trickle PATCHes, ICE
+// servers from the answer's Link headers, DELETE on stop) instead of camgate's own exchange; it takes
+// --whep-token. --vanish: once the first frame is shown, print "playing" on stderr and wait, never hanging
 // up, until whoever runs this kills it (a phone that vanishes).
 
+import fs from 'node:fs';
+import path from 'node:path';
+
 import {
-  CLOCK_JS, JSQR, commonDefaults, glassToGlass, parseCommonArg, positive, round, runPlayer, sleep, usage, valueAfter, withPlayerPage,
+  CLOCK_JS, HERE, JSQR, commonDefaults, glassToGlass, parseCommonArg, positive, round, runPlayer, sleep, usage, valueAfter, withPlayerPage,
 } from './chromium.mjs';
 
 function parseArgs(argv) {
   const opts = {
-    url: null, user: null, whepToken: null, vanish: false, iceServers: [], relay: false, seconds: 10, startupTimeout: 20, hangup: true, viewers: 1,
+    url: null, user: null, whepToken: null, client: 'own', vanish: false, iceServers: [], relay: false, seconds: 10, startupTimeout: 20, hangup: true, viewers: 1,
     sampleInterval: 0.5, ...commonDefaults(),
   };
   const need = (i) => valueAfter(argv, i);
@@ -47,6 +53,7 @@ function parseArgs(argv) {
       case '--no-hangup': opts.hangup = false; break;
       case '--whep-token': opts.whepToken = need(i); i++; break;
       case '--vanish': opts.vanish = true; break;
+      case '--client': opts.client = need(i); i++; break;
       case '--viewers': opts.viewers = Math.round(positive(arg, need(i))); i++; break;
       case '--seconds': opts.seconds = positive(arg, need(i)); i++; break;
       case '--startup-timeout': opts.startupTimeout = positive(arg, need(i)); i++; break;
@@ -56,6 +63,8 @@ function parseArgs(argv) {
   }
   if (!opts.url) throw usage('--url is required');
   if (!opts.user && !opts.whepToken) throw usage('--user (the password comes from $CAMGATE_APP_PASSWORD) or --whep-token is required');
+  if (!['own', 'whip-whep'].includes(opts.client)) throw usage('--client is own or whip-whep');
+  if (opts.client === 'whip-whep' && !opts.whepToken) throw usage('--client whip-whep takes --whep-token');
   if (!Array.isArray(opts.iceServers)) throw usage('--ice-servers takes a JSON list, as the manifest gives it');
   return opts;
 }
@@ -81,20 +90,13 @@ function pageHtml() {
   };
   video.requestVideoFrameCallback(onFrame);
 
-  // All of the browser's ICE candidates in its description (no trickle), or 10 s.
-  const gathered = (pc) => new Promise((resolve) => {
-    if (pc.iceGatheringState === 'complete') return resolve();
-    pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
-    setTimeout(resolve, 10000);
-  });
-
-  // WHEP (draft-ietf-wish-whep-04, docs/app.md): the browser's offer, all its candidates gathered,
-  // POSTed with the app user's password or a Bearer token, answered with 201 and a Location.
+  // WHEP (draft-ietf-wish-whep-04, docs/app.md): the browser's offer POSTed at once, with the app
+  // user's password or a Bearer token, answered with 201, a Location and the gateway's candidates; the
+  // browser's own candidates need not wait (its checks reach the gateway, which learns its address).
   const exchange = async (pc, url, authorization) => {
     pc.addTransceiver('video', { direction: 'recvonly' });
     pc.addTransceiver('audio', { direction: 'recvonly' });
     await pc.setLocalDescription(await pc.createOffer());
-    await gathered(pc);
     const post = await fetch(url, {
       method: 'POST', headers: { Authorization: authorization, 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
     });
@@ -104,6 +106,22 @@ function pageHtml() {
     done.location = new URL(post.headers.get('Location'), url).href;
     await pc.setRemoteDescription({ type: 'answer', sdp: answer });
     return done;
+  };
+
+  // The WHEP reference client (npm whip-whep), when the page has it (--client whip-whep); every request
+  // it makes is recorded by method and status.
+  const reference = async (pc, url, authorization) => {
+    const original = window.fetch.bind(window);
+    window.fetch = async (input, init = {}) => {
+      const reply = await original(input, init);
+      rec.signalling.push({ step: (init.method || 'GET').toUpperCase(), status: reply.status, at_s: now(), body: null });
+      return reply;
+    };
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    const client = rec.client = new WHEPClient();  // eslint-disable-line no-undef
+    await client.view(pc, url, authorization.replace(/^Bearer /, ''));
+    rec.location = client.resourceURL.href;
   };
 
   rec.start = async (url, authorization, iceServers, relay, cameraClock) => {
@@ -119,6 +137,7 @@ function pageHtml() {
       if (rec.tracks.length === 1) video.play().catch((e) => rec.errors.push('play(): ' + e.message));
     };
     pc.onconnectionstatechange = () => rec.states.push([now(), pc.connectionState]);
+    if (typeof WHEPClient === 'function') return reference(pc, url, authorization);
     const done = await exchange(pc, url, authorization);
     rec.location = done.location;
     rec.signalling.push({ step: 'POST', status: done.post, at_s: done.post_at, body: done.post_body });
@@ -154,6 +173,7 @@ function pageHtml() {
   }));
 
   rec.hangup = async (authorization) => {
+    if (rec.client) return rec.client.stop();
     if (!rec.location) return null;
     const reply = await fetch(rec.location, { method: 'DELETE', headers: { Authorization: authorization } });
     rec.signalling.push({ step: 'DELETE', status: reply.status, at_s: now() });
@@ -200,6 +220,11 @@ async function play(opts, result) {
   const authorization = opts.whepToken ? `Bearer ${opts.whepToken}` : 'Basic ' + Buffer.from(`${opts.user}:${password}`).toString('base64');
   const scripts = opts.cameraClock !== null ? [JSQR, CLOCK_JS] : [];
   await withPlayerPage(opts, opts.url, result, pageHtml(), scripts, async (page) => {
+    if (opts.client === 'whip-whep') {
+      const module = fs.readFileSync(path.join(HERE, 'node_modules', 'whip-whep', 'whep.js'), 'utf8');
+      await page.addScriptTag({ type: 'module', content: `${module}\nwindow.WHEPClient = WHEPClient;` });
+      await page.waitForFunction(() => typeof window.WHEPClient === 'function', null, { timeout: 10000 });
+    }
     await page.evaluate(([url, auth, ice, relay, clock]) => window.__camgate.start(url, auth, ice, relay, clock).catch((e) => {
       window.__camgate.errors.push(String(e && e.message || e));
     }), [opts.url, authorization, opts.iceServers, opts.relay, opts.cameraClock]);
@@ -234,7 +259,7 @@ async function play(opts, result) {
     }
     if (opts.hangup) await page.evaluate((auth) => window.__camgate.hangup(auth), authorization);
     const rec = await page.evaluate(() => {
-      const { video, now, start, sample, hangup, pc, extra, addViewers, extraSample, ...plain } = window.__camgate;
+      const { video, now, start, sample, hangup, pc, extra, addViewers, extraSample, client, ...plain } = window.__camgate;
       return JSON.parse(JSON.stringify(plain));
     });
     summarise(opts, result, rec, samples);

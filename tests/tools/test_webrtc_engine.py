@@ -133,6 +133,17 @@ def test_a_whep_player_plays_the_camera_with_a_bearer_token_and_ends_with_delete
 
 
 @needs_browser
+def test_the_whep_reference_client_plays_the_camera(engine):
+    """npm whip-whep's WHEPClient, written by an author of the draft: an offer without candidates,
+    then trickle PATCHes (mDNS names the engine skips), DELETE on stop."""
+    result = play_webrtc(engine.url(), None, None, whep_token=token(), client="whip-whep", seconds=3, startup_timeout=30)
+    assert result.ok, result.summary()
+    steps = [(s["step"], s["status"]) for s in result.signalling]
+    assert steps[0] == ("POST", 201) and steps[-1] == ("DELETE", 200) and ("PATCH", 204) in steps, steps
+    assert result.video["codec"] == "video/H264" and (result.video_width, result.video_height) == (640, 360)
+
+
+@needs_browser
 def test_a_joiner_sees_a_picture_without_waiting_for_the_cameras_next_keyframe(engine):
     """The engine sends a new player the camera's last keyframe and the frames since: with a keyframe
     every 20 s, the picture still comes within seconds of the answer."""
