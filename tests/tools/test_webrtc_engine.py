@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from camgate.ffmpeg import webrtc_output
 from camgate.gateway import whep
+from camgate.model import parse_gateway
 from tests.players.browser import browser_unavailable_reason, play_webrtc, webrtc_player
 from tests.testbed.proc import free_ports, terminate, wait_until
 
@@ -28,6 +30,8 @@ ENGINE = ROOT / "camgate" / "gateway" / "webrtc.py"
 HOST_PYTHON = "/usr/bin/python3"
 SECRET = "tools-test-turn-secret"
 CAMERA = "front"
+# A camera with G.711 A-law audio, sent by camgate's own WebRTC output arguments (passed through).
+INTERCOM = "intercom"
 # A 10 fps camera with a keyframe every 20 s (200 frames): a joiner that waited for the next keyframe
 # would wait 10 s on average, and within 3 s of its answer only 15 % of the time.
 RARE_KEYFRAMES, RARE_GOP_S = "doorbell", 20
@@ -58,22 +62,42 @@ def camera_source(port: int, size: str, fps: int, keyframe_every_s: int, log) ->
                             stderr=log, start_new_session=True)  # fmt: skip
 
 
+def g711_camera(video_port: int, audio_port: int, log) -> list[subprocess.Popen]:
+    """A camera's H.264 + G.711 A-law, then the camera unit's WebRTC output arguments copying both."""
+    source = subprocess.Popen(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10",
+         "-f", "lavfi", "-i", "sine=f=440:sample_rate=8000", "-c:v", "libx264", "-profile:v", "baseline", "-g", "10",
+         "-tune", "zerolatency", "-c:a", "pcm_alaw", "-f", "nut", "-"],
+        stdout=subprocess.PIPE, stderr=log, start_new_session=True,
+    )  # fmt: skip
+    camera = parse_gateway("gw", {"domain": "gw.example", "tls": "off", "cameras": [
+        {"id": INTERCOM, "url": "rtsp://10.0.0.2/live", "audio": "aac", "webrtc": "main", "webrtc_audio": "pcma"}]}).cameras[0]  # fmt: skip
+    # The product sends audio to the video port + 2; here the audio goes wherever a port was free.
+    args = [a.replace(f":{video_port + 2}?", f":{audio_port}?") for a in webrtc_output(camera, video_port)]
+    copy = subprocess.Popen(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", "-", *args], stdin=source.stdout, stderr=log,
+                            start_new_session=True)  # fmt: skip
+    source.stdout.close()
+    return [source, copy]
+
+
 class Engine:
-    """Two cameras (640x360 at 25 fps with a keyframe every second; 320x180 at 10 fps with one every
-    20 s) and the engine."""
+    """Three cameras (640x360 at 25 fps with a keyframe every second; 320x180 at 10 fps with one every
+    20 s; one with G.711 audio) and the engine."""
 
     def __init__(self, tmp: Path):
         self.tmp = tmp
         self.port = free_ports(1)[0]
-        video, rare = free_ports(2, socket.SOCK_DGRAM)
+        video, rare, intercom, intercom_audio = free_ports(4, socket.SOCK_DGRAM)
         config = {"listen": ["127.0.0.1", self.port], "max_viewers": 10, "max_viewers_per_user": PER_USER,
                   "viewer_timeout": VIEWER_TIMEOUT, "media_timeout": 5, "ice_ports": [42000, 42199],
-                  "ice_urls": ["turn:127.0.0.1:3478?transport=udp"], "cameras": {CAMERA: {"video_port": video, "audio": None}, RARE_KEYFRAMES: {"video_port": rare, "audio": None}},
-                  "users": {"alice": [CAMERA, RARE_KEYFRAMES], "bob": []}}  # fmt: skip
+                  "ice_urls": ["turn:127.0.0.1:3478?transport=udp"], "cameras": {CAMERA: {"video_port": video, "audio": None}, RARE_KEYFRAMES: {"video_port": rare, "audio": None},
+                              INTERCOM: {"video_port": intercom, "audio": {"port": intercom_audio, "codec": "pcma"}}},
+                  "users": {"alice": [CAMERA, RARE_KEYFRAMES, INTERCOM], "bob": []}}  # fmt: skip
         (tmp / "webrtc.json").write_text(json.dumps(config))
         self.procs = [
             camera_source(video, "640x360", 25, 1, open(tmp / "ffmpeg.log", "w")),
             camera_source(rare, "320x180", 10, RARE_GOP_S, open(tmp / "ffmpeg-rare.log", "w")),
+            *g711_camera(intercom, intercom_audio, open(tmp / "ffmpeg-intercom.log", "w")),
             subprocess.Popen([HOST_PYTHON, str(ENGINE), str(tmp / "webrtc.json")], cwd=tmp, stderr=open(tmp / "engine.log", "w"),
                              env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "CAMGATE_TURN_SECRET": SECRET},
                              start_new_session=True),
@@ -141,6 +165,13 @@ def test_the_whep_reference_client_plays_the_camera(engine):
     steps = [(s["step"], s["status"]) for s in result.signalling]
     assert steps[0] == ("POST", 201) and steps[-1] == ("DELETE", 200) and ("PATCH", 204) in steps, steps
     assert result.video["codec"] == "video/H264" and (result.video_width, result.video_height) == (640, 360)
+
+
+@needs_browser
+def test_a_cameras_g711_reaches_the_player_untouched(engine):
+    result = play_webrtc(engine.url(INTERCOM), None, None, whep_token=token(), seconds=3, startup_timeout=30)
+    assert result.ok, result.summary()
+    assert result.audio["codec"] == "audio/PCMA" and result.audio["packets"] > 0 and result.audio["samples"] > 0, result.summary()
 
 
 @needs_browser
