@@ -247,27 +247,6 @@ def apt_lists_fresh_before(seconds: int) -> bool:
     return stamp["mtime"] > now - timedelta(seconds=seconds)
 
 
-class AptCandidate(FactBase):
-    """The version apt would install of a package (``apt-cache policy``): a version string, ``None``
-    when the host's apt sources have no such package, or ``"unknown"``
-    when the host has no apt lists yet to tell (a bare image, before the first `apt-get update`)."""
-
-    def command(self, package):
-        quoted = shlex.quote(package)
-        return (
-            "if ls /var/lib/apt/lists/ 2>/dev/null | grep -q '_Packages'; then "
-            f"apt-cache policy {quoted} 2>/dev/null | sed -n 's/^ *Candidate: //p' | grep . || echo '(none)'; "
-            "else echo unknown; fi"
-        )
-
-    def requires_command(self, *args, **kwargs):
-        return "apt-cache"
-
-    def process(self, output):
-        value = "\n".join(output).strip()
-        return None if value in ("", "(none)") else value
-
-
 def installed_version_and_distro(package: str) -> tuple[str | None, str | None, str | None]:
     """(installed version of a deb package or None, distribution id, release) of the current host:
     what version-dependent choices (ffmpeg options, nginx directives) are made from."""

@@ -26,7 +26,7 @@ What the harness guarantees:
   SimHost). While the operations execute, pyinfra evaluates each one again and asks its facts again;
   those describe the *live* host, as on a real one: the SimHost plus the modelled effect of every
   upload and command so far (see PROGRAMS: chmod/chown, mkdir, rm, ln, touch, systemctl with the
-  units' ExecStart/ExecStop, apt-get update/install, apt-cache policy, useradd/usermod/groupadd, certbot certonly/delete,
+  units' ExecStart/ExecStop, apt-get update/install, useradd/usermod/groupadd, certbot certonly/delete,
   nft, and camgate's own scripts as their headers describe them). A command it does not model
   changes nothing and is listed in ``Result.unmodelled``; ``Result.host_after()`` refuses to hand
   such a host to a re-deploy unless told to ignore it. :func:`converge` deploys twice: the second
@@ -74,7 +74,7 @@ from pyinfra.connectors.util import CommandOutput, OutputLine
 from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
 from pyinfra.facts import deb, files, server, systemd
 
-from roles.facts import Accounts, AptCandidate, Certificate, EnabledUnits, LoadedUnits, ManagedFiles, PathStates, Together
+from roles.facts import Accounts, Certificate, EnabledUnits, LoadedUnits, ManagedFiles, PathStates, Together
 from roles.firewall import NftTableLoaded, SshConnection
 
 # ---------------------------------------------------------------------------------------------
@@ -463,15 +463,6 @@ def _accounts(sim: SimHost) -> list[str]:
     return [*passwd, "--", *(f"{group}:x:{gid}:{','.join(members[group])}" for group, gid in gids.items())]
 
 
-def _apt_candidate(sim: SimHost, package: str) -> list[str]:
-    """What roles.facts.AptCandidate's command prints: the candidate version, (none), or unknown."""
-    if not sim.apt_lists:
-        return ["unknown"]
-    if package in ARCHIVE_MISSING.get(sim.distro, ()):
-        return ["(none)"]
-    return [sim.packages.get(package) or ARCHIVE_VERSIONS.get(sim.distro, {}).get(package, "simulated")]
-
-
 def _path_states(sim: SimHost, paths) -> list[str]:
     """What PathStates' command prints: find's type/mode/owner lines, a `--` marker, then sha1sum lines."""
     stats, hashes = [], []
@@ -542,7 +533,6 @@ FACT_OUTPUT: dict[type, Callable[..., list[str]]] = {
     server.Date: lambda sim: [NOW.strftime(server.ISO_DATE_FORMAT)],
     PathStates: _path_states,
     ManagedFiles: _managed_files,
-    AptCandidate: _apt_candidate,
     Certificate: _certificate,
     NftTableLoaded: lambda sim, table: ["yes" if table in sim.nft_tables else "no"],
     SshConnection: lambda sim: [sim.ssh_connection] if sim.ssh_connection else [],
@@ -1028,16 +1018,6 @@ def _apt_get(sim: SimHost, args: list[str]) -> bool | None:
     return None
 
 
-def _apt_cache(sim: SimHost, args: list[str]) -> bool | None:
-    """`apt-cache policy PKG | grep -q 'Candidate: [0-9]' || { echo ...; exit 1; }`: fails when the
-    archive has no PKG (the rest of the line is the check's own plumbing)."""
-    if args[:1] != ["policy"]:
-        return False
-    if _apt_candidate(sim, args[1])[0] in ("(none)", "unknown"):
-        raise CommandFailed(f"{args[1]}: no installation candidate")
-    return None
-
-
 def _groupadd(sim: SimHost, args: list[str]) -> None:
     sim.groups.add(args[-1])
 
@@ -1172,7 +1152,6 @@ PROGRAMS: dict[str, Callable[[SimHost, list[str]], bool | None]] = {
     "touch": _touch,
     "systemctl": _systemctl,
     "apt-get": _apt_get,
-    "apt-cache": _apt_cache,
     "groupadd": _groupadd,
     "useradd": _useradd,
     "usermod": _usermod,
