@@ -176,9 +176,14 @@ class Viewer:
         low, high = config["ice_ports"]
         ice.set_property("min-rtp-port", low)
         ice.set_property("max-rtp-port", high)
-        self.webrtc.connect("notify::ice-connection-state", self.on_ice_state)
-        self.webrtc.connect("notify::connection-state", self.on_connection_state)
-        self.webrtc.get_by_name("rtpbin").connect("on-ssrc-active", self.on_rtcp)
+        # Held to be disconnected when the viewer goes: a handler holds the viewer, which holds webrtcbin,
+        # a cycle through C that Python's collector cannot see (each viewer left 6 threads and 24 fds).
+        rtpbin = self.webrtc.get_by_name("rtpbin")
+        self.handlers = [
+            (self.webrtc, self.webrtc.connect("notify::ice-connection-state", self.on_ice_state)),
+            (self.webrtc, self.webrtc.connect("notify::connection-state", self.on_connection_state)),
+            (rtpbin, rtpbin.connect("on-ssrc-active", self.on_rtcp)),
+        ]
         feed.pipeline.add(self.webrtc)
         self.webrtc.sync_state_with_parent()
         try:
@@ -338,8 +343,17 @@ class Viewer:
         return None
 
     def stop(self) -> None:
-        """Unhook the branches from the tees (at an idle moment of each), then drop the elements from
-        the main loop (never from a streaming thread)."""
+        """End the viewer from the main loop: stop calls come from threads that webrtcbin or the
+        branches may be blocked in (a viewer ended from its own ICE callback)."""
+        for element, handler in self.handlers:
+            element.disconnect(handler)
+        self.handlers = []
+        GLib.idle_add(self.teardown)
+
+    def teardown(self) -> bool:
+        """webrtcbin first (its sinks may hold the branches' streaming threads: a branch's queue set
+        to NULL before it would wait for ever), then each branch once the tee is idle on its pad."""
+        self.drop([self.webrtc])
         for tee, tee_pad, elements in self.branches:
             def unlink(pad, _info, tee=tee, elements=elements):
                 pad.unlink(elements[0].get_static_pad("sink"))
@@ -348,7 +362,7 @@ class Viewer:
                 return Gst.PadProbeReturn.REMOVE
 
             tee_pad.add_probe(Gst.PadProbeType.IDLE, unlink)
-        GLib.idle_add(self.drop, [self.webrtc])
+        return False  # once (GLib.idle_add)
 
     def drop(self, elements: list[Gst.Element]) -> bool:
         for element in elements:
