@@ -169,6 +169,7 @@ class Viewer:
         self.remote_ufrag = None
         self.mids: dict[str, int] = {}
         self.branches: list[tuple[Gst.Element, Gst.Pad, list[Gst.Element]]] = []  # (tee, tee pad, elements)
+        self.keyframe_probe: int | None = None  # start_at_keyframe on the video tee's pad, until it ran
         self.webrtc = Gst.ElementFactory.make("webrtcbin", f"viewer-{self.id}")
         self.webrtc.set_property("bundle-policy", GstWebRTC.WebRTCBundlePolicy.MAX_BUNDLE)
         ice = keep_ice_agent(self.webrtc)
@@ -290,16 +291,19 @@ class Viewer:
             element.sync_state_with_parent()
         tee_pad = tee.request_pad_simple("src_%u")
         if tee is self.feed.video:
-            tee_pad.add_probe(Gst.PadProbeType.BUFFER, self.start_at_keyframe)
+            self.keyframe_probe = tee_pad.add_probe(Gst.PadProbeType.BUFFER, self.start_at_keyframe)
         tee_pad.link(queue.get_static_pad("sink"))
         self.branches.append((tee, tee_pad, elements))
 
     def add_candidates(self, candidates: list[tuple[str | None, str]]) -> None:
+        webrtc = self.webrtc
+        if webrtc is None:
+            return  # ended meanwhile
         for mid, candidate in candidates:
             index = self.mids.get(mid, 0) if mid is not None else 0
             if ".local " in candidate:
                 continue  # an mDNS name the gateway cannot resolve; the player's checks reveal its address
-            self.webrtc.emit("add-ice-candidate", index, candidate)
+            webrtc.emit("add-ice-candidate", index, candidate)
 
     def on_ice_state(self, webrtc, _spec) -> None:
         state = webrtc.get_property("ice-connection-state")
@@ -327,6 +331,7 @@ class Viewer:
                 copy = frame.copy()
                 copy.pts = copy.dts = max(0, live.pts - (len(frames) - n) * BURST_SPACING)
                 target.chain(copy)
+        self.keyframe_probe = None
         return Gst.PadProbeReturn.REMOVE
 
     def on_rtcp(self, _rtpbin, _session, _ssrc) -> None:
@@ -351,17 +356,37 @@ class Viewer:
         GLib.idle_add(self.teardown)
 
     def teardown(self) -> bool:
-        """webrtcbin first (its sinks may hold the branches' streaming threads: a branch's queue set
-        to NULL before it would wait for ever), then each branch once the tee is idle on its pad."""
-        self.drop([self.webrtc])
-        for tee, tee_pad, elements in self.branches:
-            def unlink(pad, _info, tee=tee, elements=elements):
-                pad.unlink(elements[0].get_static_pad("sink"))
+        """Unlink each branch from its tee once the tee is idle on its pad, then (from the main loop)
+        stop webrtcbin and the branches, in that order. While a branch hangs on a tee, a stopped
+        webrtcbin makes its queue answer "flushing", which stops the camera's whole feed; and a queue
+        stopped before webrtcbin would wait for ever on it. The viewer then lets go of its GStreamer
+        objects: the tee pad's probe holds the viewer, which held the pad and webrtcbin, a cycle through
+        C that Python's collector cannot see (each ended viewer kept its ICE agent: 2 threads and 17
+        file descriptors)."""
+        elements = [self.webrtc] + [element for _, _, branch in self.branches for element in branch]
+        waiting = [len(self.branches)]
+
+        def unlinked() -> bool:
+            waiting[0] -= 1
+            if waiting[0] == 0:
+                self.drop(elements)
+            return False  # once (GLib.idle_add)
+
+        for tee, tee_pad, branch in self.branches:
+            probe = self.keyframe_probe if tee is self.feed.video else None
+
+            def unlink(pad, _info, tee=tee, queue=branch[0], probe=probe):
+                if probe is not None:
+                    pad.remove_probe(probe)
+                pad.unlink(queue.get_static_pad("sink"))
                 tee.release_request_pad(pad)
-                GLib.idle_add(self.drop, elements)
+                GLib.idle_add(unlinked)
                 return Gst.PadProbeReturn.REMOVE
 
             tee_pad.add_probe(Gst.PadProbeType.IDLE, unlink)
+        if not self.branches:
+            self.drop(elements)
+        self.branches, self.webrtc, self.keyframe_probe = [], None, None
         return False  # once (GLib.idle_add)
 
     def drop(self, elements: list[Gst.Element]) -> bool:
