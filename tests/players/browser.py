@@ -44,7 +44,7 @@ def browser_unavailable_reason() -> str | None:
         return "node is not installed (the browser player runs under Node.js)"
     if not chromium_path():
         return "Chromium is not installed (apt-get install chromium)"
-    for package in ("playwright-core", "hls.js", "whip-whep"):
+    for package in ("playwright-core", "hls.js", "whip-whep", "@eyevinn/webrtc-player", "esbuild"):
         if not (NODE_MODULES / package / "package.json").is_file():
             return f"{NODE_MODULES / package} is missing (npm ci --prefix tests/players)"
     if not (NODE_MODULES / "hls.js" / "dist" / "hls.min.js").is_file():
@@ -372,7 +372,9 @@ def play_webrtc(
     (TURN credentials); relay: every packet through TURN. The password reaches the script through its
     environment, never its argv. viewers: more PeerConnections of the same camera from the same page
     (benchmarks). whep_token: WHEP with that Bearer token instead (user and password unused).
-    client="whip-whep": the WHEP reference client plays instead of camgate's own exchange (needs whep_token).
+    client="whip-whep": the WHEP reference client plays instead of camgate's own exchange (needs whep_token);
+    client="eyevinn": Eyevinn's WebRTC player does (npm @eyevinn/webrtc-player, bundled in memory by esbuild;
+    needs whep_token).
     Raises PlayerError when the harness itself fails."""
     reason = browser_unavailable_reason()
     if reason:

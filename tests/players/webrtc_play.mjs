@@ -6,7 +6,7 @@
 //   node webrtc_play.mjs --url https://GATEWAY/api/webrtc/CAMERA --user NAME (password in $CAMGATE_APP_PASSWORD)
 //        [--ice-servers JSON] [--relay] [--seconds 10] [--startup-timeout 20] [--no-hangup] [--viewers N]
 //        [--host-map name=address ...] [--ignore-https-errors] [--chromium PATH] [--camera-clock MS]
-//        [--whep-token TOKEN] [--client own|whip-whep] [--vanish]
+//        [--whep-token TOKEN] [--client own|whip-whep|eyevinn] [--vanish]
 //
 // The page (on the gateway's origin, see chromium.mjs) does docs/app.md's WHEP exchange: POST the
 // browser's own offer (recvonly video and audio, at once: no wait for its ICE candidates) to the camera's webrtc URL
@@ -25,8 +25,13 @@
 // manifest's webrtc_token) instead of the password. --client whip-whep: the page plays through the WHEP
 // reference client (npm whip-whep's WHEPClient: its offer without candidates, trickle PATCHes, ICE
 // servers from the answer's Link headers, DELETE on stop) instead of camgate's own exchange; it takes
-// --whep-token. --vanish: once the first frame is shown, print "playing" on stderr and wait, never hanging
-// up, until whoever runs this kills it (a phone that vanishes).
+// --whep-token. --client eyevinn: Eyevinn's player (npm @eyevinn/webrtc-player, type "whep": its own
+// PeerConnection, ICE gathered for up to 2 s, then the full offer POSTed; unload() DELETEs), bundled for
+// the page in memory by esbuild at each run; it takes --whep-token, gets --ice-servers as they are ([]
+// unless given: its default is Google's STUN server, off this machine), and --relay by a page-wide
+// RTCPeerConnection that forces iceTransportPolicy "relay". --vanish: once the first frame is shown,
+// print "playing" on stderr and wait, never hanging up, until whoever runs this kills it (a phone that
+// vanishes).
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -63,8 +68,8 @@ function parseArgs(argv) {
   }
   if (!opts.url) throw usage('--url is required');
   if (!opts.user && !opts.whepToken) throw usage('--user (the password comes from $CAMGATE_APP_PASSWORD) or --whep-token is required');
-  if (!['own', 'whip-whep'].includes(opts.client)) throw usage('--client is own or whip-whep');
-  if (opts.client === 'whip-whep' && !opts.whepToken) throw usage('--client whip-whep takes --whep-token');
+  if (!['own', 'whip-whep', 'eyevinn'].includes(opts.client)) throw usage('--client is own, whip-whep or eyevinn');
+  if (opts.client !== 'own' && !opts.whepToken) throw usage(`--client ${opts.client} takes --whep-token`);
   if (!Array.isArray(opts.iceServers)) throw usage('--ice-servers takes a JSON list, as the manifest gives it');
   return opts;
 }
@@ -77,6 +82,8 @@ function pageHtml() {
 <script>
 (() => {
   const video = document.getElementById('v');
+  // The browser's own, kept before an outside player's page-wide one (--client eyevinn) replaces it.
+  const PeerConnection = window.RTCPeerConnection;
   let t0 = performance.now();
   const now = () => Math.round(performance.now() - t0) / 1000;
   const rec = window.__camgate = {
@@ -108,15 +115,23 @@ function pageHtml() {
     return done;
   };
 
-  // The WHEP reference client (npm whip-whep), when the page has it (--client whip-whep); every request
-  // it makes is recorded by method and status.
-  const reference = async (pc, url, authorization) => {
+  // An outside player's requests, each recorded by method and status (the answer's start when refused),
+  // and the candidates in an SDP it sends.
+  const recordRequests = () => {
     const original = window.fetch.bind(window);
     window.fetch = async (input, init = {}) => {
       const reply = await original(input, init);
-      rec.signalling.push({ step: (init.method || 'GET').toUpperCase(), status: reply.status, at_s: now(), body: null });
+      const step = { step: (init.method || 'GET').toUpperCase(), status: reply.status, at_s: now(), body: null };
+      if (typeof init.body === 'string' && init.body.startsWith('v=0')) step.candidates = (init.body.match(/^a=candidate:/gm) || []).length;
+      if (reply.status >= 300) step.body = (await reply.clone().text()).slice(0, 300);
+      rec.signalling.push(step);
       return reply;
     };
+  };
+
+  // The WHEP reference client (npm whip-whep), when the page has it (--client whip-whep).
+  const reference = async (pc, url, authorization) => {
+    recordRequests();
     pc.addTransceiver('video', { direction: 'recvonly' });
     pc.addTransceiver('audio', { direction: 'recvonly' });
     const client = rec.client = new WHEPClient();  // eslint-disable-line no-undef
@@ -124,11 +139,33 @@ function pageHtml() {
     rec.location = client.resourceURL.href;
   };
 
+  // Eyevinn's player (npm @eyevinn/webrtc-player), when the page has it (--client eyevinn): it makes its
+  // own PeerConnections (a new one for each retry) and attaches the tracks to the video itself. Each one
+  // it makes is the one measured (rec.pc), and with --relay sends through TURN only.
+  const eyevinn = async (url, authorization, iceServers, relay) => {
+    recordRequests();
+    window.RTCPeerConnection = class extends PeerConnection {
+      constructor(config = {}) {
+        super(relay ? { ...config, iceTransportPolicy: 'relay' } : config);
+        rec.pc = this;
+        rec.peers = (rec.peers || 0) + 1;
+        this.addEventListener('connectionstatechange', () => rec.states.push([now(), this.connectionState]));
+        this.addEventListener('track', (event) => rec.tracks.push({ kind: event.track.kind, at_s: now(), streams: event.streams.length }));
+      }
+    };
+    const player = rec.player = new EyevinnWebRTCPlayer.WebRTCPlayer({ video, type: 'whep', iceServers });  // eslint-disable-line no-undef
+    for (const message of ['initial-connection-failed', 'connect-error', 'peer-connection-failed', 'no-media']) {
+      player.on(message, () => rec.errors.push('player: ' + message));
+    }
+    await player.load(new URL(url), authorization);
+  };
+
   rec.start = async (url, authorization, iceServers, relay, cameraClock) => {
     t0 = performance.now();
     rec.t0_unix_ms = performance.timeOrigin + t0;
     if (cameraClock !== null && typeof camgateClock === 'function') rec.clock = camgateClock(video, cameraClock, now);
-    const pc = rec.pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: relay ? 'relay' : 'all' });
+    if (typeof EyevinnWebRTCPlayer === 'object') return eyevinn(url, authorization, iceServers, relay);
+    const pc = rec.pc = new PeerConnection({ iceServers, iceTransportPolicy: relay ? 'relay' : 'all' });
     const stream = new MediaStream();
     video.srcObject = stream;
     pc.ontrack = (event) => {
@@ -150,7 +187,7 @@ function pageHtml() {
       const viewer = { status: null, location: null, pc: null };
       rec.extra.push(viewer);
       try {
-        const pc = viewer.pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: relay ? 'relay' : 'all' });
+        const pc = viewer.pc = new PeerConnection({ iceServers, iceTransportPolicy: relay ? 'relay' : 'all' });
         const sink = document.createElement('video');
         sink.muted = true;
         sink.style.display = 'none';
@@ -174,6 +211,10 @@ function pageHtml() {
 
   rec.hangup = async (authorization) => {
     if (rec.client) return rec.client.stop();
+    if (rec.player) {
+      rec.location = rec.player.adapter.resource || null;
+      return rec.player.unload();
+    }
     if (!rec.location) return null;
     const reply = await fetch(rec.location, { method: 'DELETE', headers: { Authorization: authorization } });
     rec.signalling.push({ step: 'DELETE', status: reply.status, at_s: now() });
@@ -215,6 +256,18 @@ function pageHtml() {
 </script></body></html>`;
 }
 
+// Eyevinn's player for the page: its package is CommonJS for bundlers (it requires events and Eyevinn's
+// ad and WHPP modules), so esbuild bundles it here, in memory, into a script that defines
+// EyevinnWebRTCPlayer; nothing is written to disk.
+async function eyevinnBundle() {
+  const esbuild = await import('esbuild');
+  const built = await esbuild.build({
+    stdin: { contents: "export { WebRTCPlayer } from '@eyevinn/webrtc-player';", resolveDir: HERE, loader: 'js' },
+    bundle: true, write: false, format: 'iife', globalName: 'EyevinnWebRTCPlayer', platform: 'browser', logLevel: 'silent',
+  });
+  return built.outputFiles[0].text;
+}
+
 async function play(opts, result) {
   const password = process.env.CAMGATE_APP_PASSWORD || '';
   const authorization = opts.whepToken ? `Bearer ${opts.whepToken}` : 'Basic ' + Buffer.from(`${opts.user}:${password}`).toString('base64');
@@ -225,6 +278,7 @@ async function play(opts, result) {
       await page.addScriptTag({ type: 'module', content: `${module}\nwindow.WHEPClient = WHEPClient;` });
       await page.waitForFunction(() => typeof window.WHEPClient === 'function', null, { timeout: 10000 });
     }
+    if (opts.client === 'eyevinn') await page.addScriptTag({ content: await eyevinnBundle() });
     await page.evaluate(([url, auth, ice, relay, clock]) => window.__camgate.start(url, auth, ice, relay, clock).catch((e) => {
       window.__camgate.errors.push(String(e && e.message || e));
     }), [opts.url, authorization, opts.iceServers, opts.relay, opts.cameraClock]);
@@ -259,7 +313,7 @@ async function play(opts, result) {
     }
     if (opts.hangup) await page.evaluate((auth) => window.__camgate.hangup(auth), authorization);
     const rec = await page.evaluate(() => {
-      const { video, now, start, sample, hangup, pc, extra, addViewers, extraSample, client, ...plain } = window.__camgate;
+      const { video, now, start, sample, hangup, pc, extra, addViewers, extraSample, client, player, ...plain } = window.__camgate;
       return JSON.parse(JSON.stringify(plain));
     });
     summarise(opts, result, rec, samples);
@@ -276,6 +330,7 @@ function summarise(opts, result, rec, samples) {
     frames_samples: samples.map((s) => [round(s.wall_s), s.video ? s.video.frames_decoded : 0]),
     audio_samples: samples.map((s) => [round(s.wall_s), s.audio ? s.audio.packets : 0]),
   });
+  if (rec.peers !== undefined) result.peer_connections = rec.peers;  // the outside player's, one per try
   const problems = result.problems;
   for (const step of rec.signalling) {
     if (step.status >= 300) problems.push(`${step.step} answered ${step.status}: ${step.body || ''}`);

@@ -194,6 +194,18 @@ def test_the_whep_reference_client_plays_the_camera(engine):
 
 
 @needs_browser
+def test_eyevinns_webrtc_player_plays_the_camera(engine):
+    """npm @eyevinn/webrtc-player, a WHEP player camgate did not write: its own PeerConnection, the
+    full offer POSTed once its candidates are gathered (2 s at most), DELETE on unload()."""
+    result = play_webrtc(engine.url(), None, None, whep_token=token(), client="eyevinn", seconds=3, startup_timeout=30)
+    assert result.ok, result.summary()
+    steps = [(s["step"], s["status"]) for s in result.signalling]
+    print(f"eyevinn: {result.signalling}; first frame {result.first_frame_s} s")
+    assert steps[0] == ("POST", 201) and steps[-1] == ("DELETE", 200), steps
+    assert result.video["codec"] == "video/H264" and (result.video_width, result.video_height) == (640, 360)
+
+
+@needs_browser
 def test_a_cameras_g711_reaches_the_player_untouched(engine):
     result = play_webrtc(engine.url(INTERCOM), None, None, whep_token=token(), seconds=3, startup_timeout=30)
     assert result.ok, result.summary()
