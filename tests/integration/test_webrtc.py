@@ -1,13 +1,17 @@
 """Live view over WebRTC (WHEP), the way the app and any WHEP player do it (docs/app.md): headless
-Chromium watches cameras through nginx and camgate-webrtc with an app user's password or the
-manifest's Bearer token, directly and relayed through coturn only; other users, wrong passwords,
-forged tokens and unauthenticated TURN are refused; the service never listens beyond loopback; a
-camera that dies and comes back is seen again by a viewer that stayed; a viewer whose browser is
-killed is ended, and frees its user's quota. On Debian 13 too (every_release)."""
+Chromium watches cameras through nginx and camgate-webrtc with an app user's password, the manifest's
+Bearer token, and two WHEP players camgate did not write (whip-whep, Eyevinn's), directly and relayed
+through coturn only. Other users, wrong passwords, forged tokens, unauthenticated TURN and a burst of
+200 offers are refused with reasons while other viewers play on; the service never listens beyond
+loopback; a camera that dies and comes back is seen again by a viewer that stayed; a viewer whose
+browser is killed is ended, and frees its user's quota. On Debian 13 too (every_release)."""
 
 from __future__ import annotations
 
 import base64
+import collections
+import concurrent.futures
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -29,7 +33,8 @@ from tests.unit.test_whep import CHROME_OFFER
 from tests.testbed.cameras import camera_clock
 from tests.testbed.proc import wait_until
 
-pytestmark = pytest.mark.skipif(browser_unavailable_reason() is not None, reason=str(browser_unavailable_reason()))
+# Only the tests that play need the browser; in CI a missing one fails them (tests/conftest.py).
+needs_browser = pytest.mark.skipif(browser_unavailable_reason() is not None, reason=str(browser_unavailable_reason()))
 WITH_AUDIO = "cam1"  # AAC camera: Opus on WebRTC
 SILENT = "cam3"  # no audio; bob's camera
 # A viewer that stays while its camera is killed and started again sees frames again within this:
@@ -56,6 +61,11 @@ def watch(state, url: str, user: str = "alice", **options):
     return play_webrtc(url, user, state["app_users"][user]["password"], host_map={state["domain"]: state["target_address"]}, **options)
 
 
+def engine_status(host) -> dict:
+    """camgate-webrtc's own status (loopback on the gateway): viewers, connected, media age."""
+    return json.loads(host.check_output(f"curl -s http://127.0.0.1:{paths.WEBRTC_PORT}/status"))
+
+
 def send(client, url: str, headers: dict, method: str = "POST", offer: bool = True):
     """One WHEP request; a POST carries an offer the way a browser makes one."""
     body = CHROME_OFFER.encode() if method == "POST" and offer else None
@@ -75,6 +85,7 @@ def test_the_manifest_gives_webrtc_urls_tokens_and_time_limited_turn_credentials
     assert f"turns:{gateway.domain}:5349?transport=tcp" in ice["urls"] and ice["credential"]
 
 
+@needs_browser
 @pytest.mark.every_release
 def test_an_app_user_watches_an_h264_camera_with_its_audio_well_under_a_second_behind(manifest, state):
     """Glass-to-glass on the clock hls.js is measured with (bench/webrtc.py has the figures): far
@@ -89,6 +100,7 @@ def test_an_app_user_watches_an_h264_camera_with_its_audio_well_under_a_second_b
     assert 0 < result.glass_to_glass["p50_s"] < 1.5, result.glass_to_glass
 
 
+@needs_browser
 @pytest.mark.every_release
 def test_a_whep_player_plays_with_the_manifests_bearer_token(manifest, state):
     camera = next(c for c in manifest["cameras"] if c["id"] == WITH_AUDIO)
@@ -98,6 +110,7 @@ def test_a_whep_player_plays_with_the_manifests_bearer_token(manifest, state):
     assert [s["status"] for s in result.signalling] == [201, 200] and result.video["codec"] == "video/H264"
 
 
+@needs_browser
 @pytest.mark.every_release
 @pytest.mark.parametrize("relay", [False, True], ids=["direct", "relay-only"])
 def test_the_whep_reference_client_plays_from_the_manifest_alone(manifest, state, relay):
@@ -113,6 +126,24 @@ def test_the_whep_reference_client_plays_from_the_manifest_alone(manifest, state
         assert result.candidate_pair["local"] == "relay", result.candidate_pair
 
 
+@needs_browser
+@pytest.mark.every_release
+@pytest.mark.parametrize("relay", [False, True], ids=["direct", "relay-only"])
+def test_eyevinns_webrtc_player_plays_from_the_manifest_alone(manifest, state, relay):
+    """npm @eyevinn/webrtc-player, another WHEP player camgate did not write: the manifest's URL, its
+    token as the Authorization header and its ICE servers; a full offer once its candidates are in."""
+    camera = next(c for c in manifest["cameras"] if c["id"] == WITH_AUDIO)
+    result = play_webrtc(camera["webrtc"], None, None, whep_token=camera["webrtc_token"], client="eyevinn", seconds=3, relay=relay,
+                         ice_servers=manifest["ice_servers"], host_map={state["domain"]: state["target_address"]})  # fmt: skip
+    assert result.ok, result.summary()
+    steps = [(s["step"], s["status"]) for s in result.signalling]
+    assert steps[0] == ("POST", 201) and steps[-1] == ("DELETE", 200), steps
+    assert result.video["codec"] == "video/H264" and result.audio["packets"] > 0, result.summary()
+    if relay:
+        assert result.candidate_pair["local"] == "relay", result.candidate_pair
+
+
+@needs_browser
 @pytest.mark.every_release
 def test_every_packet_can_go_through_coturn(manifest, state):
     result = watch(state, webrtc_url(manifest, WITH_AUDIO), seconds=5, relay=True, ice_servers=manifest["ice_servers"])
@@ -143,9 +174,14 @@ def test_passwords_tokens_and_cameras_are_checked_before_any_viewer_starts(clien
     # nginx refuses a body over 64 KiB before the service reads it.
     huge = client.fetch(url, method="POST", headers={**app_user(state, "alice"), **SDP}, body=b"v=0\n" + b"a" * 5 * 2**20)
     assert huge.status == 413
-    own = watch(state, url.replace(WITH_AUDIO, SILENT), user="bob", seconds=3)
+
+
+@needs_browser
+def test_a_user_plays_their_own_camera_and_no_one_elses(manifest, state):
+    url = webrtc_url(manifest, WITH_AUDIO).replace(WITH_AUDIO, SILENT)
+    own = watch(state, url, user="bob", seconds=3)
     assert own.ok and own.audio is None, own.summary()
-    assert watch(state, url.replace(WITH_AUDIO, SILENT), seconds=2).status_of("POST") == 403  # not alice's
+    assert watch(state, url, seconds=2).status_of("POST") == 403  # not alice's
 
 
 def test_a_viewer_belongs_to_its_user(client, manifest, state):
@@ -155,8 +191,43 @@ def test_a_viewer_belongs_to_its_user(client, manifest, state):
     location = created.headers["location"]
     viewer = f"https://{state['domain']}{location}"
     assert send(client, viewer, app_user(state, "bob"), method="DELETE").status == 403  # bob: not his camera
+    candidate = b"a=ice-ufrag:EsAw\r\na=mid:0\r\na=candidate:1 1 udp 2122260223 192.0.2.9 50000 typ host\r\n"
+    trickle = {"Content-Type": "application/trickle-ice-sdpfrag"}
+    assert client.fetch(viewer, method="PATCH", headers={**app_user(state, "bob"), **trickle}, body=candidate).status == 403
     assert send(client, viewer, app_user(state, "alice"), method="DELETE").status == 200
     assert send(client, viewer, app_user(state, "alice"), method="DELETE").status == 404
+
+
+@needs_browser
+def test_a_burst_of_200_offers_from_one_address_is_refused_with_reasons_and_others_play_on(host, client, gateway, manifest, state):
+    """A loop in a player sends 200 offers at once: nginx's rate limit and the user's quota refuse
+    what is beyond them, each 429 with its reason, nothing fails on the server, and another user's
+    viewer plays on throughout."""
+    bob = f"{gateway.base_url}{paths.WEBRTC_PUBLIC_PATH}/{SILENT}"
+    outcome: dict = {}
+    viewer = threading.Thread(target=lambda: outcome.update(result=watch(state, bob, user="bob", seconds=20, startup_timeout=30)))
+    viewer.start()
+    patient = dataclasses.replace(client, timeout=60)
+    try:
+        assert wait_until(lambda: engine_status(host)["connected"] >= 1, timeout=60), "bob's viewer never connected"
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(lambda _: send(patient, webrtc_url(manifest, WITH_AUDIO), app_user(state, "alice")), range(200)))
+        burst_over = time.time()
+    finally:
+        created = [a.headers["location"] for a in answers if a.status == 201] if "answers" in locals() else []
+        for location in created:  # nginx's bucket refills at 20 a second
+            url = f"https://{state['domain']}{location}"
+            assert wait_until(lambda url=url: send(client, url, app_user(state, "alice"), method="DELETE").status in (200, 404), timeout=30)
+        viewer.join(timeout=120)
+    statuses = collections.Counter(a.status for a in answers)
+    print(f"200 offers at once: {dict(statuses)}")
+    assert set(statuses) == {201, 429} and statuses[201] <= gateway.webrtc_max_viewers_per_user, statuses
+    # nginx's rate limit, or the engine's quota (the user's, or the gateway's).
+    reasons = {json.loads(a.body)["error"] for a in answers if a.status == 429}
+    assert all("requests from this address" in r or "WebRTC viewers" in r for r in reasons), reasons
+    assert all(a.headers.get("retry-after") for a in answers if a.status == 429 and b"this address" in a.body)
+    result = outcome["result"]
+    assert result.ok and result.frames_after(burst_over) > 0, result.summary()
 
 
 def connects(address: str, port: int) -> bool:
@@ -200,11 +271,12 @@ def test_coturn_relays_to_the_gateway_itself_and_to_nothing_else(manifest, state
             assert turn.create_permission(peer) == 403, peer
 
 
+@needs_browser
 def test_a_viewer_that_stays_sees_the_camera_again_after_it_died_and_came_back(host, gateway, state, testbed):
     url = f"{gateway.base_url}{paths.WEBRTC_PUBLIC_PATH}/{SILENT}"  # bob's camera
     unit = f"camgate-camera-{SILENT}"
     restarts = lambda: int(host.check_output(f"systemctl show -p NRestarts --value {unit}"))
-    status = lambda: json.loads(host.check_output(f"curl -s http://127.0.0.1:{paths.WEBRTC_PORT}/status"))
+    status = lambda: engine_status(host)  # noqa: E731
     outcome: dict = {}
     viewer = threading.Thread(target=lambda: outcome.update(result=watch(state, url, user="bob", seconds=RECOVERY_S + 10, startup_timeout=30)))
     viewer.start()
@@ -246,13 +318,14 @@ def vanish(state, url: str, user: str) -> float:
     return time.monotonic()
 
 
+@needs_browser
 @pytest.mark.every_release
 def test_viewers_whose_browser_is_killed_are_ended_and_free_their_users_quota(host, gateway, state):
     """As many browsers as the user may have viewers play and are killed, one after the other; each
     viewer is gone within the bound of its browser's death (from the service's status and the health
     report), and the user then plays once more: one viewer more than the quota, after as many kills."""
     url = f"{gateway.base_url}{paths.WEBRTC_PUBLIC_PATH}/{SILENT}"  # bob's camera
-    status = lambda: json.loads(host.check_output(f"curl -s http://127.0.0.1:{paths.WEBRTC_PORT}/status"))  # noqa: E731
+    status = lambda: engine_status(host)  # noqa: E731
     health = lambda: json.loads(host.check_output(f"python3 {paths.HEALTH_SCRIPT} {paths.HEALTH_CONFIG}"))["cameras"][SILENT]["webrtc"]  # noqa: E731
     kills: list[float] = []
     for _ in range(gateway.webrtc_max_viewers_per_user):
