@@ -79,6 +79,14 @@ def keep_ice_agent(webrtc: Gst.Element) -> Gst.Object:
     return ice
 
 
+def unpaced(_webrtc, _bin, element: Gst.Element) -> None:
+    """webrtcbin's clocksync in front of each sink paces its input by the clock, for sources that are
+    not live; the cameras' RTP is, and each packet's wait cost more than a tenth of a viewer's CPU."""
+    factory = element.get_factory()
+    if factory is not None and factory.get_name() == "clocksync":
+        element.set_property("sync", False)
+
+
 def wait_for(promise: Gst.Promise, what: str) -> Gst.Structure | None:
     if promise.wait() != Gst.PromiseResult.REPLIED:
         raise whep.Refused(500, f"the WebRTC engine did not {what}")
@@ -172,6 +180,7 @@ class Viewer:
         self.keyframe_probe: int | None = None  # start_at_keyframe on the video tee's pad, until it ran
         self.webrtc = Gst.ElementFactory.make("webrtcbin", f"viewer-{self.id}")
         self.webrtc.set_property("bundle-policy", GstWebRTC.WebRTCBundlePolicy.MAX_BUNDLE)
+        self.webrtc.connect("deep-element-added", unpaced)
         ice = keep_ice_agent(self.webrtc)
         ice.set_property("ice-tcp", False)  # players that cannot use UDP come through coturn (TURN over TCP/TLS)
         low, high = config["ice_ports"]
