@@ -160,6 +160,8 @@ def start_engine(name: str, procs: Procs, tmp: Path, camera: Camera) -> tuple[su
                            env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "CAMGATE_TURN_SECRET": SECRET})  # fmt: skip
         ready = lambda: None not in ((http_status(port) or {}).get("media_age_ms") or {None: None}).values()  # noqa: E731
     elif name == "aiortc":
+        if subprocess.run([HOST_PYTHON, "-c", "import aiortc"], capture_output=True).returncode != 0:
+            raise SystemExit(f"the aiortc engine needs aiortc for {HOST_PYTHON}: apt-get install python3-aiortc")
         proc = procs.start([HOST_PYTHON, str(AIORTC), "--port", str(port), "--rtp-port", str(camera.rtp_port), "--camera", CAMERA], log,
                            cwd=tmp, env={"PATH": os.environ["PATH"]})  # fmt: skip
         ready = lambda: http_status(port) is not None  # noqa: E731
