@@ -44,6 +44,7 @@ from pathlib import Path
 
 from camgate.gateway import whep
 from tests.players.browser import browser_unavailable_reason, play_webrtc
+from tests.testbed.cameras import camera_clock
 from tests.testbed.proc import free_ports, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +53,7 @@ FAKE_CAMERA = ROOT / "tests" / "testbed" / "fake_camera.py"
 WEBRTCBIN = ROOT / "camgate" / "gateway" / "webrtc.py"
 AIORTC = ROOT / "bench" / "engines" / "aiortc_whep.py"
 CAMERA, USER, SECRET = "front", "bench", "bench-webrtc-engines"
+MOUNT = "bench"  # the fake camera's RTSP path
 ICE_PORTS = (42200, 42399)
 JOIN_S = 45  # at most this long for N viewers to connect
 PROCESS_LIMIT_S = 3600  # no process of this bench outlives this (timeout(1)), whatever happens here
@@ -131,20 +133,18 @@ class Camera:
         rtsp_port = free_ports(1)[0]
         self.rtp_port = free_ports(1, socket.SOCK_DGRAM)[0]
         self.log = tmp / "camera.log"
-        procs.start([HOST_PYTHON, str(FAKE_CAMERA), "--address", "127.0.0.1", "--port", str(rtsp_port), "--mount", "/bench"], self.log)
+        procs.start([HOST_PYTHON, str(FAKE_CAMERA), "--address", "127.0.0.1", "--port", str(rtsp_port), "--mount", f"/{MOUNT}"], self.log)
         if not wait_until(lambda: "READY" in self.log.read_text(), timeout=30):
             raise SystemExit(f"the fake camera did not start: {self.log.read_text()[-2000:]}")
-        procs.start(["ffmpeg", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", f"rtsp://127.0.0.1:{rtsp_port}/bench",
+        procs.start(["ffmpeg", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", f"rtsp://127.0.0.1:{rtsp_port}/{MOUNT}",
                      "-an", "-c:v", "copy", "-bsf:v", "dump_extra", "-f", "rtp", "-payload_type", "96",
                      f"rtp://127.0.0.1:{self.rtp_port}?pkt_size=1200"], tmp / "ffmpeg.log")  # fmt: skip
         if not wait_until(lambda: self.clock() is not None, timeout=30):
             raise SystemExit(f"no CLOCK line from the fake camera: {self.log.read_text()[-2000:]}")
 
     def clock(self) -> float | None:
-        """Unix ms of the camera's running time 0 (its CLOCK line; see tests/testbed/cameras.camera_clock)."""
-        words = [line.split() for line in self.log.read_text(errors="replace").splitlines()]
-        clocks = [float(w[2]) for w in words if len(w) == 3 and w[:2] == ["CLOCK", "/bench"]]
-        return clocks[-1] if clocks else None
+        """Unix ms of the camera's running time 0 (its CLOCK line)."""
+        return camera_clock({"url": f"rtsp://127.0.0.1/{MOUNT}", "log": str(self.log)})
 
 
 def start_engine(name: str, procs: Procs, tmp: Path, camera: Camera) -> tuple[subprocess.Popen, int]:

@@ -208,14 +208,14 @@ def test_a_burst_of_200_offers_from_one_address_is_refused_with_reasons_and_othe
     viewer = threading.Thread(target=lambda: outcome.update(result=watch(state, bob, user="bob", seconds=20, startup_timeout=30)))
     viewer.start()
     patient = dataclasses.replace(client, timeout=60)
+    answers: list = []
     try:
         assert wait_until(lambda: engine_status(host)["connected"] >= 1, timeout=60), "bob's viewer never connected"
         with concurrent.futures.ThreadPoolExecutor(20) as pool:
             answers = list(pool.map(lambda _: send(patient, webrtc_url(manifest, WITH_AUDIO), app_user(state, "alice")), range(200)))
         burst_over = time.time()
     finally:
-        created = [a.headers["location"] for a in answers if a.status == 201] if "answers" in locals() else []
-        for location in created:  # nginx's bucket refills at 20 a second
+        for location in [a.headers["location"] for a in answers if a.status == 201]:  # nginx's bucket refills at 20 a second
             url = f"https://{state['domain']}{location}"
             assert wait_until(lambda url=url: send(client, url, app_user(state, "alice"), method="DELETE").status in (200, 404), timeout=30)
         viewer.join(timeout=120)
@@ -276,12 +276,11 @@ def test_a_viewer_that_stays_sees_the_camera_again_after_it_died_and_came_back(h
     url = f"{gateway.base_url}{paths.WEBRTC_PUBLIC_PATH}/{SILENT}"  # bob's camera
     unit = f"camgate-camera-{SILENT}"
     restarts = lambda: int(host.check_output(f"systemctl show -p NRestarts --value {unit}"))
-    status = lambda: engine_status(host)  # noqa: E731
     outcome: dict = {}
     viewer = threading.Thread(target=lambda: outcome.update(result=watch(state, url, user="bob", seconds=RECOVERY_S + 10, startup_timeout=30)))
     viewer.start()
     try:
-        assert wait_until(lambda: status()["connected"] >= 1, timeout=60), "the viewer never connected"
+        assert wait_until(lambda: engine_status(host)["connected"] >= 1, timeout=60), "the viewer never connected"
         before = restarts()
         testbed.kill_camera(SILENT)
         # ffmpeg loses the camera and systemd restarts it, again and again while the camera is away.
@@ -325,15 +324,14 @@ def test_viewers_whose_browser_is_killed_are_ended_and_free_their_users_quota(ho
     viewer is gone within the bound of its browser's death (from the service's status and the health
     report), and the user then plays once more: one viewer more than the quota, after as many kills."""
     url = f"{gateway.base_url}{paths.WEBRTC_PUBLIC_PATH}/{SILENT}"  # bob's camera
-    status = lambda: engine_status(host)  # noqa: E731
     health = lambda: json.loads(host.check_output(f"python3 {paths.HEALTH_SCRIPT} {paths.HEALTH_CONFIG}"))["cameras"][SILENT]["webrtc"]  # noqa: E731
     kills: list[float] = []
     for _ in range(gateway.webrtc_max_viewers_per_user):
         kills.append(vanish(state, url, "bob"))
         # Only the browsers killed within the bound may still count.
         recent = sum(1 for k in kills if time.monotonic() - k < ENDED_WITHIN)
-        assert status()["viewers"] <= recent, (status(), recent)
-    assert wait_until(lambda: status()["viewers"] == 0, timeout=max(1, kills[-1] + ENDED_WITHIN - time.monotonic())), status()
+        assert engine_status(host)["viewers"] <= recent, (engine_status(host), recent)
+    assert wait_until(lambda: engine_status(host)["viewers"] == 0, timeout=max(1, kills[-1] + ENDED_WITHIN - time.monotonic())), engine_status(host)
     print(f"{len(kills)} killed browsers' viewers all ended {time.monotonic() - kills[-1]:.1f} s after the last kill")
     assert health()["viewers"] == 0
     result = watch(state, url, user="bob", seconds=2)
