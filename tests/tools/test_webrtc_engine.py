@@ -91,6 +91,8 @@ class Engine:
         self.tmp = tmp
         self.port = free_ports(1)[0]
         video, rare, intercom, intercom_audio = free_ports(4, socket.SOCK_DGRAM)
+        # The cameras' RTP ports come from the kernel's ephemeral range, which holds the ICE range too.
+        self.rtp_ports = {video, rare, intercom, intercom_audio}
         config = {"listen": ["127.0.0.1", self.port], "max_viewers": 10, "max_viewers_per_user": PER_USER,
                   "viewer_timeout": VIEWER_TIMEOUT, "media_timeout": 5, "ice_ports": list(ICE_PORTS),
                   "ice_urls": ["turn:127.0.0.1:3478?transport=udp"], "cameras": {CAMERA: {"video_port": video, "audio": None}, RARE_KEYFRAMES: {"video_port": rare, "audio": None},
@@ -144,10 +146,12 @@ class Engine:
         return len(os.listdir(f"/proc/{self.pid}/task"))
 
     def ice_sockets(self) -> list[str]:
-        """The engine's UDP sockets in its ICE port range: while one is open, media may go out."""
+        """The engine's UDP sockets in its ICE port range (its cameras' RTP ports aside): while one is
+        open, media may go out."""
         low, high = ICE_PORTS
         lines = subprocess.run(["ss", "-Huanp"], capture_output=True, text=True, check=True).stdout.splitlines()
-        return [line for line in lines if f"pid={self.pid}," in line and low <= int(line.split()[3].rsplit(":", 1)[1]) <= high]
+        ports = {line: int(line.split()[3].rsplit(":", 1)[1]) for line in lines if f"pid={self.pid}," in line}
+        return [line for line, port in ports.items() if low <= port <= high and port not in self.rtp_ports]
 
     def churn(self, viewers: int, camera: str = CAMERA) -> None:
         """Viewers that start (a browser's offer, never answered by a browser) and end at once."""
