@@ -97,7 +97,7 @@ class Engine:
                   "viewer_timeout": VIEWER_TIMEOUT, "media_timeout": 5, "ice_ports": list(ICE_PORTS),
                   "ice_urls": ["turn:127.0.0.1:3478?transport=udp"], "cameras": {CAMERA: {"video_port": video, "audio": None}, RARE_KEYFRAMES: {"video_port": rare, "audio": None},
                               INTERCOM: {"video_port": intercom, "audio": {"port": intercom_audio, "codec": "pcma"}}},
-                  "users": {"alice": [CAMERA, RARE_KEYFRAMES, INTERCOM], "bob": []}}  # fmt: skip
+                  "users": {"alice": [CAMERA, RARE_KEYFRAMES, INTERCOM], "bob": [], "carol": [CAMERA]}}  # fmt: skip
         (tmp / "webrtc.json").write_text(json.dumps(config))
         self.procs = [
             camera_source(video, "640x360", 25, 1, open(tmp / "ffmpeg.log", "w")),
@@ -280,6 +280,11 @@ def test_a_viewer_plays_on_while_others_come_and_go(engine):
     player.start()
     try:
         assert wait_until(lambda: engine.status()["connected"] >= 1, timeout=60), engine.log()
+        # Viewers that never connect (a phone gone between its POST and its ICE checks) stay
+        # meanwhile: webrtcbin would hold their frames until DTLS, in the camera's own thread.
+        stalled = [engine.request("POST", f"/api/webrtc/{CAMERA}", offer_of(), {**bearer("carol"), "Content-Type": "application/sdp"})
+                   for _ in range(PER_USER)]  # fmt: skip
+        assert [created for created, _, _ in stalled] == [201] * PER_USER, stalled
         engine.churn(10)  # one at a time: the user may have PER_USER viewers
         churned = time.time()
     finally:
@@ -287,6 +292,8 @@ def test_a_viewer_plays_on_while_others_come_and_go(engine):
     result = outcome["result"]
     assert result.ok, result.summary()
     assert result.frames_after(churned) >= 10, result.frames_samples  # 25 fps; the player has seconds left to play
+    for _, headers, _ in stalled:
+        assert engine.request("DELETE", headers["location"], headers=bearer("carol"))[0] == 200
 
 
 def offer_of(kind: str = "video") -> bytes:
