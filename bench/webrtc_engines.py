@@ -1,11 +1,17 @@
-"""WebRTC engines side by side (issue 27): camgate-webrtc (GStreamer's webrtcbin, the chosen one) and
-aiortc (Debian's python3-aiortc, bench/engines/aiortc_whep.py), fed the SAME camera in one run.
+"""WebRTC engines side by side (issue 27): camgate-webrtc (GStreamer's webrtcbin, the chosen one),
+aiortc (Debian's python3-aiortc, bench/engines/aiortc_whep.py) and Janus (Debian 12's janus 1.1.2 and
+its Streaming plugin, bench/engines/janus_whep.py), fed the SAME camera in one run.
 
     .venv/bin/python -m bench.webrtc_engines [--viewers 20 50] [--window 20] [--plays 3]
-                                             [--engines webrtcbin aiortc]
+                                             [--engines webrtcbin aiortc janus] (the default: all three)
 
 No testbed: everything runs on this machine, on loopback (127.0.0.1) only; the engines under Debian's
 /usr/bin/python3 (gi, aiortc), the browser is Debian's headless Chromium (tests/players).
+Janus 1.1.2's Streaming plugin only makes offers: its WHEP shim (standard-library Python, signalling
+only) answers the browser's POST with 406 and Janus's offer (WHEP's counter-offer), and the page
+PATCHes its answer. Janus's own process is the one measured; the shim's CPU and PSS are printed apart.
+Janus's ICE is on the machine's own IPv4 address (Janus never gathers on loopback; see the shim).
+Where /usr/bin/janus is missing (Debian 13 has no janus package), Janus is skipped, with the reason.
 
 The camera: one fake camera (tests/testbed/fake_camera.py, kind h264-aac: H.264 640x360, 25 fps,
 ~1000 kbit/s, a keyframe every second, the timestamp QR code drawn on each frame) and one ffmpeg that
@@ -17,14 +23,14 @@ Per engine:
 1. no viewer: the engine's CPU (% of one core, utime+stime from /proc/PID/stat) over --window s and
    its PSS (/proc/PID/smaps_rollup): the cost of one camera received.
 2. --plays single-viewer plays (WHEP in Chromium, 10 s each): first frame (s from the POST's answer,
-   and from the page's start), and glass-to-glass p50/p90 read from the QR code against the camera's
-   clock (tests/players/clock.js).
+   and from the page's start; Janus's POST answers with its offer, so its figure also holds the
+   browser's answer and the PATCH), and glass-to-glass p50/p90 read from the QR code against the
+   camera's clock (tests/players/clock.js).
 3. per --viewers N: N PeerConnections of the camera from one page; once all connected (45 s at
    most), CPU and PSS over --window s; per viewer = (busy - no viewer) / connected; and whether every
    viewer decoded frames (the page's getStats at the end).
 The browser's own decoding is not counted: it is not the gateway's. Every process started here runs
 in its own process group, under a time limit, and is killed at the end.
-Janus (Debian 12 only) is not measured here (yet).
 """
 
 from __future__ import annotations
@@ -52,9 +58,13 @@ HOST_PYTHON = "/usr/bin/python3"
 FAKE_CAMERA = ROOT / "tests" / "testbed" / "fake_camera.py"
 WEBRTCBIN = ROOT / "camgate" / "gateway" / "webrtc.py"
 AIORTC = ROOT / "bench" / "engines" / "aiortc_whep.py"
+JANUS = "/usr/bin/janus"
+JANUS_SHIM = ROOT / "bench" / "engines" / "janus_whep.py"
 CAMERA, USER, SECRET = "front", "bench", "bench-webrtc-engines"
 MOUNT = "bench"  # the fake camera's RTSP path
 ICE_PORTS = (42200, 42399)
+JANUS_PORTS = (42400, 42599)  # Janus's ICE ports, apart from camgate-webrtc's (aiortc takes ephemeral ones)
+ENGINES = ["webrtcbin", "aiortc", "janus"]
 JOIN_S = 45  # at most this long for N viewers to connect
 PROCESS_LIMIT_S = 3600  # no process of this bench outlives this (timeout(1)), whatever happens here
 
@@ -88,10 +98,16 @@ class Procs:
             self.stop_one(proc)
 
 
-def child_pid(proc: subprocess.Popen) -> int:
-    """The pid under timeout(1): the process measured."""
-    assert wait_until(lambda: bool(Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()), timeout=10)
-    return int(Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()[0])
+def child_pid(parent: int) -> int:
+    """The first child of `parent` (started by its main thread)."""
+    assert wait_until(lambda: bool(Path(f"/proc/{parent}/task/{parent}/children").read_text().split()), timeout=10)
+    return int(Path(f"/proc/{parent}/task/{parent}/children").read_text().split()[0])
+
+
+def measured_pids(name: str, proc: subprocess.Popen) -> list[int]:
+    """The engine's process (the one under timeout(1)); for Janus, janus itself (the shim's child) and the shim."""
+    pid = child_pid(proc.pid)
+    return [child_pid(pid), pid] if name == "janus" else [pid]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -106,11 +122,19 @@ def pss_mib(pid: int) -> float:
     return float("nan")
 
 
-def cpu_share(pid: int, seconds: float) -> float:
-    """The process's CPU over `seconds`, in % of one core."""
-    start, t0 = cpu_seconds(pid), time.monotonic()
+def cpu_shares(pids: list[int], seconds: float) -> list[float]:
+    """Each process's CPU over the same `seconds`, in % of one core."""
+    start, t0 = [cpu_seconds(pid) for pid in pids], time.monotonic()
     time.sleep(seconds)
-    return (cpu_seconds(pid) - start) / (time.monotonic() - t0) * 100
+    return [(cpu_seconds(pid) - s) / (time.monotonic() - t0) * 100 for pid, s in zip(pids, start)]
+
+
+def shim(pids: list[int], shares: list[float]) -> tuple[dict, str]:
+    """The Janus shim's CPU and PSS (signalling only, measured beside Janus): figures and words."""
+    if len(pids) < 2:
+        return {}, ""
+    figures = {"shim_cpu": shares[1], "shim_pss": pss_mib(pids[1])}
+    return figures, f" (its WHEP shim {figures['shim_cpu']:.2f} %, PSS {figures['shim_pss']:.1f} MiB)"
 
 
 def http_status(port: int) -> dict | None:
@@ -149,8 +173,9 @@ class Camera:
 
 def start_engine(name: str, procs: Procs, tmp: Path, camera: Camera) -> tuple[subprocess.Popen, int]:
     """The engine `name` on a free loopback port, once it receives the camera: (its process, its port)."""
-    port = free_ports(1)[0]
+    port, janus_port = free_ports(2)
     log = tmp / f"{name}.log"
+    media_ready = lambda: None not in ((http_status(port) or {}).get("media_age_ms") or {None: None}).values()  # noqa: E731
     if name == "webrtcbin":
         config = {"listen": ["127.0.0.1", port], "max_viewers": 500, "max_viewers_per_user": 500, "viewer_timeout": 8, "media_timeout": 5,
                   "ice_ports": list(ICE_PORTS), "ice_urls": [], "cameras": {CAMERA: {"video_port": camera.rtp_port, "audio": None}},
@@ -158,13 +183,18 @@ def start_engine(name: str, procs: Procs, tmp: Path, camera: Camera) -> tuple[su
         (tmp / "webrtc.json").write_text(json.dumps(config))
         proc = procs.start([HOST_PYTHON, str(WEBRTCBIN), str(tmp / "webrtc.json")], log, cwd=tmp,
                            env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "CAMGATE_TURN_SECRET": SECRET})  # fmt: skip
-        ready = lambda: None not in ((http_status(port) or {}).get("media_age_ms") or {None: None}).values()  # noqa: E731
+        ready = media_ready
     elif name == "aiortc":
         if subprocess.run([HOST_PYTHON, "-c", "import aiortc"], capture_output=True).returncode != 0:
             raise SystemExit(f"the aiortc engine needs aiortc for {HOST_PYTHON}: apt-get install python3-aiortc")
         proc = procs.start([HOST_PYTHON, str(AIORTC), "--port", str(port), "--rtp-port", str(camera.rtp_port), "--camera", CAMERA], log,
                            cwd=tmp, env={"PATH": os.environ["PATH"]})  # fmt: skip
         ready = lambda: http_status(port) is not None  # noqa: E731
+    elif name == "janus":
+        proc = procs.start([HOST_PYTHON, str(JANUS_SHIM), "--port", str(port), "--janus-port", str(janus_port), "--rtp-port", str(camera.rtp_port),
+                            "--ice-ports", "-".join(map(str, JANUS_PORTS)), "--dir", str(tmp / "janus"), "--camera", CAMERA], log,
+                           cwd=tmp, env={"PATH": os.environ["PATH"]})  # fmt: skip
+        ready = media_ready
     else:
         raise SystemExit(f"unknown engine {name}")
     if not wait_until(lambda: proc.poll() is None and ready(), timeout=60):
@@ -188,12 +218,15 @@ def first_frame(result) -> float | None:
 
 def measure(name: str, procs: Procs, tmp: Path, camera: Camera, args) -> dict:
     proc, port = start_engine(name, procs, tmp, camera)
-    pid = child_pid(proc)
+    pids = measured_pids(name, proc)
     out: dict = {"engine": name, "runs": {}}
     try:
         time.sleep(3)
-        out["idle_cpu"], out["idle_pss"] = cpu_share(pid, args.window), pss_mib(pid)
-        print(f"  {name}: no viewer {out['idle_cpu']:.2f} % of a core, PSS {out['idle_pss']:.1f} MiB", flush=True)
+        shares = cpu_shares(pids, args.window)
+        out["idle_cpu"], out["idle_pss"] = shares[0], pss_mib(pids[0])
+        figures, words = shim(pids, shares)
+        out.update(figures)
+        print(f"  {name}: no viewer {out['idle_cpu']:.2f} % of a core, PSS {out['idle_pss']:.1f} MiB{words}", flush=True)
         plays = []
         for _ in range(args.plays):
             result = play_webrtc(url(port), None, None, whep_token=token(), seconds=10, startup_timeout=20, camera_clock=camera.clock())
@@ -206,7 +239,7 @@ def measure(name: str, procs: Procs, tmp: Path, camera: Camera, args) -> dict:
             wait_until(lambda: (http_status(port) or {}).get("viewers") == 0, timeout=30)
         out["plays"] = plays
         for count in args.viewers:
-            out["runs"][count] = many(name, port, pid, count, out["idle_cpu"], out["idle_pss"], args.window)
+            out["runs"][count] = many(name, port, pids, count, out["idle_cpu"], out["idle_pss"], args.window)
             if not wait_until(lambda: (http_status(port) or {}).get("viewers") == 0, timeout=40):
                 print(f"  {name}: viewers left 40 s after the page closed: {http_status(port)}", flush=True)
     finally:
@@ -214,7 +247,7 @@ def measure(name: str, procs: Procs, tmp: Path, camera: Camera, args) -> dict:
     return out
 
 
-def many(name: str, port: int, pid: int, count: int, idle: float, idle_pss: float, window: float) -> dict:
+def many(name: str, port: int, pids: list[int], count: int, idle: float, idle_pss: float, window: float) -> dict:
     """`count` viewers of the camera from one page: the engine's CPU and PSS while all play."""
     measured: dict = {}
     seconds = JOIN_S + window + 5
@@ -235,8 +268,9 @@ def many(name: str, port: int, pid: int, count: int, idle: float, idle_pss: floa
     time.sleep(2)
     status = http_status(port)  # None: the engine did not answer /status within 10 s
     connected = (status or {}).get("connected", 0)
-    busy = cpu_share(pid, window)
-    pss = pss_mib(pid)
+    shares = cpu_shares(pids, window)
+    busy, pss = shares[0], pss_mib(pids[0])
+    shim_figures, shim_words = shim(pids, shares)
     thread.join()
     result = measured.get("result")
     frames = (result.viewers or {}).get("frames", []) if result else []
@@ -245,8 +279,8 @@ def many(name: str, port: int, pid: int, count: int, idle: float, idle_pss: floa
            "pss_per_viewer": (pss - idle_pss) / connected if connected else float("nan"),
            "browser_connected": (result.viewers or {}).get("connected") if result else None,
            "decoding": sum(f > 0 for f in frames), "min_frames": min(frames, default=0),
-           "refused": (result.viewers or {}).get("refused") if result else None, "error": measured.get("error")}  # fmt: skip
-    print(f"  {name}: {count} viewers: {connected} connected (after {joined_s} s{'' if status else '; /status unanswered'}), {busy:.2f} % of a core, PSS {pss:.1f} MiB; "
+           "refused": (result.viewers or {}).get("refused") if result else None, "error": measured.get("error"), **shim_figures}  # fmt: skip
+    print(f"  {name}: {count} viewers: {connected} connected (after {joined_s} s{'' if status else '; /status unanswered'}), {busy:.2f} % of a core, PSS {pss:.1f} MiB{shim_words}; "
           f"per viewer {run['cpu_per_viewer']:.2f} % and {run['pss_per_viewer']:.2f} MiB; "
           f"{run['decoding']}/{len(frames)} viewers decoded frames (fewest {run['min_frames']}); refused {run['refused']} "
           f"{run['error'] or ''}", flush=True)  # fmt: skip
@@ -259,13 +293,14 @@ def median(values):
 
 
 def table(results: list[dict], viewers: list[int]) -> None:
-    head = ["engine", "ff s", "g2g p50", "g2g p90", "no viewer %", "PSS MiB"]
+    head = ["engine", "ff s", "ff page s", "g2g p50", "g2g p90", "no viewer %", "PSS MiB"]
     for n in viewers:
         head += [f"{n}: ok", f"{n}: %/viewer", f"{n}: MiB/viewer"]
     rows = [head]
     for r in results:
         plays = r.get("plays", [])
-        row = [r["engine"], median(p["first_frame"] for p in plays), median(p["p50"] for p in plays), median(p["p90"] for p in plays),
+        row = [r["engine"], median(p["first_frame"] for p in plays), median(p["page_first_frame"] for p in plays),
+               median(p["p50"] for p in plays), median(p["p90"] for p in plays),
                f"{r['idle_cpu']:.2f}", f"{r['idle_pss']:.1f}"]  # fmt: skip
         for n in viewers:
             run = r["runs"].get(n)
@@ -275,7 +310,8 @@ def table(results: list[dict], viewers: list[int]) -> None:
     print()
     for row in rows:
         print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
-    print("ff: first frame after the POST's answer (median of the plays); g2g: glass-to-glass (s, medians of the plays' "
+    print("ff: first frame after the POST's answer (Janus: after its offer, so with the browser's answer and PATCH); ff page: "
+          "from the page's start, offer and exchange included (the fair comparison); medians of the plays; g2g: glass-to-glass (s, medians of the plays' "
           "p50 and p90); %: of one core; n: ok = viewers that decoded frames (?: the browser gave no result); per viewer: "
           "(busy - no viewer) / viewers connected")  # fmt: skip
 
@@ -285,13 +321,16 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, nargs="+", default=[20, 50], help="viewer counts, one after the other")
     parser.add_argument("--window", type=float, default=20, help="seconds the engine's CPU is measured over")
     parser.add_argument("--plays", type=int, default=3, help="single-viewer plays per engine (first frame, glass-to-glass)")
-    parser.add_argument("--engines", nargs="+", default=["webrtcbin", "aiortc"], choices=["webrtcbin", "aiortc"])
+    parser.add_argument("--engines", nargs="+", default=ENGINES, choices=ENGINES, help="janus is skipped where /usr/bin/janus is missing")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--logs", help="keep the camera's, ffmpeg's and the engines' logs in this directory (default: removed)")
     args = parser.parse_args()
     reason = browser_unavailable_reason()
     if reason:
         raise SystemExit(f"no browser player: {reason}")
+    if "janus" in args.engines and not Path(JANUS).exists():
+        print(f"janus: skipped, no {JANUS} (Debian 12's janus package; Debian 13 has none)", flush=True)
+        args.engines = [e for e in args.engines if e != "janus"]
     procs = Procs()
     results = []
     try:

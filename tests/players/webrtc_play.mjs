@@ -11,7 +11,9 @@
 // The page (on the gateway's origin, see chromium.mjs) does docs/app.md's WHEP exchange: POST the
 // browser's own offer (recvonly video and audio, at once: no wait for its ICE candidates) to the camera's webrtc URL
 // with the app user's password -> 201 and the answer; play the tracks in a muted <video>; at the end
-// DELETE the Location (unless --no-hangup). --ice-servers is the
+// DELETE the Location (unless --no-hangup). A server that cannot take the offer and answers 406 with
+// its own (WHEP's counter-offer: the engines bench's Janus) gets the browser's answer, its candidates
+// gathered (2 s at most), by a PATCH of the Location; all else is as after a 201. --ice-servers is the
 // manifest's ice_servers (TURN credentials); --relay sets iceTransportPolicy "relay", so every packet
 // goes through TURN. getStats() is sampled twice a second: video frames decoded, audio packets and
 // samples, codecs, and the candidate pair in use.
@@ -100,6 +102,8 @@ function pageHtml() {
   // WHEP (draft-ietf-wish-whep-04, docs/app.md): the browser's offer POSTed at once, with the app
   // user's password or a Bearer token, answered with 201, a Location and the gateway's candidates; the
   // browser's own candidates need not wait (its checks reach the gateway, which learns its address).
+  // A server that cannot take the offer answers 406 with its own (WHEP's counter-offer): the browser
+  // answers that, its candidates gathered (2 s at most), by a PATCH of the Location (done.ok: accepted).
   const exchange = async (pc, url, authorization) => {
     pc.addTransceiver('video', { direction: 'recvonly' });
     pc.addTransceiver('audio', { direction: 'recvonly' });
@@ -108,12 +112,35 @@ function pageHtml() {
       method: 'POST', headers: { Authorization: authorization, 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
     });
     const answer = await post.text();
-    const done = { post: post.status, post_at: now(), post_body: post.status === 201 ? null : answer.slice(0, 300), location: null };
-    if (post.status !== 201) return done;
+    const counterOffer = post.status === 406 && answer.startsWith('v=0') && post.headers.has('Location');
+    const done = { post: post.status, post_at: now(), post_body: post.status === 201 || counterOffer ? null : answer.slice(0, 300),
+                   location: null, counter_offer: counterOffer, ok: false };
+    if (post.status !== 201 && !counterOffer) return done;
     done.location = new URL(post.headers.get('Location'), url).href;
-    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    if (!counterOffer) {
+      await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+      done.ok = true;
+      return done;
+    }
+    await pc.setLocalDescription({ type: 'rollback' });
+    await pc.setRemoteDescription({ type: 'offer', sdp: answer });
+    await pc.setLocalDescription(await pc.createAnswer());
+    await gathered(pc, 2000);
+    const patch = await fetch(done.location, {
+      method: 'PATCH', headers: { Authorization: authorization, 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
+    });
+    Object.assign(done, { patch: patch.status, patch_at: now(), patch_body: patch.ok ? null : (await patch.text()).slice(0, 300), ok: patch.ok });
     return done;
   };
+
+  // Until the PeerConnection's ICE gathering is complete, ms at most.
+  const gathered = (pc, ms) => new Promise((resolve) => {
+    if (pc.iceGatheringState === 'complete') return resolve();
+    const timer = setTimeout(resolve, ms);
+    pc.addEventListener('icegatheringstatechange', () => {
+      if (pc.iceGatheringState === 'complete') { clearTimeout(timer); resolve(); }
+    });
+  });
 
   // An outside player's requests, each recorded by method and status (the answer's start when refused),
   // and the candidates in an SDP it sends.
@@ -177,14 +204,15 @@ function pageHtml() {
     if (typeof WHEPClient === 'function') return reference(pc, url, authorization);
     const done = await exchange(pc, url, authorization);
     rec.location = done.location;
-    rec.signalling.push({ step: 'POST', status: done.post, at_s: done.post_at, body: done.post_body });
+    rec.signalling.push({ step: 'POST', status: done.post, at_s: done.post_at, body: done.post_body, ...(done.counter_offer ? { counter_offer: true } : {}) });
+    if (done.patch !== undefined) rec.signalling.push({ step: 'PATCH', status: done.patch, at_s: done.patch_at, body: done.patch_body });
   };
 
   // More viewers of the same camera (see --viewers): each its own offer and POST, a hidden <video>.
   rec.extra = [];
   rec.addViewers = async (count, url, authorization, iceServers, relay) => {
     for (let n = 0; n < count; n++) {
-      const viewer = { status: null, location: null, pc: null };
+      const viewer = { status: null, ok: false, location: null, pc: null };
       rec.extra.push(viewer);
       try {
         const pc = viewer.pc = new PeerConnection({ iceServers, iceTransportPolicy: relay ? 'relay' : 'all' });
@@ -197,7 +225,8 @@ function pageHtml() {
         pc.ontrack = (event) => { stream.addTrack(event.track); sink.play().catch(() => {}); };
         const done = await exchange(pc, url, authorization);
         viewer.location = done.location;
-        viewer.status = done.post;
+        viewer.status = done.patch !== undefined && !done.ok ? done.patch : done.post;
+        viewer.ok = done.ok;
       } catch (e) {
         viewer.status = String(e && e.message || e);
       }
@@ -206,7 +235,7 @@ function pageHtml() {
   rec.extraSample = async () => Promise.all(rec.extra.map(async (viewer) => {
     let frames = 0;
     if (viewer.pc) (await viewer.pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') frames = s.framesDecoded || 0; });
-    return { status: viewer.status, state: viewer.pc ? viewer.pc.connectionState : null, frames };
+    return { status: viewer.status, ok: viewer.ok, state: viewer.pc ? viewer.pc.connectionState : null, frames };
   }));
 
   rec.hangup = async (authorization) => {
@@ -297,7 +326,7 @@ async function play(opts, result) {
           [opts.viewers - 1, opts.url, authorization, opts.iceServers, opts.relay]);
       }
       const failed = sample.state === 'failed' || sample.state === 'closed';
-      const refused = await page.evaluate(() => window.__camgate.signalling.some((s) => s.status >= 300));
+      const refused = await page.evaluate(() => window.__camgate.signalling.some((s) => s.status >= 300 && !s.counter_offer));
       if (failed || refused) break;
       if (sample.first_frame_s === null && sample.wall_s >= opts.startupTimeout) break;
       if (sample.first_frame_s !== null && sample.wall_s - sample.first_frame_s >= opts.seconds) break;
@@ -308,7 +337,7 @@ async function play(opts, result) {
       result.viewers = {
         requested: opts.viewers, connected: 1 + extra.filter((v) => v.state === 'connected').length,
         frames: [samples.length ? (samples[samples.length - 1].video || {}).frames_decoded || 0 : 0, ...extra.map((v) => v.frames)],
-        refused: extra.filter((v) => v.status !== 201).map((v) => v.status),
+        refused: extra.filter((v) => !v.ok).map((v) => v.status),
       };
     }
     if (opts.hangup) await page.evaluate((auth) => window.__camgate.hangup(auth), authorization);
@@ -333,7 +362,7 @@ function summarise(opts, result, rec, samples) {
   if (rec.peers !== undefined) result.peer_connections = rec.peers;  // the outside player's, one per try
   const problems = result.problems;
   for (const step of rec.signalling) {
-    if (step.status >= 300) problems.push(`${step.step} answered ${step.status}: ${step.body || ''}`);
+    if (step.status >= 300 && !step.counter_offer) problems.push(`${step.step} answered ${step.status}: ${step.body || ''}`);
   }
   for (const error of rec.errors) problems.push(`page: ${error}`);
   for (const error of result.page_errors) problems.push(`page error: ${error}`);
