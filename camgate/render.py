@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jinja2
 
-from camgate import manifest, paths, tls, webrtc
+from camgate import manifest, paths, restarts, tls, webrtc
 from camgate.edge import lifetimes
 from camgate.ffmpeg import camera_args
 from camgate.gateway import health
@@ -80,6 +80,8 @@ def render_camera_unit(gateway: Gateway, camera: Camera, ffmpeg_major: int, stre
         credentials_path=paths.credentials_path(stream.id),
         recordings_dir=recordings_dir,
         argv=camera_args(camera, hls_dir, ffmpeg_major, recordings_dir, snapshot=camera.snapshot and stream.main, webrtc_port=webrtc_port),
+        restart_sec=restarts.RESTART_SEC,
+        backoff=restarts.BACKOFF,
     )
 
 

@@ -15,6 +15,7 @@ from camgate import paths
 from camgate.ffmpeg import KEY_INFO_NAME, PLAYLIST_NAME, RTSP_URL_PLACEHOLDER, input_url
 from camgate.inventory import gateway_from_host
 from camgate.render import render, render_camera_unit
+from camgate.restarts import BACKOFF
 from camgate.secrets import resolve_secret
 from roles.facts import LoadedUnits, before, enabled_units_before, ffmpeg_major_on_host, file_state, file_states_before, known_file_state, managed_files
 from roles.operations import ensure_running, put, put_files, put_secret
@@ -23,9 +24,6 @@ from roles.operations import ensure_running, put, put_files, put_secret
 # deploy of 64 cameras would otherwise spend several round trips per file. Fewer keep an operation each,
 # named after its camera, which is what a day-to-day change shows.
 BATCH_FROM = 8
-# Restart pacing of a failing camera, and how many timestamp rewrites in a row make the launcher
-# restart ffmpeg (see templates/bin/camgate-camera-run.j2).
-BACKOFF = {"fast_retries": 10, "max_delay": 30, "healthy_run": 60, "dts_run": 20, "dts_grace": 10}
 
 
 def launcher_script(**backoff) -> str:

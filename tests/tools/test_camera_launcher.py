@@ -8,7 +8,8 @@ import time
 
 from camgate.ffmpeg import PLAYLIST_NAME, RTSP_URL_PLACEHOLDER, hls_options
 from camgate.model import parse_gateway
-from roles.cameras import BACKOFF, launcher_script
+from camgate.restarts import BACKOFF, backoff_delay
+from roles.cameras import launcher_script
 from tests.players.hls import Playlist, parse_playlist, renumbered, sequence_numbers
 
 URL = "rtsp://viewer:s3cr%40t@192.0.2.10:554/stream1"
@@ -25,7 +26,7 @@ def launcher(tmp_path, stderr_lines: list[str], then_sleep: float = 30, grace: i
     return start_launcher(tmp_path, [str(fake), RTSP_URL_PLACEHOLDER], grace=grace)
 
 
-def start_launcher(tmp_path, argv: list[str], url: str = URL, grace: int = 0) -> subprocess.Popen:
+def start_launcher(tmp_path, argv: list[str], url: str = URL, grace: int = 0, path: str = "/usr/bin:/bin") -> subprocess.Popen:
     """The deployed launcher running `argv` as a camera unit does: the URL from its credential,
     tmp_path/runtime as the unit's runtime directory (which holds its HLS)."""
     script = tmp_path / "camgate-camera-run"
@@ -36,7 +37,7 @@ def start_launcher(tmp_path, argv: list[str], url: str = URL, grace: int = 0) ->
     (credentials / "rtsp-url").write_text(url)
     runtime = tmp_path / "runtime"
     runtime.mkdir(exist_ok=True)
-    env = {"PATH": "/usr/bin:/bin", "CREDENTIALS_DIRECTORY": str(credentials), "RUNTIME_DIRECTORY": str(runtime)}
+    env = {"PATH": path, "CREDENTIALS_DIRECTORY": str(credentials), "RUNTIME_DIRECTORY": str(runtime)}
     return subprocess.Popen([str(script), *argv], env=env, stderr=subprocess.PIPE, text=True)
 
 
@@ -81,6 +82,44 @@ def test_only_runs_that_ended_by_themselves_count_toward_the_backoff(tmp_path):
     assert failures_after_a_start(tmp_path, "exited 255") == 3  # SIGTERM: a deploy, an admin, a resync
     assert failures_after_a_start(tmp_path, "killed 9") == 3
     assert failures_after_a_start(tmp_path, None) == 4
+
+
+def start_after(tmp_path, last_start_ago: int, failures: int) -> tuple[int, int]:
+    """One start of the launcher whose last start was `last_start_ago` s ago, after `failures` quick
+    failures in a row, its ffmpeg failing at once: (the count it keeps, the seconds it waited). Its
+    `sleep` is a stand-in that notes the seconds instead of waiting them."""
+    bin_dir, runtime = tmp_path / "bin", tmp_path / "runtime"
+    bin_dir.mkdir(exist_ok=True)
+    runtime.mkdir(exist_ok=True)
+    waited = tmp_path / "waited"
+    waited.write_text("")
+    (bin_dir / "sleep").write_text(f"#!/bin/bash\necho \"$1\" >> {waited}\n")
+    (bin_dir / "ffmpeg").write_text("#!/bin/bash\nexit 1\n")
+    for stand_in in ("sleep", "ffmpeg"):
+        (bin_dir / stand_in).chmod(0o755)
+    (runtime / ".restarts").write_text(f"{int(time.time()) - last_start_ago} {failures}\n")
+    (runtime / ".stopped").write_text("exited 1\n")  # the run before failed by itself
+    status, log = finish(start_launcher(tmp_path, [str(bin_dir / "ffmpeg"), RTSP_URL_PLACEHOLDER], path=f"{bin_dir}:/usr/bin:/bin"), within=10)
+    assert status == 1, log
+    return int((runtime / ".restarts").read_text().split()[1]), sum(int(line) for line in waited.read_text().split())
+
+
+def test_a_failing_camera_is_restarted_on_the_backoff_schedule(tmp_path):
+    """The launcher's waits, start after start, are camgate.restarts.backoff_delay's, from which the
+    fault tests derive what they expect: none for the first quick retries, then longer, capped."""
+    schedule = []
+    for failures in range(BACKOFF["fast_retries"] + 10):
+        kept, waited = start_after(tmp_path, last_start_ago=2, failures=failures)
+        assert kept == failures + 1
+        schedule.append(waited)
+    assert schedule == [backoff_delay(n + 1) for n in range(len(schedule))], schedule
+    assert schedule[: BACKOFF["fast_retries"]] == [0] * BACKOFF["fast_retries"]
+    assert schedule[BACKOFF["fast_retries"]] == BACKOFF["step"] and schedule[-1] == BACKOFF["max_delay"]
+
+
+def test_a_long_enough_run_starts_the_count_afresh(tmp_path):
+    assert start_after(tmp_path, last_start_ago=BACKOFF["healthy_run"] + 1, failures=25) == (0, 0)
+    assert start_after(tmp_path, last_start_ago=BACKOFF["healthy_run"] - 5, failures=25) == (26, BACKOFF["max_delay"])
 
 
 def test_a_timestamp_step_at_the_start_of_a_run_is_left_alone(tmp_path):
