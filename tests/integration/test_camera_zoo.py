@@ -24,7 +24,7 @@ from camgate.signing import link_token, parse_link_secret_conf, signed_path
 from tests.conftest import phase
 from tests.integration.conftest import INVENTORY, ROOT, Deployer, ffprobe_url, grand_total
 from tests.players.browser import browser_unavailable_reason, play_hls, play_webrtc
-from tests.players.hls import Client, parse_playlist, renumbered, rfc8216_problems, segment_url
+from tests.players.hls import Client, parse_playlist, playlist_problems, renumbered, segment_url
 from tests.testbed import Testbed
 from tests.testbed.proc import wait_until
 from tests.testbed.zoo import ZOO, zoo_camera
@@ -107,7 +107,7 @@ def multivariant(zoo: dict, camera_id: str) -> tuple[str, list]:
 def test_every_h264_and_h265_camera_is_up_with_a_valid_multivariant_playlist(zoo, camera_id):
     wait_for_status(zoo, camera_id, "up")
     text, variants = multivariant(zoo, camera_id)
-    assert rfc8216_problems(text) == [], text
+    assert playlist_problems(text) == [], text
     expect = zoo_camera(camera_id).expect
     attributes, uri = variants[0]
     assert uri == "stream.m3u8" and attributes["RESOLUTION"] == f"{expect.width}x{expect.height}"
@@ -117,9 +117,9 @@ def test_every_h264_and_h265_camera_is_up_with_a_valid_multivariant_playlist(zoo
     # A camera that has just started lists fewer than 3 target durations: valid once it has them.
     media_url = segment_url(url(zoo, camera_id), uri)
     found: list = []
-    complete = wait_until(lambda: not found.append(Client().fetch(media_url).body.decode()) and rfc8216_problems(found[-1]) == [],
+    complete = wait_until(lambda: not found.append(Client().fetch(media_url).body.decode()) and playlist_problems(found[-1]) == [],
                           timeout=60, interval=1)  # fmt: skip
-    assert complete, f"{rfc8216_problems(found[-1])}\n{found[-1]}"
+    assert complete, f"{playlist_problems(found[-1])}\n{found[-1]}"
 
 
 @pytest.mark.parametrize("camera_id", HEVC)
@@ -269,7 +269,7 @@ def test_the_jumping_cameras_playlist_is_valid_again_within_a_bounded_time(zoo):
     deadline = time.monotonic() + 50
     while time.monotonic() < deadline:
         text = client.fetch(url(zoo, JUMPING, "stream.m3u8")).body.decode()
-        problems = rfc8216_problems(text)
+        problems = playlist_problems(text)
         playlist = parse_playlist(text)
         changed += renumbered(previous, playlist) if previous else []
         previous = playlist
@@ -328,7 +328,7 @@ def test_hevc_recordings_play_back_as_fmp4_tagged_hvc1(zoo):
     vod = playback_url(zoo, HEVC_RECORDING, files[0][0], files[-1][1])
     client = Client()
     text = client.fetch(vod).body.decode()
-    assert rfc8216_problems(text, live=False) == [], text
+    assert playlist_problems(text, live=False) == [], text
     playlist = parse_playlist(text)
     assert playlist.ended and len(playlist.segments) >= 2 and all(s.uri.endswith(".mp4") for s in playlist.segments)
     assert not any(s.discontinuity for s in playlist.segments), text  # one run: the files continue each other

@@ -6,6 +6,7 @@ and is as late as HLS makes it: glass-to-glass, read from the timestamp the came
 import pytest
 
 from tests.players.browser import browser_unavailable_reason, play_hls
+from tests.players.hls import parse_playlist, playlist_problems, segment_url
 from tests.testbed.cameras import camera_clock
 from tests.testbed.inventory import CAMERA_SETTINGS
 
@@ -33,10 +34,16 @@ def test_hls_js_plays_every_camera_through_its_signed_multivariant_url(client, s
     assert [level.get("width") for level in result.levels] == [640]
     if camera_id != "cam3":
         assert result.audio_decoded_bytes, result.summary()  # the AAC track really decodes
-    # At least a segment behind the camera (a segment is listed once it is whole), at most what live
-    # HLS costs (about three segments, docs/cameras.md) plus a generous margin for a busy machine.
+    # What hls.js was given, read by camgate's parser and by an independent one (PyPI m3u8).
+    multivariant = client.fetch(url).body.decode()
+    assert playlist_problems(multivariant) == [], multivariant
+    media = client.fetch(segment_url(url, parse_playlist(multivariant).variants[0][1])).body.decode()
+    assert playlist_problems(media) == [], media
+    # hls.js holds its live position 3 target durations behind the playlist's end (liveSyncDurationCount),
+    # and a segment is listed once it is whole: 3 to 4 segments behind the camera on an idle machine
+    # (3.7-4.4 s at 1 s segments, docs/performance.md); the margin is for a busy one.
     segment = CAMERA_SETTINGS[CAMERAS.index(camera_id)]["hls_time"]
     g2g = result.glass_to_glass
-    assert g2g["settled"] >= 5 and segment <= g2g["p50_s"] <= 3 * segment + 5, result.summary() + f" {g2g}"
+    assert g2g["settled"] >= 5 and 2.5 * segment <= g2g["p50_s"] <= 4.5 * segment + 1.5, result.summary() + f" {g2g}"
     print(f"{camera_id}: first frame {result.first_frame_s:.1f} s, glass-to-glass p50 {g2g['p50_s']} s, "
           f"latency {result.latency_s} s ({result.latency_source})")

@@ -229,6 +229,43 @@ def rfc8216_problems(text: str, live: bool = True) -> list[str]:
     return problems
 
 
+def independent_problems(text: str, live: bool = True) -> list[str]:
+    """rfc8216_problems' rules as read by another parser (PyPI m3u8), and where the two parsers
+    disagree on what the playlist says: camgate's parser alone does not judge camgate's playlists."""
+    import m3u8
+
+    theirs, ours = m3u8.loads(text), parse_playlist(text)
+    problems: list[str] = []
+    if theirs.is_variant:
+        for variant in theirs.playlists:
+            info = variant.stream_info
+            missing = [name for name, value in (("BANDWIDTH", info.bandwidth), ("CODECS", info.codecs), ("RESOLUTION", info.resolution),
+                                                ("FRAME-RATE", info.frame_rate)) if not value]  # fmt: skip
+            problems += [f"m3u8: {variant.uri}: no {name}" for name in missing]
+        if [v.uri for v in theirs.playlists] != [uri for _, uri in ours.variants]:
+            problems.append(f"m3u8 reads the variants {[v.uri for v in theirs.playlists]}, camgate's parser {[uri for _, uri in ours.variants]}")
+        return problems
+    target = theirs.target_duration or 0
+    if target < 1:
+        problems.append(f"m3u8: EXT-X-TARGETDURATION is {theirs.target_duration}")
+    problems += [f"m3u8: {s.uri}: EXTINF {s.duration} rounds over {target}" for s in theirs.segments if round(s.duration) > target]
+    if live and target >= 1 and sum(s.duration for s in theirs.segments) < 3 * target:
+        problems.append("m3u8: the live playlist lists under 3 target durations")
+    if any(s.uri.endswith((".m4s", ".mp4")) and s.init_section is None for s in theirs.segments):
+        problems.append("m3u8: fMP4 segments without EXT-X-MAP")
+    if theirs.segment_map and int(theirs.version or 1) < 6:
+        problems.append(f"m3u8: EXT-X-MAP with EXT-X-VERSION {theirs.version}")
+    if ([(s.uri, s.duration, s.discontinuity) for s in theirs.segments] != [(s.uri, s.duration, s.discontinuity) for s in ours.segments]
+            or (theirs.media_sequence or 0) != ours.media_sequence or target != ours.target_duration):  # fmt: skip
+        problems.append("m3u8 and camgate's parser read different segments, media sequence or target duration")
+    return problems
+
+
+def playlist_problems(text: str, live: bool = True) -> list[str]:
+    """Both readings of a playlist: camgate's own (rfc8216_problems) and an independent one."""
+    return rfc8216_problems(text, live) + independent_problems(text, live)
+
+
 def sequence_numbers(playlist: Playlist) -> dict[str, int]:
     """{segment URI: its media sequence number} (RFC 8216 6.3.5: the first is EXT-X-MEDIA-SEQUENCE)."""
     return {segment.uri: playlist.media_sequence + n for n, segment in enumerate(playlist.segments)}

@@ -44,3 +44,22 @@ def test_the_rfc8216_check_finds_what_players_trip_on():
         "EXT-X-MAP needs EXT-X-VERSION 6 or more, not 3", "EXT-X-BYTERANGE needs EXT-X-VERSION 4 or more, not 3"]
     assert rfc8216_problems('#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=9\nstream.m3u8\n') == [
         "stream.m3u8: no CODECS", "stream.m3u8: no RESOLUTION", "stream.m3u8: no FRAME-RATE"]
+
+
+def test_an_independent_parser_reads_the_playlists_as_camgates_does_and_finds_the_same_faults():
+    from tests.players.hls import independent_problems
+
+    good = '#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:17\n#EXT-X-MAP:URI="init.mp4"\n' + "".join(
+        f"#EXTINF:2.0,\nseg-{n}.m4s\n" + ("#EXT-X-DISCONTINUITY\n" if n == 1 else "") for n in range(4))
+    assert independent_problems(good) == []
+    collapsed = "#EXTM3U\n#EXT-X-TARGETDURATION:0\n" + "".join(f"#EXTINF:0.001111,\nseg-{n}.m4s\n" for n in range(6))
+    found = independent_problems(collapsed)
+    assert "m3u8: EXT-X-TARGETDURATION is 0" in found and "m3u8: fMP4 segments without EXT-X-MAP" in found
+    long_segment = good.replace("#EXTINF:2.0,\nseg-3", "#EXTINF:2.6,\nseg-3")
+    assert independent_problems(long_segment) == ["m3u8: seg-3.m4s: EXTINF 2.6 rounds over 2"]
+    old_version = good.replace("#EXT-X-VERSION:7", "#EXT-X-VERSION:3")
+    assert independent_problems(old_version) == ["m3u8: EXT-X-MAP with EXT-X-VERSION 3"]
+    master = '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=900000,CODECS="avc1.64001e,mp4a.40.2",RESOLUTION=640x360,FRAME-RATE=25.000\nstream.m3u8\n'
+    assert independent_problems(master) == []
+    assert independent_problems('#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=9\nstream.m3u8\n') == [
+        "m3u8: stream.m3u8: no CODECS", "m3u8: stream.m3u8: no RESOLUTION", "m3u8: stream.m3u8: no FRAME-RATE"]
