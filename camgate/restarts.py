@@ -20,12 +20,14 @@ def backoff_delay(failures: int) -> int:
 
 
 def starts_within(window: float, run_s: float) -> int:
-    """How many restarts a camera gets within `window` s of the end of a healthy run (longer than
-    healthy_run) when every run after it fails `run_s` s after its start. The launcher counts the
-    healthy run's end as no failure, so the k-th restart follows k - 1 failures."""
+    """How many restarts (systemd's NRestarts) a camera gets within `window` s of the end of a
+    healthy run (longer than healthy_run) when every run after it fails `run_s` s into ffmpeg. The
+    launcher counts the healthy run's end as no failure, so the k-th restart follows k - 1 failures;
+    systemd counts a restart when it starts the launcher, which then waits its back-off."""
     elapsed, starts = 0.0, 0
     while True:
-        elapsed += RESTART_SEC + backoff_delay(starts) + (run_s if starts else 0)
+        elapsed += RESTART_SEC
         if elapsed > window:
             return starts
         starts += 1
+        elapsed += backoff_delay(starts - 1) + run_s

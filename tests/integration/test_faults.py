@@ -118,7 +118,9 @@ def test_a_wrong_password_is_retried_at_a_bounded_rate_and_the_reason_is_visible
         # back-off would be 40 attempts; the schedule (camgate.restarts) allows what follows.
         time.sleep(WRONG_PASSWORD_WINDOW)
         attempts = unit_restarts(host, LOCKED) - restarts
+        # (+1: a restart under way as the window opens.)
         fewest, most = starts_within(WRONG_PASSWORD_WINDOW, SLOWEST_FAILURE_S), starts_within(WRONG_PASSWORD_WINDOW, 0) + 1
+        print(f"wrong password: {attempts} attempts in {WRONG_PASSWORD_WINDOW} s (bounds {fewest}-{most})")
         assert fewest <= attempts <= most, (attempts, fewest, most)
         if attempts > BACKOFF["fast_retries"] + 1:  # the restart that followed fast_retries + 1 failures
             journal = host.check_output(f"journalctl -q -o cat -u camgate-camera-{LOCKED} --since @{since}")
