@@ -182,7 +182,7 @@ class Viewer:
         self.remote_ufrag = None
         self.last_candidate: float | None = None  # monotonic time the engine gathered its last ICE candidate
         self.mids: dict[str, int] = {}
-        self.branches: list[tuple[Gst.Element, Gst.Pad, list[Gst.Element]]] = []  # (tee, tee pad, elements)
+        self.branches: list[tuple[Gst.Element, Gst.Pad, Gst.Element]] = []  # (tee, tee pad, payloader)
         self.keyframe_probe: int | None = None  # start_at_keyframe on the video tee's pad, until it ran
         self.webrtc = Gst.ElementFactory.make("webrtcbin", f"viewer-{self.id}")
         self.webrtc.set_property("bundle-policy", GstWebRTC.WebRTCBundlePolicy.MAX_BUNDLE)
@@ -308,12 +308,11 @@ class Viewer:
         pay.get_static_pad("src").link(sink)
         pay.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, self.drop_until_secure)
         pay.sync_state_with_parent()
-        elements = [pay]
         tee_pad = tee.request_pad_simple("src_%u")
         if tee is self.feed.video:
             self.keyframe_probe = tee_pad.add_probe(Gst.PadProbeType.BUFFER, self.start_at_keyframe)
         tee_pad.link(pay.get_static_pad("sink"))
-        self.branches.append((tee, tee_pad, elements))
+        self.branches.append((tee, tee_pad, pay))
 
     def add_candidates(self, candidates: list[tuple[str | None, str]]) -> None:
         webrtc = self.webrtc
@@ -383,11 +382,11 @@ class Viewer:
     def teardown(self) -> bool:
         """Unlink each branch from its tee once the tee is idle on its pad, then (from the main loop)
         stop webrtcbin and the branches, in that order. While a branch hangs on a tee, a stopped
-        webrtcbin makes it answer "flushing", which stops the camera's whole feed. The viewer then lets go of its GStreamer
-        objects: the tee pad's probe holds the viewer, which held the pad and webrtcbin, a cycle through
-        C that Python's collector cannot see (each ended viewer kept its ICE agent: 2 threads and 17
-        file descriptors)."""
-        elements = [self.webrtc] + [element for _, _, branch in self.branches for element in branch]
+        webrtcbin makes it answer "flushing", which stops the camera's whole feed. The viewer then lets
+        go of its GStreamer objects: the tee pad's probe holds the viewer, which held the pad and
+        webrtcbin, a cycle through C that Python's collector cannot see (each ended viewer kept its ICE
+        agent: 2 threads and 17 file descriptors)."""
+        elements = [self.webrtc] + [pay for _, _, pay in self.branches]
         waiting = [len(self.branches)]
 
         def unlinked() -> bool:
@@ -396,13 +395,13 @@ class Viewer:
                 self.drop(elements)
             return False  # once (GLib.idle_add)
 
-        for tee, tee_pad, branch in self.branches:
+        for tee, tee_pad, pay in self.branches:
             probe = self.keyframe_probe if tee is self.feed.video else None
 
-            def unlink(pad, _info, tee=tee, first=branch[0], probe=probe):
+            def unlink(pad, _info, tee=tee, pay=pay, probe=probe):
                 if probe is not None:
                     pad.remove_probe(probe)
-                pad.unlink(first.get_static_pad("sink"))
+                pad.unlink(pay.get_static_pad("sink"))
                 tee.release_request_pad(pad)
                 GLib.idle_add(unlinked)
                 return Gst.PadProbeReturn.REMOVE
