@@ -12,14 +12,17 @@ BIN := $(VENV)/bin
 # gstreamer1.0-nice, gir1.2-gst-plugins-bad-1.0: the tool tests run camgate-webrtc (GStreamer's webrtcbin,
 # camgate/gateway/webrtc.py) on this machine as a gateway would.
 # prometheus: a real Prometheus scrapes the testbed gateway; promtool checks the rules and metrics.
+# qemu-system-x86, qemu-utils, vagrant: the Vagrant box built from Debian's packages, booted under QEMU
+# (tests/testbed/vagrant_box.py; vagrant ships the insecure key the box lets in).
 HOST_PACKAGES := mmdebstrap systemd-container iproute2 nftables openssh-client openssl zstd ffmpeg curl pebble ruby chromium njs prometheus mtail \
+	qemu-system-x86 qemu-utils vagrant \
 	python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
 	gstreamer1.0-nice gir1.2-gst-plugins-bad-1.0
 
 PLAYERS := tests/players
 
-.PHONY: setup host-packages demo demo-down test unit
+.PHONY: setup host-packages demo demo-down test unit vagrant-box
 
 setup: host-packages $(BIN)/camgate $(PLAYERS)/node_modules/.installed
 
@@ -46,6 +49,10 @@ demo: setup
 	$(BIN)/camgate testbed up
 	$(BIN)/pyinfra -y inventory/testbed.py deploy.py
 	$(BIN)/camgate urls inventory/testbed.py
+
+# A Debian 12 Vagrant box for the libvirt provider, from Debian's packages (cached by its inputs).
+vagrant-box: setup
+	$(BIN)/python -m tests.testbed.vagrant_box
 
 demo-down:
 	$(BIN)/camgate testbed down
