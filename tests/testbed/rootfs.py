@@ -48,10 +48,15 @@ PACKAGES: tuple[str, ...] = (
 BUILD_TIMEOUT = 900
 
 
-def cache_root() -> Path:
-    """Where built root filesystems live (``$CAMGATE_CACHE/rootfs`` or ``~/.cache/camgate/rootfs``)."""
+def camgate_cache() -> Path:
+    """Where the testbed keeps what it builds once: ``$CAMGATE_CACHE`` or ``~/.cache/camgate``."""
     base = os.environ.get("CAMGATE_CACHE") or str(Path.home() / ".cache" / "camgate")
-    return Path(base).expanduser().resolve() / "rootfs"
+    return Path(base).expanduser().resolve()
+
+
+def cache_root() -> Path:
+    """Where built root filesystems live (``<camgate_cache>/rootfs``)."""
+    return camgate_cache() / "rootfs"
 
 
 def check_suite(suite: str) -> str:

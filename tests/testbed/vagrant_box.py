@@ -36,7 +36,7 @@ from pathlib import Path
 
 from .errors import TestbedError
 from .proc import log, run
-from .rootfs import check_suite, DEFAULT_SUITE
+from .rootfs import DEFAULT_SUITE, camgate_cache, check_suite
 
 BOX_NAMES = {"bookworm": "camgate/debian12", "trixie": "camgate/debian13"}  # what the Vagrantfile asks for
 # Vagrant's well-known key pair, as Debian's vagrant package ships it.
@@ -85,8 +85,7 @@ ENABLED_UNITS = ("systemd-networkd.service", "ssh-host-keys.service", "ssh.servi
 
 
 def cache_root() -> Path:
-    base = os.environ.get("CAMGATE_CACHE") or str(Path.home() / ".cache" / "camgate")
-    return Path(base).expanduser().resolve() / "vagrant"
+    return camgate_cache() / "vagrant"
 
 
 def insecure_key_dir() -> Path:
@@ -197,17 +196,18 @@ def boot_with_qemu(unpacked: Path, workdir: Path, ssh_port: int) -> subprocess.P
     its SSH port is forwarded, to 127.0.0.1:ssh_port."""
     overlay = workdir / "disk.qcow2"
     run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", unpacked / "box.img", "-F", "qcow2", overlay], what="making the VM's disk overlay")
-    return subprocess.Popen(
-        [
-            "qemu-system-x86_64", "-accel", "tcg", "-m", "1024", "-smp", "2", "-display", "none", "-no-reboot",
-            "-kernel", unpacked / "vmlinuz", "-initrd", unpacked / "initrd.img", "-append", KERNEL_CMDLINE,
-            "-drive", f"file={overlay},if=virtio,format=qcow2",
-            "-netdev", f"user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:{ssh_port}-:22",
-            "-device", "virtio-net-pci,netdev=net0",
-            "-serial", f"file:{workdir / 'console.log'}",
-        ],
-        stdin=subprocess.DEVNULL, stdout=open(workdir / "qemu.log", "w"), stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+    with open(workdir / "qemu.log", "w") as qemu_log:
+        return subprocess.Popen(
+            [
+                "qemu-system-x86_64", "-accel", "tcg", "-m", "1024", "-smp", "2", "-display", "none", "-no-reboot",
+                "-kernel", unpacked / "vmlinuz", "-initrd", unpacked / "initrd.img", "-append", KERNEL_CMDLINE,
+                "-drive", f"file={overlay},if=virtio,format=qcow2",
+                "-netdev", f"user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:{ssh_port}-:22",
+                "-device", "virtio-net-pci,netdev=net0",
+                "-serial", f"file:{workdir / 'console.log'}",
+            ],
+            stdin=subprocess.DEVNULL, stdout=qemu_log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
 
 
 def only(directory: Path, pattern: str) -> Path:
