@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from camgate.paths import FIREWALL_RULESET as RULESET, FIREWALL_SERVICE as UNIT, FIREWALL_TABLE as TABLE
-from tests.testbed.proc import wait_until
+from tests.testbed.proc import connects, wait_until
 from tests.conftest import phase
 from tests.integration.conftest import Deployer
 
@@ -20,14 +20,6 @@ PROBE_PORT = 8099
 SENTINEL = "ip camgate_fw_sentinel"
 # RFC 5737 documentation network: only ever written into the rules, never sent any traffic.
 DOC_NETWORK = "192.0.2.0/24"
-
-
-def connects(address: str, port: int, timeout: float = 2.0) -> bool:
-    try:
-        socket.create_connection((address, port), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
 
 
 def fresh_ssh(state) -> subprocess.CompletedProcess:

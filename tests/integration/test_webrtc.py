@@ -17,7 +17,6 @@ import hmac
 import json
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -31,7 +30,7 @@ from tests.players.turn import TurnClient
 from tests.integration.conftest import ROOT
 from tests.unit.test_whep import CHROME_OFFER
 from tests.testbed.cameras import camera_clock
-from tests.testbed.proc import wait_until
+from tests.testbed.proc import connects, wait_until
 
 # Only the tests that play need the browser; in CI a missing one fails them (tests/conftest.py).
 needs_browser = pytest.mark.skipif(browser_unavailable_reason() is not None, reason=str(browser_unavailable_reason()))
@@ -228,14 +227,6 @@ def test_a_burst_of_200_offers_from_one_address_is_refused_with_reasons_and_othe
     assert all(a.headers.get("retry-after") for a in answers if a.status == 429 and b"this address" in a.body)
     result = outcome["result"]
     assert result.ok and result.frames_after(burst_over) > 0, result.summary()
-
-
-def connects(address: str, port: int) -> bool:
-    try:
-        socket.create_connection((address, port), timeout=2).close()
-        return True
-    except OSError:
-        return False
 
 
 @pytest.mark.every_release

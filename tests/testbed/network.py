@@ -19,6 +19,8 @@ IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
 # Shared by all testbeds on this machine: the ip_forward value from before the first one came up.
 SHARED_RUN_DIR = Path("/run/camgate-testbed")
 SAVED_IP_FORWARD = SHARED_RUN_DIR / "ip_forward.orig"
+# Users of forwarding that have no network namespace (the Vagrant VM's NAT): one file each.
+FORWARDING_HOLDERS = SHARED_RUN_DIR / "holders"
 NETNS_NAME_RE = re.compile(r"^camgate-tb\d+$")
 PRIVATE_V4 = "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 169.254.0.0/16, 127.0.0.0/8"
 
@@ -145,13 +147,36 @@ def restore_ip_forward() -> None:
 
 
 def other_testbeds_up(layout: Layout) -> bool:
-    """True if a testbed other than this one still has its network namespace."""
+    """True if a testbed other than this one still has its network namespace, or another user of
+    forwarding holds it (hold_ip_forward)."""
     netns_dir = Path("/run/netns")
+    if FORWARDING_HOLDERS.is_dir() and any(FORWARDING_HOLDERS.iterdir()):
+        return True
     if not netns_dir.is_dir():
         return False
     return any(
         NETNS_NAME_RE.match(entry.name) and entry.name != layout.netns for entry in netns_dir.iterdir()
     )
+
+
+def hold_ip_forward(holder: str) -> None:
+    """Enable forwarding for `holder` (a VM behind libvirt's NAT): no testbed going down turns it off
+    while held."""
+    enable_ip_forward()
+    FORWARDING_HOLDERS.mkdir(parents=True, exist_ok=True)
+    (FORWARDING_HOLDERS / holder).touch()
+
+
+def release_ip_forward(holder: str) -> None:
+    """Drop `holder`'s hold; the last user of forwarding puts back the value from before."""
+    (FORWARDING_HOLDERS / holder).unlink(missing_ok=True)
+    try:
+        FORWARDING_HOLDERS.rmdir()
+    except OSError:
+        return  # another holder remains
+    netns_dir = Path("/run/netns")
+    if not (netns_dir.is_dir() and any(NETNS_NAME_RE.match(entry.name) for entry in netns_dir.iterdir())):
+        restore_ip_forward()
 
 
 def link(client: Layout, server: Layout, port: int) -> None:

@@ -81,6 +81,15 @@ def try_run(argv: Sequence[str | os.PathLike[str]]) -> subprocess.CompletedProce
     )
 
 
+def connects(address: str, port: int, timeout: float = 2.0) -> bool:
+    """True if a TCP connection to address:port opens within `timeout` seconds."""
+    try:
+        socket.create_connection((address, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
 def free_ports(count: int, kind: int = socket.SOCK_STREAM) -> list[int]:
     """`count` distinct loopback ports free right now (TCP by default, socket.SOCK_DGRAM for UDP)."""
     sockets = [socket.socket(socket.AF_INET, kind) for _ in range(count)]

@@ -94,7 +94,9 @@ def test_vagrantfile_is_valid_ruby_and_matches_the_inventory():
     assert result.returncode == 0 and "Syntax OK" in result.stdout, result.stderr
     text = VAGRANTFILE.read_text()
     assert 'config.vm.define "camgate"' in text  # MACHINE in inventory/vagrant.py
-    assert '"bento/ubuntu-24.04"' in text
+    # One box name for both providers: Debian's own box on Vagrant Cloud (libvirt and VirtualBox).
+    assert 'ENV.fetch("CAMGATE_VAGRANT_BOX", "debian/bookworm64")' in text
+    assert 'gw.vm.provider "virtualbox"' in text and 'gw.vm.provider "libvirt"' in text
     assert re.search(r'private_network", ip: "192\.168\.56\.10"', text)
     assert "vb.memory = 2048" in text and "lv.memory = 2048" in text
     assert "forwarded_port" not in text
