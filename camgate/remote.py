@@ -6,10 +6,14 @@ Host keys are always checked: from `ssh_known_hosts_file` when the inventory pin
 
 from __future__ import annotations
 
+import select
 import shlex
+import socket
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import paramiko
 
@@ -86,6 +90,58 @@ def run(
     out = stdout.read().decode(errors="replace")
     err = stderr.read().decode(errors="replace")
     return stdout.channel.recv_exit_status(), out, err
+
+
+@contextmanager
+def tunnel(client: paramiko.SSHClient, host: str, port: int) -> Iterator[int]:
+    """A port on this machine's loopback whose connections reach host:port from the gateway (SSH
+    direct-tcpip, like `ssh -L`): how the CLI talks to a camera on the gateway's private network."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.5)
+    stop = threading.Event()
+    transport = client.get_transport()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                local, peer = listener.accept()
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError:
+                return
+            try:
+                channel = transport.open_channel("direct-tcpip", (host, port), peer, timeout=10)
+            except (paramiko.SSHException, OSError):
+                local.close()  # the client sees the connection refused, as it would without the tunnel
+                continue
+            threading.Thread(target=_relay, args=(local, channel, stop), daemon=True).start()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        listener.close()
+        server.join(timeout=2)
+
+
+def _relay(local: socket.socket, channel: paramiko.Channel, stop: threading.Event) -> None:
+    """Copy bytes both ways until either side closes."""
+    try:
+        while not stop.is_set():
+            readable, _, _ = select.select([local, channel], [], [], 0.5)
+            for source, sink in ((local, channel), (channel, local)):
+                if source in readable:
+                    data = source.recv(65536)
+                    if not data:
+                        return
+                    sink.sendall(data)
+    except OSError:
+        return
+    finally:
+        channel.close()
+        local.close()
 
 
 def read_file(client: paramiko.SSHClient, path: str, target_name: str) -> str:

@@ -86,3 +86,21 @@ def print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def read_password(from_stdin: bool, prompt: bool, what: str = "RTSP password") -> str | None:
+    """A camera password from standard input (one line) or a hidden prompt (twice); None for neither."""
+    if from_stdin and prompt:
+        fail("--password-stdin and --password-prompt: choose one; fix: pass only one of them")
+    if prompt:
+        password = click.prompt(what, hide_input=True, confirmation_prompt=True)
+    elif from_stdin:
+        password = sys.stdin.read()
+        password = password.removesuffix("\n").removesuffix("\r")  # the line break `echo` adds
+    else:
+        return None
+    if not password:
+        fail(f"password: is empty; fix: give the camera's {what} (printf '%s' \"$PW\" | camgate camera add ... --password-stdin)")
+    if "\n" in password or "\r" in password:
+        fail("password: contains a line break; fix: give a single line")
+    return password

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from camgate.cli import inspect, monitor, prepare, site, streams, testbed
+from camgate.cli import inspect, monitor, onvif, prepare, site, streams, testbed
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,3 +26,4 @@ def main() -> None:
 
 for command in (*prepare.COMMANDS, *streams.COMMANDS, *inspect.COMMANDS, *monitor.COMMANDS, *site.COMMANDS, testbed.testbed):
     main.add_command(command)
+site.camera.add_command(onvif.camera_onvif)

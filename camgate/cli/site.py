@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from camgate.cli.common import EXIT_FAILURE, fail, print_table
+from camgate.cli.common import EXIT_FAILURE, fail, print_table, read_password
 from camgate.inventory import load_gateways
 from camgate.model import CAMERA_DEFAULTS as DEFAULTS, CAMERA_SPECS, GATEWAY_DEFAULTS, TLS_MODES, InventoryError, check_email, check_host_path, check_hostname, check_slug
 from camgate.secrets import SecretError, read_secrets_file
@@ -228,23 +228,6 @@ def _secret_refs(data: dict[str, Any]) -> list[str]:
     return [r for r in refs if isinstance(r, str)]
 
 
-def _read_password(from_stdin: bool, prompt: bool) -> str | None:
-    if from_stdin and prompt:
-        fail("--password-stdin and --password-prompt: choose one; fix: pass only one of them")
-    if prompt:
-        password = click.prompt("RTSP password", hide_input=True, confirmation_prompt=True)
-    elif from_stdin:
-        password = sys.stdin.read()
-        password = password.removesuffix("\n").removesuffix("\r")  # the line break `echo` adds
-    else:
-        return None
-    if not password:
-        fail("password: is empty; fix: give the camera's RTSP password (printf '%s' \"$PW\" | camgate camera add ... --password-stdin)")
-    if "\n" in password or "\r" in password:
-        fail("password: contains a line break; fix: give a single line")
-    return password
-
-
 def _validate_or_exit(site: Site, new_text: str, staged_secrets: Path | None, secrets_path: Path) -> None:
     """The whole site as it would be after the edit, checked like pyinfra will check it."""
     try:
@@ -280,10 +263,11 @@ def _mode(path: Path) -> int:
 
 @click.group("camera")
 def camera() -> None:
-    """Add, remove and list the cameras of a site made by `camgate init`.
+    """Add, remove and list the cameras of a site made by `camgate init`; read an ONVIF camera.
 
     SITE is a site name (inventory/SITE.py) or the path of a site's .py file. Every change is
-    validated on the whole site before a file is written.
+    validated on the whole site before a file is written. `camgate camera onvif` reads a camera
+    through its gateway and changes nothing.
 
     \b
     Example:
@@ -338,7 +322,7 @@ def camera_add(site: str, camera_id: str, url: str, name: str | None, username: 
             f"ID: camera {camera_id!r} already exists in site {site_files.name!r}; fix: choose another id, or "
             f"`camgate camera remove {site} {camera_id}` first"
         )
-    password = _read_password(password_stdin, password_prompt)
+    password = read_password(password_stdin, password_prompt)
     ref = f"secret:{camera_id}" if password is not None else None
     if password is not None and not username:
         fail("--username: is required with a password; fix: pass --username USER (the camera's RTSP user)")

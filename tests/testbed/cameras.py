@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -15,6 +16,7 @@ from .proc import find_pids, pid_matches, reap, terminate
 from .zoo import DEFAULT_KIND, KINDS, ZOO_PREFIX, ZooCamera
 
 FAKE_CAMERA_SCRIPT = Path(__file__).with_name("fake_camera.py")
+ONVIF_DEVICE_SCRIPT = Path(__file__).with_name("onvif_device.py")
 # GStreamer's Python bindings come from Debian packages, so the camera runs on Debian's interpreter.
 SYSTEM_PYTHON = "/usr/bin/python3"
 READY_TIMEOUT = 20.0
@@ -114,6 +116,31 @@ def restart_camera(layout: Layout, entry: dict, password: str | None) -> dict:
         layout, number, password, kind=entry.get("kind", DEFAULT_KIND), sub="sub_url" in entry,
         auth_method=entry.get("auth_method", "basic"), camera_id=camera_id, stamp=entry.get("stamp", True),
     )  # fmt: skip
+
+
+def start_onvif_device(run_dir: Path, address: str, port: int, brand: str, profiles: list[str], username: str,
+                       password: str, clock_offset: int = 0, stall: str | None = None, lifetime: int = 600) -> subprocess.Popen:
+    """An ONVIF device simulator (onvif_device.py) in front of fake cameras: each profile is
+    name=rtsp-uri,encoding,WxH,fps,gop; its GOP lengths are kept in run_dir/onvif-<port>.json. Stops
+    itself after `lifetime` seconds; the caller terminates it sooner."""
+    password_file = run_dir / f"onvif-{port}.password"
+    write_private(password_file, password)
+    argv = [sys.executable, str(ONVIF_DEVICE_SCRIPT), "--address", address, "--port", str(port), "--brand", brand,
+            "--username", username, "--password-file", str(password_file), "--clock-offset", str(clock_offset),
+            "--state-file", str(onvif_state_file(run_dir, port)), "--lifetime", str(lifetime)]  # fmt: skip
+    for profile in profiles:
+        argv += ["--profile", profile]
+    if stall:
+        argv += ["--stall", stall]
+    log_path = run_dir / f"onvif-{port}.log"
+    with open(log_path, "w") as out:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    wait_for_ready(proc, log_path, f"ONVIF device {address}:{port}")
+    return proc
+
+
+def onvif_state_file(run_dir: Path, port: int) -> Path:
+    return run_dir / f"onvif-{port}.json"
 
 
 def wait_for_ready(proc: subprocess.Popen, log_path: Path, camera_id: str) -> None:
