@@ -28,7 +28,7 @@ from tests.testbed.proc import wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 
-SECONDS = 9
+SECONDS = 18
 FPS = 25
 ENCODERS = {"avc1": ["-c:v", "libx264", "-pix_fmt", "yuv420p"], "hvc1": ["-c:v", "libx265", "-x265-params", "log-level=error"]}
 
@@ -44,14 +44,15 @@ def gateway(recordings_root: str = "/var/lib/camgate/recordings"):
 
 
 def camera() -> Camera:
-    """A recording camera, with files of 1 s of wall time (the inventory allows 10 s and up) so that
-    a short source gives several files."""
-    return replace(gateway().cameras[0], record_segment=1)
+    """A recording camera, with files of 2 s of wall time (the inventory allows 10 s and up) so that
+    a short source gives several files. Not 1 s: files are named to the second, and on a loaded
+    machine a late cut then shared its name with the next file, which replaced it."""
+    return replace(gateway().cameras[0], record_segment=2)
 
 
 def record(fourcc: str, folder: Path) -> list[Path]:
     """A camera-like source (1 s keyframe interval, AAC) recorded at 3x real time, so the recording
-    options' wall-clock cuts (every record_segment = 1 s) give files of about 3 s of media."""
+    options' wall-clock cuts (every record_segment = 2 s) give files of about 6 s of media."""
     source = folder / "camera.ts"
     subprocess.run([
         "ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", f"testsrc2=size=640x360:rate={FPS}",
