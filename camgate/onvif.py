@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit, urlunsplit
+from xml.sax.saxutils import escape
 
 MEDIA1 = "http://www.onvif.org/ver10/media/wsdl"
 MEDIA2 = "http://www.onvif.org/ver20/media/wsdl"
@@ -120,20 +121,33 @@ def _explained(exc: Exception, step: _Step) -> OnvifError:
                       "(Profile S or T)")
 
 
-async def _read_device(host: str, port: int, username: str, password: str, step: _Step) -> Device:
-    onvif = _library()
-    camera = onvif.ONVIFCamera(host, port, username, password, adjust_time=True, no_cache=True, nat_override=True)
+async def _connect(host: str, port: int, username: str, password: str, step: _Step):
+    """The library's camera, its services found and its clock offset measured; and a Media2 client
+    when the camera offers Media2 (None otherwise)."""
+    camera = _library().ONVIFCamera(host, port, username, password, adjust_time=True, no_cache=True, nat_override=True)
+    step.name = "GetSystemDateAndTime/GetServices"
     try:
-        step.name = "GetSystemDateAndTime/GetServices"
         await camera.update_xaddrs()
+    except BaseException:
+        await camera.close()
+        raise
+    media2 = Media2(camera.xaddrs[MEDIA2], username, password, camera.dt_diff or timedelta(0)) if MEDIA2 in camera.xaddrs else None
+    return camera, media2
+
+
+async def _profiles(camera, media2: "Media2 | None", step: _Step) -> list[Profile]:
+    """The video profiles, from Media2 where offered (H.265 is listed only there), else from Media."""
+    return await (_media2_profiles(media2, step) if media2 else _media1_profiles(camera, step))
+
+
+async def _read_device(host: str, port: int, username: str, password: str, step: _Step) -> Device:
+    camera, media2 = await _connect(host, port, username, password, step)
+    try:
         device = await camera.create_devicemgmt_service()
         step.name = "GetDeviceInformation"
         info = await device.GetDeviceInformation()
         offset = camera.dt_diff or timedelta(0)
-        if MEDIA2 in camera.xaddrs:
-            profiles = await _media2_profiles(camera.xaddrs[MEDIA2], username, password, offset, step)
-        else:
-            profiles = await _media1_profiles(camera, step)
+        profiles = await _profiles(camera, media2, step)
     finally:
         await camera.close()
     if not profiles:
@@ -176,15 +190,9 @@ def set_keyframe_interval(host: str, port: int, username: str | None, password: 
 
 async def _set_keyframe_interval(host, port, username, password, wanted: str, seconds: float, apply: bool,
                                  step: _Step) -> KeyframeChange:
-    onvif = _library()
-    camera = onvif.ONVIFCamera(host, port, username, password, adjust_time=True, no_cache=True, nat_override=True)
+    camera, media2 = await _connect(host, port, username, password, step)
     try:
-        step.name = "GetSystemDateAndTime/GetServices"
-        await camera.update_xaddrs()
-        offset = camera.dt_diff or timedelta(0)
-        media2 = Media2(camera.xaddrs[MEDIA2], username, password, offset) if MEDIA2 in camera.xaddrs else None
-        profiles = await (_media2_profiles(media2.xaddr, username, password, offset, step) if media2 else _media1_profiles(camera, step))
-        profile = _pick(profiles, wanted, step.camera)
+        profile = _pick(await _profiles(camera, media2, step), wanted, step.camera)
         if not profile.fps:
             raise OnvifError(f"{step.camera} profile {profile.name!r} reports no frame rate, so no GOP length for "
                              f"{seconds:g} s; fix: set the keyframe interval in the camera's web page")
@@ -299,8 +307,7 @@ async def _optional(call):
 
 
 # Media2 (ver20), camgate's own requests ------------------------------------------------------------
-async def _media2_profiles(xaddr: str, username: str, password: str, offset: timedelta, step: _Step) -> list[Profile]:
-    client = Media2(xaddr, username, password, offset)
+async def _media2_profiles(client: "Media2", step: _Step) -> list[Profile]:
     step.name = "Media2 GetProfiles"
     body = await client.call("GetProfiles", "<tr2:Type>VideoEncoder</tr2:Type>")
     profiles = []
@@ -384,7 +391,7 @@ class Media2Fault(OnvifError):
 
 
 def _xml(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return escape(text, {'"': "&quot;"})
 
 
 def without_credentials(uri: str) -> str:
