@@ -205,6 +205,15 @@ def check_hostname(value: str) -> str | None:
     return None
 
 
+def check_onvif_address(value: str) -> str | None:
+    host, _, port = value.rpartition(":") if value.count(":") == 1 else (value, "", "")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        return f"{value!r} has no valid port; fix: give ADDRESS or ADDRESS:PORT, e.g. '192.168.1.20:8080'"
+    if not _valid_host(host or value):
+        return f"{value!r} is not an address; fix: give the camera's IP address or name, e.g. '192.168.1.20'"
+    return None
+
+
 def check_hls_root(value: str) -> str | None:
     if not ABS_PATH_RE.fullmatch(value) or "/../" in f"{value}/" or "/./" in f"{value}/":
         return f"{value!r} is not a clean absolute path; fix: use e.g. '/run/camgate/hls'"
@@ -321,6 +330,14 @@ CAMERA_SPECS: tuple[Spec, ...] = (
         "The camera's small 'sub' profile (e.g. `/Streaming/Channels/102`, `subtype=1`), same credentials: "
         "a second variant for phones on cellular, copied by its own unit (the camera sees two connections).",
         check_rtsp_url,
+    ),
+    Spec(
+        "onvif",
+        (str, type(None)),
+        None,
+        "The camera's ONVIF device service, `ADDRESS` or `ADDRESS:PORT` (port 80 by default), reached from the "
+        "gateway with the camera's username and password: `camgate camera tune` sets its keyframe interval there.",
+        check_onvif_address,
     ),
     Spec("username", (str, type(None)), None, "RTSP user name, if the camera needs one.", check_username),
     Spec(
@@ -698,6 +715,7 @@ class Camera:
     encrypt: bool
     enabled: bool
     sub_url: str | None
+    onvif: str | None
     snapshot: bool
     webrtc: str
     webrtc_audio: str

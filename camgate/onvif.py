@@ -34,6 +34,9 @@ WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utilit
 DIGEST = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"
 BASE64 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 DEFAULT_TIMEOUT = 20.0
+ONVIF_PORT = 80  # the device service's port on nearly every camera
+RTSP_PORT = 554
+HLS_CODECS = ("H264", "H265")  # what camgate copies into HLS; a JPEG profile would need transcoding
 CLOCK_WARNING = timedelta(minutes=1)  # off by more than this: say so (recordings and logs carry the camera's time)
 
 
@@ -392,6 +395,33 @@ class Media2Fault(OnvifError):
 
 def _xml(text: str) -> str:
     return escape(text, {'"': "&quot;"})
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """"192.168.1.20" or "192.168.1.20:8080" (a camera's `onvif` field, checked by the model) -> (host, port)."""
+    host, _, port = address.rpartition(":") if address.count(":") == 1 else (address, "", "")
+    return host or address, int(port) if port else ONVIF_PORT
+
+
+def same_stream(a: str | None, b: str | None) -> bool:
+    """Whether two RTSP URLs name the same stream (host case and the default port aside)."""
+    if not a or not b:
+        return False
+    x, y = urlsplit(a), urlsplit(b)
+    return ((x.scheme, (x.hostname or "").lower(), x.port or RTSP_PORT, x.path or "/", x.query)
+            == (y.scheme, (y.hostname or "").lower(), y.port or RTSP_PORT, y.path or "/", y.query))  # fmt: skip
+
+
+def main_and_sub(profiles: tuple[Profile, ...]) -> tuple[Profile | None, Profile | None]:
+    """The profiles a site pulls: the largest H.264/H.265 picture as main, the smallest other one
+    with its own stream as sub (None when the camera has one stream)."""
+    usable = sorted((p for p in profiles if p.encoding in HLS_CODECS and p.stream_uri),
+                    key=lambda p: p.width * p.height, reverse=True)  # fmt: skip
+    if not usable:
+        return None, None
+    main = usable[0]
+    others = [p for p in usable[1:] if not same_stream(p.stream_uri, main.stream_uri) and p.width * p.height < main.width * main.height]
+    return main, others[-1] if others else None
 
 
 def without_credentials(uri: str) -> str:

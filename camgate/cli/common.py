@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime, timezone
 from typing import Any, NoReturn
@@ -45,6 +46,16 @@ class Duration(click.ParamType):
 
 
 DURATION = Duration()
+
+
+# Where `camgate init` puts a site's files, and so where a site named without a path is looked for.
+SITES_DIR = "inventory"
+
+
+def site_inventory(value: str) -> str:
+    """SITE as commands take it: a site name (inventory/<name>.py) or the path of an inventory file."""
+    is_path = value.endswith(".py") or "/" in value or os.sep in value
+    return value if is_path else f"{SITES_DIR}/{value}.py"
 
 
 def load_inventory_or_exit(inventory: str) -> list[HostEntry]:

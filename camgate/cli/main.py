@@ -27,3 +27,4 @@ def main() -> None:
 for command in (*prepare.COMMANDS, *streams.COMMANDS, *inspect.COMMANDS, *monitor.COMMANDS, *site.COMMANDS, testbed.testbed):
     main.add_command(command)
 site.camera.add_command(onvif.camera_onvif)
+site.camera.add_command(onvif.camera_tune)

@@ -1,19 +1,40 @@
-"""`camgate camera onvif`: what an ONVIF camera on a gateway's network says about itself, read
-through an SSH tunnel to that gateway (the operator's machine rarely reaches the cameras directly)."""
+"""`camgate camera onvif` and `camgate camera tune`: an ONVIF camera on a gateway's network, read and
+tuned through an SSH tunnel to that gateway (the operator's machine rarely reaches the cameras directly)."""
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+import dataclasses
+import math
+import re
+import time
+from contextlib import contextmanager, nullcontext
+from typing import Iterator
 
 import click
 
 from camgate import remote
-from camgate.cli.common import EXIT_FAILURE, EXIT_REMOTE, fail, load_inventory_or_exit, pick_gateway, print_table, read_password
-from camgate.model import CAMERA_DEFAULTS
-from camgate.onvif import Device, OnvifError, read_device
+from camgate.cli.common import (
+    EXIT_FAILURE,
+    EXIT_REMOTE,
+    HostEntry,
+    fail,
+    load_inventory_or_exit,
+    pick_gateway,
+    print_table,
+    read_password,
+    site_inventory,
+)
+from camgate.cli.inspect import probe_camera
+from camgate.model import CAMERA_DEFAULTS, Camera, check_onvif_address
+from camgate.onvif import Device, KeyframeChange, OnvifError, Profile, read_device, same_stream, set_keyframe_interval, split_address
 from camgate.probe import expected_latency
+from camgate.secrets import SecretError, resolve_secret
 
-ONVIF_PORT = 80  # the device service's port on nearly every camera
+# How long `tune` watches the stream for the new keyframe interval: cameras restart their encoder
+# after a change, and the gateway's ffprobe needs two keyframes in each look.
+SETTLE_SECONDS = 120
+# A measured interval this close to the one asked for counts as applied (live encoders drift a little).
+KEYFRAME_TOLERANCE = 0.2
 
 
 @click.command("onvif")
@@ -38,33 +59,46 @@ def camera_onvif(inventory: str, address: str, username: str | None, password_st
     Example:
       printf '%s' "$CAM_PW" | camgate camera onvif inventory/site.py 192.168.1.20 --username admin --password-stdin
     """
-    host, port = _address_or_exit(address)
+    host, port = address_or_exit(address, "ADDRESS")
     password = read_password(password_stdin, password_prompt, what="ONVIF password")
-    site, data = pick_gateway(load_inventory_or_exit(inventory), gateway)
+    entry = pick_gateway(load_inventory_or_exit(inventory), gateway)
+    device = read_camera_or_exit(entry, host, port, username, password, timeout, direct)
+    print_device(device, host, port)
+
+
+def address_or_exit(address: str, what: str) -> tuple[str, int]:
+    problem = check_onvif_address(address)
+    if problem:
+        fail(f"{what}: {problem}")
+    return split_address(address)
+
+
+@contextmanager
+def _camera_port(entry: HostEntry, host: str, port: int, direct: bool = False) -> Iterator[tuple[object, str, int]]:
+    """(SSH client, host, port) through which this machine reaches the camera's ONVIF port: a
+    tunnel through the gateway, or the camera itself with `direct` (no client then)."""
+    gateway, data = entry
+    if direct:
+        yield None, host, port
+        return
+    with remote.connect(remote.SshTarget.from_host_data(gateway.host, data)) as client:
+        with remote.tunnel(client, host, port) as local_port:
+            yield client, "127.0.0.1", local_port
+
+
+def read_camera_or_exit(entry: HostEntry, host: str, port: int, username: str | None, password: str | None,
+                        timeout: float, direct: bool = False) -> Device:
+    """The camera's ONVIF account of itself; exit 1 (camera) or 4 (gateway) with the reason and fix."""
     try:
-        connection = nullcontext() if direct else remote.connect(remote.SshTarget.from_host_data(site.host, data))
-        with connection as client:
-            with nullcontext(port) if direct else remote.tunnel(client, host, port) as local_port:
-                device = read_device(host if direct else "127.0.0.1", local_port, username, password,
-                                     timeout=timeout, name=f"{host}:{port}")
+        with _camera_port(entry, host, port, direct) as (_client, reach_host, reach_port):
+            return read_device(reach_host, reach_port, username, password, timeout=timeout, name=f"{host}:{port}")
     except remote.RemoteError as exc:
         fail(str(exc), EXIT_REMOTE)
     except OnvifError as exc:
         fail(str(exc), EXIT_FAILURE)
-    _print_device(device, host, port)
 
 
-def _address_or_exit(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":") if address.count(":") == 1 else (address, "", "")
-    host = host or address
-    if port and not (port.isdigit() and 0 < int(port) < 65536):
-        fail(f"ADDRESS: {address!r} has no valid port; fix: give ADDRESS or ADDRESS:PORT, e.g. 192.168.1.20:8080")
-    if not host or any(c.isspace() or c in "/@" for c in host):
-        fail(f"ADDRESS: {address!r} is not a host; fix: give the camera's IP address or name, e.g. 192.168.1.20")
-    return host, int(port) if port else ONVIF_PORT
-
-
-def _print_device(device: Device, host: str, port: int) -> None:
+def print_device(device: Device, host: str, port: int) -> None:
     click.echo(f"{host}:{port}: {device.manufacturer} {device.model}, firmware {device.firmware}, serial {device.serial}")
     click.echo(f"clock: {device.clock_note or f'within {abs(device.clock_offset):.0f} s of this machine'}")
     hls_time = CAMERA_DEFAULTS["hls_time"]
@@ -83,3 +117,163 @@ def _print_device(device: Device, host: str, port: int) -> None:
     if slow:
         click.echo(f"advice: {', '.join(slow)}: a keyframe less often than every {hls_time} s (the segment length) "
                    "makes live view lag; set the camera's keyframe interval (GOP) to 1-2 s")
+
+
+# --- camgate camera tune ------------------------------------------------------------------------
+
+
+class Seconds(click.ParamType):
+    """1, 1s, 1.5s, 500ms -> seconds (a float)."""
+
+    name = "seconds"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float):
+            return value
+        match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(s|ms)?\s*", str(value).lower())
+        seconds = float(match[1]) / (1000 if match[2] == "ms" else 1) if match else 0.0
+        if not 0 < seconds <= 60:
+            self.fail(f"{value!r} is not a keyframe interval; use e.g. 1s, 2s or 500ms (at most 60s)", param, ctx)
+        return seconds
+
+
+@click.command("tune")
+@click.argument("site")
+@click.argument("camera_id", metavar="ID")
+@click.option("--keyframe", "seconds", type=Seconds(), required=True, help="Seconds between keyframes: 1s, 2s, 500ms.")
+@click.option("--dry-run", is_flag=True, help="Print what would change (before -> after) and change nothing.")
+@click.option("--profile", help="The ONVIF profile (name or token) to tune (default: those of the camera's url and sub_url).")
+@click.option("--onvif", "address", help="ADDRESS[:PORT] of the camera's ONVIF service (default: its onvif field).")
+@click.option("--username", help="ONVIF user (default: the camera's username).")
+@click.option("--password-stdin", is_flag=True, help="Read the ONVIF password from standard input (default: the camera's).")
+@click.option("--password-prompt", is_flag=True, help="Ask for the ONVIF password (hidden, twice).")
+@click.option("--settle", type=click.IntRange(10, 900), default=SETTLE_SECONDS, show_default=True,
+              help="Seconds to wait for the stream to show the new interval.")
+@click.option("--timeout", type=click.FloatRange(1, 300), default=20, show_default=True, help="Seconds for the ONVIF calls of each profile.")
+def camera_tune(site: str, camera_id: str, seconds: float, dry_run: bool, profile: str | None, address: str | None,
+                username: str | None, password_stdin: bool, password_prompt: bool, settle: int, timeout: float) -> None:  # fmt: skip
+    """Set camera ID's keyframe interval (its GOP length, over ONVIF) on the profiles SITE pulls,
+    then check from the gateway that the stream really changed, measured as `camgate probe` does.
+
+    The keyframe interval sets the live latency: segments are cut at keyframes, and players start
+    three segments behind. The camera's own limits (its GovLengthRange) are checked before anything
+    is changed; --dry-run prints before -> after and stops. The camera's ONVIF address is its
+    `onvif` field (camgate camera add --onvif sets it) or --onvif; its user and password are the
+    camera's (the same account on most cameras) unless given. Exits 0 when the stream shows the new
+    interval, 1 when the camera refuses or its stream does not follow, 2 on bad input, 4 when the
+    gateway cannot be reached.
+
+    \b
+    Example:
+      camgate camera tune mysite front-door --keyframe 1s --dry-run
+      camgate camera tune inventory/mysite.py front-door --keyframe 1s
+    """
+    entry, camera = _gateway_camera_or_exit(site_inventory(site), camera_id)
+    if not (address or camera.onvif):
+        _no_address(camera)
+    host, port = address_or_exit(address or camera.onvif, "--onvif")
+    username = username or camera.username
+    password = read_password(password_stdin, password_prompt, what="ONVIF password") or _camera_password(entry, camera)
+    device = read_camera_or_exit(entry, host, port, username, password, timeout)
+    targets = _profiles_to_tune(device, camera, profile)
+    try:
+        with _camera_port(entry, host, port) as (client, reach_host, reach_port):
+            changes = [(stream, set_keyframe_interval(reach_host, reach_port, username, password, p.token, seconds,
+                                                      apply=not dry_run, timeout=timeout, name=f"{host}:{port}"))
+                       for stream, p in targets]  # fmt: skip
+            for stream, change in changes:
+                _print_change(camera, stream, change, seconds, dry_run)
+            if dry_run:
+                click.echo("dry run: nothing changed on the camera")
+                return
+            checked = [(stream, c) for stream, c in changes if stream is not None]
+            if not checked:
+                click.echo(f"note: profile {profile!r} is not a stream of camera {camera_id}: its stream is not checked")
+                return
+            if not _streams_follow(client, entry[0], camera, checked, seconds, settle):
+                fail(f"camera {camera_id}: the camera took the new GOP length but its stream still does not show a "
+                     f"keyframe every {seconds:g} s after {settle} s; fix: some cameras apply encoder changes only "
+                     "after a restart (reboot it), and 'smart' codecs (H.264+, Zipstream, Smart Codec) override the "
+                     "GOP: turn them off in the camera's web page", EXIT_FAILURE)  # fmt: skip
+    except remote.RemoteError as exc:
+        fail(str(exc), EXIT_REMOTE)
+    except OnvifError as exc:
+        fail(str(exc), EXIT_FAILURE)
+
+
+def _gateway_camera_or_exit(inventory: str, camera_id: str) -> tuple[HostEntry, Camera]:
+    entries = load_inventory_or_exit(inventory)
+    for gateway, data in entries:
+        for camera in gateway.cameras:
+            if camera.id == camera_id:
+                return (gateway, data), camera
+    ids = ", ".join(c.id for gateway, _ in entries for c in gateway.cameras) or "(none)"
+    fail(f"ID: {camera_id!r} is not a camera of {inventory}; fix: use one of {ids}")
+
+
+def _no_address(camera: Camera):
+    fail(f"--onvif: camera {camera.id} has no onvif address; fix: pass --onvif ADDRESS[:PORT], or set onvif = "
+         "\"ADDRESS\" on the camera in the site (camgate camera add --onvif sets it)")  # fmt: skip
+
+
+def _camera_password(entry: HostEntry, camera: Camera) -> str | None:
+    if not camera.password_ref:
+        return None
+    try:
+        return resolve_secret(camera.password_ref, entry[0].secrets_file)
+    except SecretError as exc:
+        fail(f"camera {camera.id}: field 'password_ref': {exc}")
+
+
+def _profiles_to_tune(device: Device, camera: Camera, wanted: str | None) -> list[tuple[str | None, Profile]]:
+    """(which of the camera's streams it is: main, sub or None; profile) for each profile to tune:
+    `wanted`, or those whose stream URI is the camera's url or sub_url."""
+    def stream_of(profile: Profile) -> str | None:
+        return "main" if same_stream(profile.stream_uri, camera.url) else "sub" if same_stream(profile.stream_uri, camera.sub_url) else None
+
+    if wanted:
+        found = [p for p in device.profiles if wanted in (p.name, p.token)]
+        if not found:
+            fail(f"--profile: the camera has no profile {wanted!r}; fix: use one of {_profile_names(device)}")
+        return [(stream_of(found[0]), found[0])]
+    matched = [(stream_of(p), p) for p in device.profiles if stream_of(p)]
+    if not matched:
+        fail(f"camera {camera.id}: its url {camera.url} is the stream of none of the camera's ONVIF profiles "
+             f"({', '.join(f'{p.name}: {p.stream_uri}' for p in device.profiles)}); fix: pass --profile NAME, or "
+             "set the camera's url to its profile's stream URI")  # fmt: skip
+    return matched
+
+
+def _profile_names(device: Device) -> str:
+    return ", ".join(f"{p.name} ({p.token})" for p in device.profiles) or "(none with video)"
+
+
+def _print_change(camera: Camera, stream: str | None, change: KeyframeChange, seconds: float, dry_run: bool) -> None:
+    before, p = change.profile, change.profile
+    hls_time = camera.hls_time
+    what = f"{camera.id} {stream or 'profile'} ({p.name}, {p.encoding} {p.width}x{p.height} {p.fps:g} fps)"
+    old = f"every {before.keyframe_interval:g} s (GOP {before.gov_length})" if before.keyframe_interval else "unknown"
+    new = f"every {change.gov_length / p.fps:g} s (GOP {change.gov_length})"
+    latency = f"live latency about {expected_latency(hls_time, before.keyframe_interval)} s -> about {expected_latency(hls_time, seconds)} s"
+    click.echo(f"{what}: keyframes {old} -> {new}; {latency}{' (dry run)' if dry_run else ''}")
+    if change.applied is not None:
+        click.echo(f"{camera.id} {stream or p.name}: the camera reads back GOP {change.applied}")
+
+
+def _streams_follow(client, gateway, camera: Camera, changes: list[tuple[str, KeyframeChange]], seconds: float,
+                    settle: int) -> bool:
+    """Probe each tuned stream from the gateway until it shows a keyframe every `seconds` (within
+    KEYFRAME_TOLERANCE), for at most `settle` seconds; print what each look measured."""
+    deadline = time.monotonic() + settle
+    pending = {stream: dataclasses.replace(camera, url=camera.url if stream == "main" else camera.sub_url) for stream, _ in changes}
+    while pending and time.monotonic() < deadline:
+        for stream, target in list(pending.items()):
+            click.echo(f"checking {camera.id} {stream} from the gateway (ffprobe) ...", err=True)
+            measured = probe_camera(client, gateway, target).keyframe_interval
+            if measured and math.isclose(measured, seconds, rel_tol=KEYFRAME_TOLERANCE, abs_tol=0.1):
+                click.echo(f"{camera.id} {stream}: measured from the gateway: a keyframe every {measured:g} s")
+                del pending[stream]
+            else:
+                click.echo(f"{camera.id} {stream}: measured {f'every {measured:g} s' if measured else 'no keyframe interval'} "
+                           "(the camera may be restarting its encoder)", err=True)  # fmt: skip
+    return not pending

@@ -17,9 +17,12 @@ from typing import Any
 
 import click
 
-from camgate.cli.common import EXIT_FAILURE, fail, print_table, read_password
+from camgate.cli.common import EXIT_FAILURE, SITES_DIR, fail, site_inventory, load_inventory_or_exit, pick_gateway, print_table, read_password
+from camgate.cli.onvif import address_or_exit, read_camera_or_exit
 from camgate.inventory import load_gateways
 from camgate.model import CAMERA_DEFAULTS as DEFAULTS, CAMERA_SPECS, GATEWAY_DEFAULTS, TLS_MODES, InventoryError, check_email, check_host_path, check_hostname, check_slug
+from camgate.onvif import ONVIF_PORT, Device, Profile, main_and_sub
+from camgate.probe import expected_latency
 from camgate.secrets import SecretError, read_secrets_file
 from camgate.site import (
     Site,
@@ -37,7 +40,7 @@ from camgate.site import (
     write_atomically,
 )
 
-DEFAULT_DIR = "inventory"
+DEFAULT_DIR = SITES_DIR
 
 
 def yes_no(flag: bool) -> str:
@@ -191,8 +194,7 @@ def init(site: str, host: str | None, ssh_user: str | None, ssh_port: int | None
 
 def _site_or_exit(value: str) -> Site:
     """SITE is a site name (inventory/<name>.py) or the path of a site's .py file."""
-    is_path = value.endswith(".py") or "/" in value or os.sep in value
-    path = Path(value) if is_path else Path(DEFAULT_DIR) / f"{value}.py"
+    path = Path(site_inventory(value))
     if not path.is_file():
         fail(
             f"SITE: {str(path)!r} does not exist; fix: pass a site name of {DEFAULT_DIR}/ or the path of its .py "
@@ -263,11 +265,11 @@ def _mode(path: Path) -> int:
 
 @click.group("camera")
 def camera() -> None:
-    """Add, remove and list the cameras of a site made by `camgate init`; read an ONVIF camera.
+    """Add, remove and list the cameras of a site made by `camgate init`; read and tune ONVIF cameras.
 
     SITE is a site name (inventory/SITE.py) or the path of a site's .py file. Every change is
     validated on the whole site before a file is written. `camgate camera onvif` reads a camera
-    through its gateway and changes nothing.
+    through its gateway and changes nothing; `camgate camera tune` sets its keyframe interval.
 
     \b
     Example:
@@ -280,7 +282,10 @@ def camera() -> None:
 @camera.command("add")
 @click.argument("site")
 @click.argument("camera_id", metavar="ID")
-@click.option("--url", required=True, help="rtsp:// or rtsps:// URL without credentials.")
+@click.option("--url", help="rtsp:// or rtsps:// URL without credentials (with --onvif: the camera's main profile).")
+@click.option("--sub-url", help="The camera's smaller second stream (with --onvif: its smallest other profile).")
+@click.option("--onvif", "onvif_address", metavar="ADDRESS[:PORT]",
+              help="Read the stream URLs, bitrate and keyframe interval from the camera over ONVIF, through the gateway.")
 @click.option("--name", help="Display name for the app (default: the id).")
 @click.option("--username", help="RTSP user name.")
 @click.option("--password-stdin", is_flag=True, help="Read the RTSP password from standard input (one line).")
@@ -294,7 +299,8 @@ def camera() -> None:
 @click.option("--encrypt/--no-encrypt", default=None, help=f"AES-128 segment encryption (default: {yes_no(DEFAULTS['encrypt'])}).")
 @click.option("--webrtc", help=f"Live view under a second over WebRTC: off, main or sub (default: {DEFAULTS['webrtc']}).")
 @click.option("--webrtc-audio", help=f"WebRTC audio: opus, pcma, pcmu or none (default: {DEFAULTS['webrtc_audio']}; camgate probe says which).")
-def camera_add(site: str, camera_id: str, url: str, name: str | None, username: str | None, password_stdin: bool,
+def camera_add(site: str, camera_id: str, url: str | None, sub_url: str | None, onvif_address: str | None,
+               name: str | None, username: str | None, password_stdin: bool,
                password_prompt: bool, transport: str | None, audio: str | None, hls_time: int | None,
                record: bool | None, retention: str | None, bitrate_kbps: int | None, encrypt: bool | None,
                webrtc: str | None, webrtc_audio: str | None) -> None:  # fmt: skip
@@ -302,10 +308,15 @@ def camera_add(site: str, camera_id: str, url: str, name: str | None, username: 
 
     The password goes to the site's secrets file under the key ID (the file stays 0600) and the
     camera gets password_ref = "secret:ID"; it never appears in the site file or the output.
-    Exits 2, changing nothing, when the camera or the site would not validate.
+    With --onvif the camera is read through the gateway first (the same user and password): its
+    largest H.264/H.265 profile becomes url, its smallest other one sub_url, and the expected live
+    latency is printed (`camgate camera tune` shortens it). Exits 2, changing nothing, when the
+    camera or the site would not validate; 1 when the camera cannot be read over ONVIF; 4 when the
+    gateway cannot be reached.
 
     \b
     Example:
+      printf '%s' "$PW" | camgate camera add mysite gate --onvif 192.168.1.22 --username admin --password-stdin
       camgate camera add mysite front-door --url rtsp://192.168.1.20:554/stream1 \\
           --name "Front door" --username admin --password-prompt --record --retention 14d
       printf '%s' "$PW" | camgate camera add mysite yard --url rtsp://192.168.1.21/ch1 \\
@@ -322,13 +333,19 @@ def camera_add(site: str, camera_id: str, url: str, name: str | None, username: 
             f"ID: camera {camera_id!r} already exists in site {site_files.name!r}; fix: choose another id, or "
             f"`camgate camera remove {site} {camera_id}` first"
         )
+    if not url and not onvif_address:
+        fail("--url: is required; fix: pass --url rtsp://..., or --onvif ADDRESS to read it from the camera")
     password = read_password(password_stdin, password_prompt)
     ref = f"secret:{camera_id}" if password is not None else None
     if password is not None and not username:
         fail("--username: is required with a password; fix: pass --username USER (the camera's RTSP user)")
+    onvif = None
+    if onvif_address:
+        onvif, url, sub_url, bitrate_kbps = _from_onvif(site, site_files, camera_id, onvif_address, username, password,
+                                                        url, sub_url, bitrate_kbps, hls_time)  # fmt: skip
     if ref in _secret_refs(data):
         fail(f"ID: the secrets key {camera_id!r} is already used by another entry of the site; fix: choose another camera id")
-    given = {"id": camera_id, "name": name, "url": url, "username": username, "password_ref": ref, "transport": transport,
+    given = {"id": camera_id, "name": name, "url": url, "sub_url": sub_url, "onvif": onvif, "username": username, "password_ref": ref, "transport": transport,
              "audio": audio, "hls_time": hls_time, "record": record, "retention": retention,
              "bitrate_kbps": bitrate_kbps, "encrypt": encrypt, "webrtc": webrtc, "webrtc_audio": webrtc_audio}  # fmt: skip
     entry = {
@@ -358,6 +375,37 @@ def camera_add(site: str, camera_id: str, url: str, name: str | None, username: 
     if password is not None:
         click.echo(f"password stored in {_display(secrets_path)} as {camera_id!r} (mode 0600)")
     click.echo(f"next: camgate validate {_display(site_files.py_path)} && pyinfra {_display(site_files.py_path)} deploy.py")
+
+
+def _from_onvif(site: str, site_files: Site, camera_id: str, address: str, username: str | None, password: str | None,
+               url: str | None, sub_url: str | None, bitrate_kbps: int | None, hls_time: int | None):
+    """(onvif field, url, sub_url, bitrate_kbps) for a camera read over ONVIF through the site's
+    gateway; what the user gave wins over what the camera says. Prints what it chose and why."""
+    host, port = address_or_exit(address, "--onvif")
+    entry = pick_gateway(load_inventory_or_exit(str(site_files.py_path)), None)
+    device = read_camera_or_exit(entry, host, port, username, password, timeout=20)
+    main, sub = main_and_sub(device.profiles)
+    if main is None:
+        fail(f"--onvif: {host}:{port} ({device.manufacturer} {device.model}) has no H.264 or H.265 profile "
+             f"(its profiles: {', '.join(f'{p.name} {p.encoding}' for p in device.profiles)}); fix: set a profile "
+             "to H.264 in the camera's web page, or add it with --url and video='transcode'", EXIT_FAILURE)  # fmt: skip
+    _print_choice(site, camera_id, device, main, sub, hls_time or DEFAULTS["hls_time"])
+    field = host if port == ONVIF_PORT else f"{host}:{port}"
+    return field, url or main.stream_uri, sub_url or (sub.stream_uri if sub else None), bitrate_kbps or main.bitrate_kbps
+
+
+def _print_choice(site: str, camera_id: str, device: Device, main: Profile, sub: Profile | None, hls_time: int) -> None:
+    click.echo(f"{device.address}: {device.manufacturer} {device.model}, {len(device.profiles)} profile(s) over ONVIF")
+    if device.clock_note:
+        click.echo(f"note: {device.clock_note}")
+    for role, profile in (("main", main), ("sub", sub)):
+        if profile is not None:
+            keyframes = f"a keyframe every {profile.keyframe_interval:g} s" if profile.keyframe_interval else "keyframe interval unknown"
+            click.echo(f"{role}: profile {profile.name} ({profile.encoding} {profile.width}x{profile.height}, {keyframes}): {profile.stream_uri}")
+    latency = expected_latency(hls_time, main.keyframe_interval)
+    click.echo(f"expected live latency in a standard player: about {latency} s")
+    if main.keyframe_interval and main.keyframe_interval > hls_time:
+        click.echo(f"advice: camgate camera tune {site} {camera_id} --keyframe 1s  (about {expected_latency(hls_time, 1)} s)")
 
 
 @camera.command("remove")

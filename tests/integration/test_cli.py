@@ -1,6 +1,5 @@
 """The site admin's commands against the testbed: verify (the packaged checks), status, probe
-(including an unreachable camera and a wrong password), camera onvif (an ONVIF camera on the
-gateway's network, read through an SSH tunnel)."""
+(including an unreachable camera and a wrong password). ONVIF: test_onvif.py."""
 
 import json
 import re
@@ -11,8 +10,6 @@ import time
 import pytest
 
 from tests.integration.conftest import INVENTORY, ROOT
-from tests.testbed.cameras import start_onvif_device
-from tests.testbed.proc import free_ports, terminate
 
 
 def camgate(deployer, *args: str, timeout: float = 120, input: str | None = None) -> subprocess.CompletedProcess:
@@ -85,22 +82,3 @@ def test_probe_names_an_unreachable_camera_and_a_wrong_password(deployer, testbe
     finally:
         testbed.start_camera("cam1")
         testbed.start_camera("cam3", password=right)
-
-
-def test_camera_onvif_reads_a_camera_on_the_gateways_network_through_an_ssh_tunnel(deployer, gateway, state, tmp_path):
-    # The simulator listens where the testbed's cameras do; the command reaches it through the gateway
-    # (an SSH tunnel), as it reaches a camera on a site's private network.
-    address, port = state["host_address"], free_ports(1)[0]
-    cam1 = next(c["url"] for c in state["cameras"] if c["id"] == "cam1")
-    device = start_onvif_device(tmp_path, address, port, "media2", [f"main={cam1},H264,1280x720,25,100"], "admin", "onvif-pw")
-    try:
-        read = camgate(deployer, "camera", "onvif", INVENTORY, f"{address}:{port}", "--username", "admin", "--password-stdin",
-                       input="onvif-pw\n")  # fmt: skip
-        assert read.returncode == 0, read.stdout + read.stderr
-        assert re.search(rf"^main\s+media2\s+H264\s+1280x720\s+25\s+every 4 s\s+.*{re.escape(cam1)}$", read.stdout, re.MULTILINE), read.stdout
-        wrong = camgate(deployer, "camera", "onvif", INVENTORY, f"{address}:{port}", "--username", "admin", "--password-stdin",
-                        input="wrong\n")  # fmt: skip
-        assert wrong.returncode == 1 and f"{address}:{port} refused the user name or password" in wrong.stderr, wrong.stderr
-    finally:
-        terminate(device.pid, grace=5)
-        device.wait()

@@ -189,14 +189,15 @@ class Testbed:
         """SIGSTOP (or SIGCONT) one camera: it keeps its connections open but sends nothing."""
         signal_pid(self._camera(camera_id)["pid"], signal.SIGSTOP if frozen else signal.SIGCONT)
 
-    def start_camera(self, camera_id: str, password: str | None = None) -> dict:
-        """Start a camera again on its port (after kill_camera), with its own or another password."""
+    def start_camera(self, camera_id: str, password: str | None = None, encoder_settings: Path | None = None) -> dict:
+        """Start a camera again on its port (after kill_camera), with its own or another password; with
+        `encoder_settings` (an ONVIF simulator's state file) its keyframe interval follows that file."""
         state = self.read_state() or {}
         entry = self._camera(camera_id)
         terminate(entry["pid"], grace=2.0)
         if password is None:
             password = entry.get("password")
-        fresh = camera_procs.restart_camera(self.layout, entry, password)
+        fresh = camera_procs.restart_camera(self.layout, entry, password, encoder_settings)
         for key in ("cameras", "zoo"):
             state[key] = [fresh if c["id"] == camera_id else c for c in state.get(key, [])]
         self.write_state(state)

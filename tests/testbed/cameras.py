@@ -40,13 +40,15 @@ def start_camera(
     auth_method: str = "basic",
     camera_id: str | None = None,
     stamp: bool = True,
+    encoder_settings: Path | None = None,
 ) -> dict:
     """Start one camera process detached from us; wait for its READY line; return its state entry.
 
     `number` picks the port (Layout.camera_port); the id (and mount /<id>) defaults to cam<number>.
     `kind` is one of tests.testbed.zoo.KINDS; `sub` also serves /<id>-sub; with a password the
     camera asks for it with `auth_method` (basic or digest). stamp=False: no timestamp QR code in
-    the picture (it costs CPU, and only glass-to-glass measurements read it)."""
+    the picture (it costs CPU, and only glass-to-glass measurements read it). `encoder_settings`: an
+    ONVIF simulator's state file whose GOP lengths the camera follows (fake_camera.py says how)."""
     camera_id = camera_id or f"cam{number}"
     if kind not in KINDS:
         raise TestbedError(f"camera {camera_id}: unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
@@ -64,6 +66,8 @@ def start_camera(
         argv += ["--sub"]
     if not stamp:
         argv += ["--no-stamp"]
+    if encoder_settings is not None:
+        argv += ["--encoder-settings", str(encoder_settings)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     if password is not None:
         password_file = layout.run_dir / f"{camera_id}.password"
@@ -92,6 +96,8 @@ def start_camera(
         entry["sub_url"] = f"{url}-sub"
     if not stamp:
         entry["stamp"] = False
+    if encoder_settings is not None:
+        entry["encoder_settings"] = str(encoder_settings)
     if password is not None:
         entry.update(username=AUTH_USERNAME, password=password, auth_method=auth_method)
     return entry
@@ -107,22 +113,27 @@ def start_zoo_camera(layout: Layout, camera: ZooCamera, password: str | None) ->
     )  # fmt: skip
 
 
-def restart_camera(layout: Layout, entry: dict, password: str | None) -> dict:
+def restart_camera(layout: Layout, entry: dict, password: str | None, encoder_settings: Path | None = None) -> dict:
     """Start a camera again as its state entry describes it (same port, kind, sub profile, auth method),
-    with `password` (None: no auth). Entries written before the zoo existed are cam<number> H.264+AAC."""
+    with `password` (None: no auth), following `encoder_settings` if given. Entries written before the
+    zoo existed are cam<number> H.264+AAC."""
     camera_id = entry["id"]
     number = entry.get("number") or int(camera_id.removeprefix("cam"))
     return start_camera(
         layout, number, password, kind=entry.get("kind", DEFAULT_KIND), sub="sub_url" in entry,
         auth_method=entry.get("auth_method", "basic"), camera_id=camera_id, stamp=entry.get("stamp", True),
+        encoder_settings=encoder_settings,
     )  # fmt: skip
 
 
 def start_onvif_device(run_dir: Path, address: str, port: int, brand: str, profiles: list[str], username: str,
-                       password: str, clock_offset: int = 0, stall: str | None = None, lifetime: int = 600) -> subprocess.Popen:
+                       password: str, clock_offset: int = 0, stall: str | None = None, lifetime: int = 600,
+                       discovery: str | None = None, discovery_port: int = 3702) -> subprocess.Popen:
     """An ONVIF device simulator (onvif_device.py) in front of fake cameras: each profile is
-    name=rtsp-uri,encoding,WxH,fps,gop; its GOP lengths are kept in run_dir/onvif-<port>.json. Stops
-    itself after `lifetime` seconds; the caller terminates it sooner."""
+    name=rtsp-uri,encoding,WxH,fps,gop; its GOP lengths are kept in run_dir/onvif-<port>.json. With
+    `discovery` (onvif, printer or malformed) it also answers WS-Discovery probes on UDP
+    `discovery_port` as that kind of device. Stops itself after `lifetime` seconds; the caller
+    terminates it sooner."""
     password_file = run_dir / f"onvif-{port}.password"
     write_private(password_file, password)
     argv = [sys.executable, str(ONVIF_DEVICE_SCRIPT), "--address", address, "--port", str(port), "--brand", brand,
@@ -132,6 +143,8 @@ def start_onvif_device(run_dir: Path, address: str, port: int, brand: str, profi
         argv += ["--profile", profile]
     if stall:
         argv += ["--stall", stall]
+    if discovery:
+        argv += ["--discovery", "--discovery-kind", discovery, "--discovery-port", str(discovery_port)]
     log_path = run_dir / f"onvif-{port}.log"
     with open(log_path, "w") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

@@ -25,6 +25,11 @@ gateway should see from each):
     h264-jumping    h264-aac whose timestamps jump back by JUMP_BACK_S every JUMP_EVERY_S of
                     stream time (a camera-side encoder restart or clock step), while it keeps streaming
 
+--encoder-settings FILE makes the encoder configurable, as over ONVIF: FILE is the state file of
+onvif_device.py (its profiles' stream URIs and GOP lengths). A mount whose URL is a profile's uses
+that GOP length; when it changes, the camera restarts its encoder as real ones do: every RTSP client
+is disconnected, and the next one gets the new keyframe interval (it prints "ENCODER <mount> <gop>").
+
 --sub also serves <mount>-sub from the same process: the same picture, smaller (see SUB_SIZES) and
 at ~256 kbit/s, in the main stream's codecs, like a camera's second profile.
 
@@ -41,11 +46,13 @@ is displayed minus CLOCK + TIMESTAMP).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import gi
 
@@ -72,6 +79,8 @@ CLOCK_QR = "clock"
 CLOCK_QR_PIXELS = 2
 # Frames over which the CLOCK line's offset is taken (the smallest wall-minus-timestamp seen).
 CLOCK_FRAMES = 25
+# How often --encoder-settings is read for a change.
+SETTINGS_POLL_MS = 500
 # h264-jumping: how far back the timestamps go, and how often (in stream time).
 JUMP_BACK_S = 5
 JUMP_EVERY_S = 15
@@ -117,6 +126,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--freq", type=int, default=440, help="audio tone in Hz")
     parser.add_argument("--instance", default="", help="label of the testbed that owns this process")
     parser.add_argument("--no-stamp", action="store_true", help="do not draw the per-frame QR code")
+    parser.add_argument("--encoder-settings", help="onvif_device.py's state file: GOP lengths to follow")
     return parser.parse_args(argv)
 
 
@@ -140,7 +150,7 @@ def aac_encoder() -> str:
     raise SystemExit("no AAC encoder element (avenc_aac, voaacenc, fdkaacenc) is installed")
 
 
-def video_branch(kind: Kind, pattern: str, stamp: bool, sub: bool) -> str:
+def video_branch(kind: Kind, pattern: str, stamp: bool, sub: bool, gop: int | None = None) -> str:
     width, height = SUB_SIZES[(kind.width, kind.height)] if sub else (kind.width, kind.height)
     overlay = f"! debugqroverlay name={CLOCK_QR} x=1 y=1 pixel-size={CLOCK_QR_PIXELS} " if stamp else ""
     source = (
@@ -150,16 +160,17 @@ def video_branch(kind: Kind, pattern: str, stamp: bool, sub: bool) -> str:
         "! videoconvert ! video/x-raw,format=I420 "
     )
     kbps = SUB_BITRATE_KBPS if sub else kind.video_kbps
+    gop = gop or kind.gop_frames
     if kind.video == "h264":
         return source + (
-            f"! x264enc tune=zerolatency speed-preset=ultrafast threads=1 key-int-max={kind.gop_frames} bitrate={kbps} "
+            f"! x264enc tune=zerolatency speed-preset=ultrafast threads=1 key-int-max={gop} bitrate={kbps} "
             "! video/x-h264,profile=baseline "
             "! rtph264pay name=pay0 pt=96 config-interval=1 "
         )
     if kind.video == "h265":
         # open-gop=0: keyframes are IDR pictures, not CRA, so every one is a clean start for a client.
         return source + (
-            f"! x265enc tune=zerolatency speed-preset=ultrafast key-int-max={kind.gop_frames} bitrate={kbps} "
+            f"! x265enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate={kbps} "
             'option-string="open-gop=0:pools=1:frame-threads=1:lookahead-slices=0" '
             "! video/x-h265,profile=main ! h265parse "
             "! rtph265pay name=pay0 pt=96 config-interval=1 "
@@ -187,8 +198,45 @@ def audio_branch(kind: Kind, freq: int) -> str:
     raise ValueError(f"unknown audio codec {kind.audio!r}")
 
 
-def launch_line(pattern: str, freq: int, stamp: bool, kind: Kind = KINDS[DEFAULT_KIND], sub: bool = False) -> str:
-    return "( " + video_branch(kind, pattern, stamp, sub) + audio_branch(kind, freq) + ")"
+def launch_line(pattern: str, freq: int, stamp: bool, kind: Kind = KINDS[DEFAULT_KIND], sub: bool = False,
+                gop: int | None = None) -> str:
+    return "( " + video_branch(kind, pattern, stamp, sub, gop) + audio_branch(kind, freq) + ")"
+
+
+def configured_gop(settings_file: str, port: int, mount: str) -> int | None:
+    """The GOP length the ONVIF simulator's state file gives the profile streamed at this port and
+    mount; None when no profile is (or the file is missing or half-written)."""
+    try:
+        with open(settings_file) as handle:
+            profiles = json.load(handle)["profiles"].values()
+    except (OSError, ValueError, KeyError, AttributeError):
+        return None
+    for profile in profiles:
+        uri = urlsplit(profile.get("uri", ""))
+        if uri.path == mount and uri.port == port:
+            return int(profile["gov_length"])
+    return None
+
+
+def follow_encoder_settings(server: GstRtspServer.RTSPServer, args: argparse.Namespace, launches: dict) -> None:
+    """Poll the settings file; when a mount's GOP length changes, give its factory the new launch
+    line and disconnect every client (a camera restarting its encoder), so the next media has it.
+    `launches` maps each mount to (factory, function of a GOP length -> launch line, current GOP)."""
+
+    def check() -> bool:
+        changed = False
+        for mount, (factory, launch_for, current) in list(launches.items()):
+            gop = configured_gop(args.encoder_settings, args.port, mount)
+            if gop and gop != current:
+                factory.set_launch(launch_for(gop))
+                launches[mount] = (factory, launch_for, gop)
+                print(f"ENCODER {mount} {gop}", flush=True)
+                changed = True
+        if changed:
+            server.client_filter(lambda *_: GstRtspServer.RTSPFilterResult.REMOVE)
+        return True
+
+    GLib.timeout_add(SETTINGS_POLL_MS, check)
 
 
 def check_pipeline(launch: str) -> None:
@@ -326,9 +374,13 @@ def main(argv: list[str] | None = None) -> int:
     server = GstRtspServer.RTSPServer()
     server.set_address(args.address)
     server.set_service(str(args.port))
-    mounts = {args.mount: make_factory(launch_line(pattern, args.freq, stamp, kind), kind)}
+    launch_for = {args.mount: lambda gop: launch_line(pattern, args.freq, stamp, kind, gop=gop)}
     if args.sub:
-        mounts[sub_mount] = make_factory(launch_line(pattern, args.freq, stamp, kind, sub=True), kind)
+        launch_for[sub_mount] = lambda gop: launch_line(pattern, args.freq, stamp, kind, sub=True, gop=gop)
+    gops = {mount: configured_gop(args.encoder_settings, args.port, mount) if args.encoder_settings else None for mount in launch_for}
+    mounts = {mount: make_factory(launch(gops[mount]), kind) for mount, launch in launch_for.items()}
+    if args.encoder_settings:
+        follow_encoder_settings(server, args, {m: (mounts[m], launch_for[m], gops[m] or kind.gop_frames) for m in mounts})
     if args.user:
         configure_auth(server, list(mounts.values()), args.user, password, args.auth_method)
     for mount, factory in mounts.items():
@@ -349,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         notes.append(f"sub {base}{sub_mount}")
     if args.user:
         notes.append(f"{args.auth_method} auth, user {args.user}")
+    if args.encoder_settings:
+        notes.append("GOP " + ", ".join(f"{m} {g or kind.gop_frames}" for m, g in gops.items()))
     note = f" ({'; '.join(notes)})" if notes else ""
     print(f"READY {base}{args.mount}{note}", flush=True)
     loop.run()

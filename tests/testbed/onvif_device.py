@@ -22,7 +22,8 @@ device clock (UTC + --clock-offset) and whose nonce is new. SOAP 1.2 faults (HTT
     unknown operation                 400 env:Receiver ter:ActionNotSupported
     GovLength outside GOV_RANGE       400 env:Sender   ter:InvalidArgVal ter:ConfigModify
     unknown profile or configuration  400 env:Sender   ter:InvalidArgVal ter:NoProfile|ter:NoConfig
-A Set changes only GovLength (other fields are accepted and ignored); --state-file follows it.
+A Set changes only GovLength (other fields are accepted and ignored); --state-file follows it, and
+fake_camera.py --encoder-settings reads it, so the camera's RTSP stream follows the change.
 """
 
 from __future__ import annotations
@@ -196,8 +197,7 @@ class Device:
 def write_state(device: Device) -> None:
     if not device.state_file:
         return
-    state = {"profiles": {p.name: {k: v for k, v in vars(p).items() if k not in ("name", "uri")}
-                          for p in device.profiles}}
+    state = {"profiles": {p.name: {k: v for k, v in vars(p).items() if k != "name"} for p in device.profiles}}
     with device.lock:
         temporary = f"{device.state_file}.{os.getpid()}.tmp"
         with open(temporary, "w") as handle:

@@ -5,12 +5,15 @@ loopback: two kinds of camera, a clock far off, and each way a camera can refuse
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from camgate.onvif import OnvifError, read_device, set_keyframe_interval
-from tests.testbed.cameras import onvif_state_file, start_onvif_device
+from camgate.probe import analyse, ffprobe_command
+from tests.testbed.cameras import FAKE_CAMERA_SCRIPT, SYSTEM_PYTHON, onvif_state_file, start_onvif_device, wait_for_ready
 from tests.testbed.proc import free_ports, terminate
 USER, PASSWORD = "admin", "s3cret:/@x"
 MAIN = "main=rtsp://127.0.0.1:8554/cam1,H264,1280x720,25,100"
@@ -103,3 +106,32 @@ def test_tune_of_an_unknown_profile_lists_the_cameras_profiles(device):
     port, _state = device("media1", MAIN, SUB)
     with pytest.raises(OnvifError, match=r"has no profile 'third'; its profiles: main \(.*\), sub \(.*\)"):
         set_keyframe_interval("127.0.0.1", port, USER, PASSWORD, "third", 1, apply=False)
+
+
+def measured_keyframe_interval(url: str) -> float | None:
+    """What `camgate probe` would measure (its ffprobe command and analysis), run here."""
+    command = ffprobe_command("tcp", 10, 5)
+    out = subprocess.run(["bash", "-c", command], input=url + "\n", capture_output=True, text=True, timeout=60).stdout
+    return analyse("cam", json.loads(out), 2).keyframe_interval if out.strip() else None
+
+
+def test_a_fake_camera_following_the_simulator_sends_the_keyframe_interval_set_over_onvif(device, tmp_path):
+    rtsp_port = free_ports(1)[0]
+    url = f"rtsp://127.0.0.1:{rtsp_port}/cam1"
+    port, state = device("media2", f"main={url},H264,640x360,25,100")
+    log = tmp_path / "camera.log"
+    argv = [SYSTEM_PYTHON, str(FAKE_CAMERA_SCRIPT), "--address", "127.0.0.1", "--port", str(rtsp_port), "--mount", "/cam1",
+            "--no-stamp", "--encoder-settings", str(state)]  # fmt: skip
+    with open(log, "w") as out:
+        camera = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for_ready(camera, log, "cam1")
+        assert 3.6 <= measured_keyframe_interval(url) <= 4.4
+        set_keyframe_interval("127.0.0.1", port, USER, PASSWORD, "main", 1, apply=True)
+        deadline = time.monotonic() + 60  # the camera restarts its encoder: the first look may end early
+        while not 0.8 <= (measured := measured_keyframe_interval(url) or 0) <= 1.2:
+            assert time.monotonic() < deadline, f"still a keyframe every {measured} s; {log.read_text()[-500:]}"
+        assert "ENCODER /cam1 25" in log.read_text()
+    finally:
+        terminate(camera.pid, grace=5)
+        camera.wait()
