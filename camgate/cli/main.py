@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from camgate.cli import inspect, monitor, onvif, prepare, site, streams, testbed
+from camgate.cli import discover, inspect, monitor, onvif, prepare, site, streams, testbed
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,3 +28,4 @@ for command in (*prepare.COMMANDS, *streams.COMMANDS, *inspect.COMMANDS, *monito
     main.add_command(command)
 site.camera.add_command(onvif.camera_onvif)
 site.camera.add_command(onvif.camera_tune)
+site.camera.add_command(discover.camera_discover)

@@ -178,6 +178,8 @@ def camera_tune(site: str, camera_id: str, seconds: float, dry_run: bool, profil
     targets = _profiles_to_tune(device, camera, profile)
     try:
         with _camera_port(entry, host, port) as (client, reach_host, reach_port):
+            if not dry_run:
+                _require_ffprobe(client, entry[0].host, site, camera_id)
             changes = [(stream, set_keyframe_interval(reach_host, reach_port, username, password, p.token, seconds,
                                                       apply=not dry_run, timeout=timeout, name=f"{host}:{port}"))
                        for stream, p in targets]  # fmt: skip
@@ -199,6 +201,15 @@ def camera_tune(site: str, camera_id: str, seconds: float, dry_run: bool, profil
         fail(str(exc), EXIT_REMOTE)
     except OnvifError as exc:
         fail(str(exc), EXIT_FAILURE)
+
+
+def _require_ffprobe(client, gateway: str, site: str, camera_id: str) -> None:
+    """The check after a change measures the stream on the gateway: refuse before changing anything
+    when the gateway cannot measure (a site not deployed yet has no ffmpeg there)."""
+    status, _out, _err = remote.run(client, "command -v ffprobe")
+    if status != 0:
+        fail(f"camera {camera_id}: {gateway} has no ffprobe to check the stream after the change, so nothing was changed; "
+             f"fix: deploy the site first (pyinfra {site_inventory(site)} deploy.py installs ffmpeg), then tune", EXIT_FAILURE)
 
 
 def _gateway_camera_or_exit(inventory: str, camera_id: str) -> tuple[HostEntry, Camera]:

@@ -52,6 +52,8 @@ FILE_ORDER = (
     "test_metrics",
     "test_firewall",
     "test_cli",
+    "test_onvif",
+    "test_discover",
     "test_edges",
     "test_faults",
     "test_safe_changes",

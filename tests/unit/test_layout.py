@@ -54,8 +54,9 @@ MODULES = set(product_modules())
 
 
 def uploaded_name(module: str) -> str:
-    """The module name a gateway-side module has on the gateway (its file name there, minus .py)."""
-    return Path(paths.GATEWAY_CODE[module]).name.removesuffix(".py")
+    """The module name a gateway-side module has on the gateway (its file name there, minus .py); one
+    sent over SSH instead of installed (discovery) keeps its own."""
+    return Path(paths.GATEWAY_CODE.get(module, f"{module}.py")).name.removesuffix(".py")
 
 
 @pytest.mark.parametrize("script", GATEWAY_SIDE, ids=lambda p: p.name)
@@ -68,8 +69,8 @@ def test_gateway_side_code_imports_only_the_standard_library_and_its_siblings(sc
     # And it really loads as the gateway runs it: every module under its uploaded name in one folder,
     # the distribution's python3 without site-packages, the script's folder first on sys.path.
     for module in GATEWAY_SIDE:
-        shutil.copy(module, tmp_path / Path(paths.GATEWAY_CODE[module.stem]).name)
-    uploaded = tmp_path / Path(paths.GATEWAY_CODE[script.stem]).name
+        shutil.copy(module, tmp_path / f"{uploaded_name(module.stem)}.py")
+    uploaded = tmp_path / f"{uploaded_name(script.stem)}.py"
     load = f"import runpy, sys; sys.path.insert(0, {str(tmp_path)!r}); runpy.run_path({str(uploaded)!r}, run_name='loaded')"
     no_site = [] if script.name in DISTRIBUTION_IMPORTS else ["-S"]
     result = subprocess.run([HOST_PYTHON, *no_site, "-c", load], capture_output=True, text=True, timeout=30, cwd=tmp_path)
