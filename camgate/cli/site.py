@@ -389,13 +389,13 @@ def _from_onvif(site: str, site_files: Site, camera_id: str, address: str, usern
         fail(f"--onvif: {host}:{port} ({device.manufacturer} {device.model}) has no H.264 or H.265 profile "
              f"(its profiles: {', '.join(f'{p.name} {p.encoding}' for p in device.profiles)}); fix: set a profile "
              "to H.264 in the camera's web page, or add it with --url and video='transcode'", EXIT_FAILURE)  # fmt: skip
-    _print_choice(site, camera_id, device, main, sub, hls_time or DEFAULTS["hls_time"])
+    _print_choice(site, camera_id, f"{host}:{port}", device, main, sub, hls_time or DEFAULTS["hls_time"])
     field = host if port == ONVIF_PORT else f"{host}:{port}"
     return field, url or main.stream_uri, sub_url or (sub.stream_uri if sub else None), bitrate_kbps or main.bitrate_kbps
 
 
-def _print_choice(site: str, camera_id: str, device: Device, main: Profile, sub: Profile | None, hls_time: int) -> None:
-    click.echo(f"{device.address}: {device.manufacturer} {device.model}, {len(device.profiles)} profile(s) over ONVIF")
+def _print_choice(site: str, camera_id: str, address: str, device: Device, main: Profile, sub: Profile | None, hls_time: int) -> None:
+    click.echo(f"{address}: {device.manufacturer} {device.model}, {len(device.profiles)} profile(s) over ONVIF")
     if device.clock_note:
         click.echo(f"note: {device.clock_note}")
     for role, profile in (("main", main), ("sub", sub)):

@@ -197,10 +197,14 @@ def nft(*args: str) -> subprocess.CompletedProcess:
 
 def open_firewall(table: str, ports: list[int], notes: list[str]) -> int | None:
     """Insert a rule accepting UDP to `ports` in the table's input chain; its handle, or None (no
-    table: nothing to open; or the rule could not be added: a note says so)."""
+    table, or no nft at all before the first deploy: nothing to open; or the rule could not be
+    added: a note says so)."""
     try:
         if nft("list", "chain", "inet", table, "input").returncode != 0:
             return None
+    except FileNotFoundError:
+        return None
+    try:
         ports_expr = str(ports[0]) if len(ports) == 1 else "{ " + ", ".join(map(str, ports)) + " }"
         result = nft("--echo", "--handle", "insert", "rule", "inet", table, "input",
                      "udp", "dport", ports_expr, "accept", "comment", f'"{RULE_COMMENT}"')  # fmt: skip
