@@ -38,30 +38,41 @@ KEYFRAME_TOLERANCE = 0.2
 
 
 @click.command("onvif")
-@click.argument("inventory", type=click.Path(dir_okay=False))
-@click.argument("address")
+@click.argument("site")
+@click.argument("address", metavar="ADDRESS|ID")
 @click.option("--username", help="The camera's ONVIF user (often its admin account).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (one line).")
 @click.option("--password-prompt", is_flag=True, help="Ask for the password (hidden, twice).")
 @click.option("--gateway", help="The gateway whose network the camera is on (when the inventory has several).")
 @click.option("--direct", is_flag=True, help="Connect from this machine instead of through the gateway.")
 @click.option("--timeout", type=click.FloatRange(1, 300), default=20, show_default=True, help="Seconds for all the calls together.")
-def camera_onvif(inventory: str, address: str, username: str | None, password_stdin: bool, password_prompt: bool,
+def camera_onvif(site: str, address: str, username: str | None, password_stdin: bool, password_prompt: bool,
                  gateway: str | None, direct: bool, timeout: float) -> None:
-    """Read an ONVIF camera (ADDRESS, or ADDRESS:PORT; port 80 by default) from its gateway: maker,
-    model, firmware, clock, and every media profile with its codec, size, frame rate, keyframe
-    interval, bitrate, RTSP stream URI and snapshot URI, and the live latency each would give.
-    Changes nothing on the camera. Media2 is used where the camera offers it (H.265 profiles
-    appear only there). Exits 0, 1 when the camera cannot be read (the reason and the fix are
-    printed), 2 on bad input, 4 when the gateway cannot be reached.
+    """Read an ONVIF camera on the network of SITE's gateway (SITE: a site name or an inventory
+    file): maker, model, firmware, clock, and every media profile with its codec, size, frame rate,
+    keyframe interval, bitrate, RTSP stream URI and snapshot URI, and the live latency each would
+    give. The camera is ADDRESS or ADDRESS:PORT (port 80 by default), or the ID of a camera of the
+    site with an `onvif` field, whose user and password are then used unless given. Changes
+    nothing on the camera. Media2 is used where the camera offers it (H.265 profiles appear only
+    there). Exits 0, 1 when the camera cannot be read (the reason and the fix are printed), 2 on
+    bad input, 4 when the gateway cannot be reached.
 
     \b
     Example:
-      printf '%s' "$CAM_PW" | camgate camera onvif inventory/site.py 192.168.1.20 --username admin --password-stdin
+      printf '%s' "$CAM_PW" | camgate camera onvif mysite 192.168.1.20 --username admin --password-stdin
+      camgate camera onvif mysite front-door
     """
-    host, port = address_or_exit(address, "ADDRESS")
+    entries = load_inventory_or_exit(site_inventory(site))
     password = read_password(password_stdin, password_prompt, what="ONVIF password")
-    entry = pick_gateway(load_inventory_or_exit(inventory), gateway)
+    known = _site_camera(entries, address)
+    if known is not None and known[1].onvif:
+        entry, camera = known
+        host, port = address_or_exit(camera.onvif, f"camera {camera.id}: field 'onvif'")
+        username = username or camera.username
+        password = password or _camera_password(entry, camera)
+    else:
+        host, port = address_or_exit(address, "ADDRESS")
+        entry = pick_gateway(entries, gateway)
     device = read_camera_or_exit(entry, host, port, username, password, timeout, direct)
     print_device(device, host, port)
 
@@ -212,12 +223,19 @@ def _require_ffprobe(client, gateway: str, site: str, camera_id: str) -> None:
              f"fix: deploy the site first (pyinfra {site_inventory(site)} deploy.py installs ffmpeg), then tune", EXIT_FAILURE)
 
 
-def _gateway_camera_or_exit(inventory: str, camera_id: str) -> tuple[HostEntry, Camera]:
-    entries = load_inventory_or_exit(inventory)
+def _site_camera(entries: list[HostEntry], camera_id: str) -> tuple[HostEntry, Camera] | None:
     for gateway, data in entries:
         for camera in gateway.cameras:
             if camera.id == camera_id:
                 return (gateway, data), camera
+    return None
+
+
+def _gateway_camera_or_exit(inventory: str, camera_id: str) -> tuple[HostEntry, Camera]:
+    entries = load_inventory_or_exit(inventory)
+    found = _site_camera(entries, camera_id)
+    if found is not None:
+        return found
     ids = ", ".join(c.id for gateway, _ in entries for c in gateway.cameras) or "(none)"
     fail(f"ID: {camera_id!r} is not a camera of {inventory}; fix: use one of {ids}")
 
