@@ -174,44 +174,98 @@ def _library():
     return onvif
 
 
+Size = tuple[int, int]
+
+
 @dataclass(frozen=True)
-class KeyframeChange:
+class EncoderOptions:
+    """What the camera allows for one encoder configuration, for the encoding asked for."""
+
+    encodings: tuple[str, ...]  # every encoding the encoder offers
+    gov_range: tuple[int, int]
+    sizes: tuple[Size, ...]  # the resolutions it offers in that encoding (empty: not listed)
+
+
+@dataclass(frozen=True)
+class EncoderChange:
     profile: Profile  # as it was
-    gov_length: int  # asked for
-    allowed: tuple[int, int]  # the camera's GOP length range for this encoder
-    applied: int | None  # read back after the change; None in a dry run
+    gov_length: int | None  # asked for (None: unchanged), and so on
+    encoding: str | None
+    size: Size | None
+    options: EncoderOptions
+    applied: Profile | None  # read back after the change; None in a dry run
+
+    @property
+    def after(self) -> tuple[str, Size, int | None]:
+        """(encoding, size, GOP length) the profile has once the change is made."""
+        p = self.profile
+        return self.encoding or p.encoding, self.size or (p.width, p.height), self.gov_length or p.gov_length
 
 
-def set_keyframe_interval(host: str, port: int, username: str | None, password: str | None, profile: str,
-                          seconds: float, apply: bool, timeout: float = DEFAULT_TIMEOUT, name: str | None = None) -> KeyframeChange:
-    """Set the GOP length of `profile` (token or name) so keyframes come every `seconds`, on the
-    service it was read from; with apply=False only work out and check the change."""
+def change_encoder(host: str, port: int, username: str | None, password: str | None, profile: str, apply: bool, *,
+                   keyframe_seconds: float | None = None, encoding: str | None = None, size: Size | None = None,
+                   timeout: float = DEFAULT_TIMEOUT, name: str | None = None) -> EncoderChange:
+    """Change the video encoder of `profile` (token or name) on the service it was read from: its GOP
+    length so keyframes come every `keyframe_seconds`, its `encoding` (H264, H265), its `size`.
+    Everything is checked against the camera's own options first (OnvifError naming the choices);
+    with apply=False nothing is changed. After the change the profile is read back."""
     step = _Step(name or f"{host}:{port}")
-    work = _set_keyframe_interval(host, port, username or "", password or "", profile, seconds, apply, step)
+    work = _change_encoder(host, port, username or "", password or "", profile, apply, keyframe_seconds, encoding, size, step)
     return asyncio.run(_within(timeout, work, step))
 
 
-async def _set_keyframe_interval(host, port, username, password, wanted: str, seconds: float, apply: bool,
-                                 step: _Step) -> KeyframeChange:
+def set_keyframe_interval(host: str, port: int, username: str | None, password: str | None, profile: str,
+                          seconds: float, apply: bool, timeout: float = DEFAULT_TIMEOUT, name: str | None = None) -> EncoderChange:
+    """change_encoder for the keyframe interval alone."""
+    return change_encoder(host, port, username, password, profile, apply, keyframe_seconds=seconds, timeout=timeout, name=name)
+
+
+async def _change_encoder(host, port, username, password, wanted: str, apply: bool, seconds: float | None,
+                          encoding: str | None, size: Size | None, step: _Step) -> EncoderChange:
     camera, media2 = await _connect(host, port, username, password, step)
     try:
         profile = _pick(await _profiles(camera, media2, step), wanted, step.camera)
-        if not profile.fps:
-            raise OnvifError(f"{step.camera} profile {profile.name!r} reports no frame rate, so no GOP length for "
-                             f"{seconds:g} s; fix: set the keyframe interval in the camera's web page")
-        gov = max(1, round(seconds * profile.fps))
+        media1 = None if media2 else await camera.create_media_service()
+        target = encoding or profile.encoding
+        options = await (_media2_options(media2, profile, target, step) if media2 else _media1_options(media1, profile, target, step))
+        gov = _gov_length(profile, seconds, options, step.camera) if seconds else None
+        _check_choice(profile, encoding, size, options, step.camera, media2 is not None)
+        change = EncoderChange(profile, gov, encoding, size, options, None)
+        if not apply:
+            return change
         if media2:
-            change = await _media2_keyframes(media2, profile, gov, apply, step)
+            await _media2_set(media2, profile, change, step)
         else:
-            change = await _media1_keyframes(await camera.create_media_service(), profile, gov, apply, step)
+            await _media1_set(media1, profile, change, step)
+        after = _pick(await _profiles(camera, media2, step), profile.token, step.camera)
     finally:
         await camera.close()
-    low, high = change.allowed
+    return EncoderChange(profile, gov, encoding, size, options, after)
+
+
+def _gov_length(profile: Profile, seconds: float, options: EncoderOptions, camera: str) -> int:
+    if not profile.fps:
+        raise OnvifError(f"{camera} profile {profile.name!r} reports no frame rate, so no GOP length for "
+                         f"{seconds:g} s; fix: set the keyframe interval in the camera's web page")
+    gov = max(1, round(seconds * profile.fps))
+    low, high = options.gov_range
     if not low <= gov <= high:
-        raise OnvifError(f"{step.camera} profile {profile.name!r}: a keyframe every {seconds:g} s at {profile.fps:g} fps "
+        raise OnvifError(f"{camera} profile {profile.name!r}: a keyframe every {seconds:g} s at {profile.fps:g} fps "
                          f"is a GOP length of {gov}, outside what the camera allows ({low}-{high}); fix: choose "
                          f"between {low / profile.fps:g} s and {high / profile.fps:g} s")
-    return change
+    return gov
+
+
+def _check_choice(profile: Profile, encoding: str | None, size: Size | None, options: EncoderOptions, camera: str,
+                  has_media2: bool) -> None:
+    if encoding and encoding not in options.encodings:
+        where = "" if has_media2 else " (it has no Media2 service, and Media lists no H.265)"
+        raise OnvifError(f"{camera} profile {profile.name!r} offers {', '.join(options.encodings) or 'no encoding'}, "
+                         f"not {encoding}{where}; fix: choose one of those, or set the codec in the camera's web page")
+    if size and options.sizes and size not in options.sizes:
+        offered = ", ".join(f"{w}x{h}" for w, h in options.sizes)
+        raise OnvifError(f"{camera} profile {profile.name!r} offers {offered} in {encoding or profile.encoding}, not "
+                         f"{size[0]}x{size[1]}; fix: choose one of those")
 
 
 def _pick(profiles: list[Profile], wanted: str, camera: str) -> Profile:
@@ -222,47 +276,57 @@ def _pick(profiles: list[Profile], wanted: str, camera: str) -> Profile:
     raise OnvifError(f"{camera} has no profile {wanted!r}; its profiles: {names}")
 
 
-async def _media2_keyframes(media2: "Media2", profile: Profile, gov: int, apply: bool, step: _Step) -> KeyframeChange:
-    token = f"<tr2:ConfigurationToken>{_xml(profile.encoder_token)}</tr2:ConfigurationToken>"
+def _media2_token(profile: Profile) -> str:
+    return f"<tr2:ConfigurationToken>{_xml(profile.encoder_token)}</tr2:ConfigurationToken>"
+
+
+async def _media2_options(media2: "Media2", profile: Profile, encoding: str, step: _Step) -> EncoderOptions:
     step.name = "Media2 GetVideoEncoderConfigurationOptions"
-    options = await media2.call("GetVideoEncoderConfigurationOptions", token)
-    ranges = [o.get("GovLengthRange", "") for o in options.iterfind("tr2:GetVideoEncoderConfigurationOptionsResponse/tr2:Options", NS)
-              if o.findtext("tt:Encoding", "", NS) == profile.encoding]  # fmt: skip
-    allowed = _range(ranges[0].split()) if ranges else (1, 1 << 16)
-    change = KeyframeChange(profile, gov, allowed, None)
-    if not apply or not allowed[0] <= gov <= allowed[1]:
-        return change
+    answer = await media2.call("GetVideoEncoderConfigurationOptions", _media2_token(profile))
+    options = list(answer.iterfind("tr2:GetVideoEncoderConfigurationOptionsResponse/tr2:Options", NS))
+    chosen = [o for o in options if o.findtext("tt:Encoding", "", NS) == encoding]
+    sizes = tuple((int(r.findtext("tt:Width", "0", NS)), int(r.findtext("tt:Height", "0", NS)))
+                  for o in chosen for r in o.iterfind("tt:ResolutionsAvailable", NS))  # fmt: skip
+    gov_range = chosen[0].get("GovLengthRange", "") if chosen else ""
+    return EncoderOptions(tuple(dict.fromkeys(o.findtext("tt:Encoding", "", NS) for o in options)),
+                          _range(gov_range.split()) if gov_range else (1, 1 << 16), sizes)  # fmt: skip
+
+
+async def _media2_set(media2: "Media2", profile: Profile, change: EncoderChange, step: _Step) -> None:
     step.name = "Media2 GetVideoEncoderConfigurations"
-    current = await media2.call("GetVideoEncoderConfigurations", token)
+    current = await media2.call("GetVideoEncoderConfigurations", _media2_token(profile))
     configuration = current.find("tr2:GetVideoEncoderConfigurationsResponse/tr2:Configurations", NS)
-    configuration.set("GovLength", str(gov))
+    encoding, (width, height), gov = change.after
+    if gov:
+        configuration.set("GovLength", str(gov))
+    configuration.find("tt:Encoding", NS).text = encoding
+    configuration.find("tt:Resolution/tt:Width", NS).text = str(width)
+    configuration.find("tt:Resolution/tt:Height", NS).text = str(height)
     configuration.tag = f"{{{MEDIA2}}}Configuration"
     step.name = "Media2 SetVideoEncoderConfiguration"
     await media2.call("SetVideoEncoderConfiguration", ET.tostring(configuration, encoding="unicode"))
-    step.name = "Media2 GetVideoEncoderConfigurations"
-    after = await media2.call("GetVideoEncoderConfigurations", token)
-    applied = after.find("tr2:GetVideoEncoderConfigurationsResponse/tr2:Configurations", NS).get("GovLength")
-    return KeyframeChange(profile, gov, allowed, int(applied) if applied else None)
 
 
-async def _media1_keyframes(media, profile: Profile, gov: int, apply: bool, step: _Step) -> KeyframeChange:
-    token = {"ConfigurationToken": profile.encoder_token}
+async def _media1_options(media, profile: Profile, encoding: str, step: _Step) -> EncoderOptions:
     step.name = "GetVideoEncoderConfigurationOptions"
-    options = await media.GetVideoEncoderConfigurationOptions(token)
-    codec = getattr(options, profile.encoding, None) if profile.encoding in ("H264", "MPEG4") else None
-    gov_range = codec.GovLengthRange if codec is not None else None
-    allowed = _range((gov_range.Min, gov_range.Max)) if gov_range is not None else (1, 1 << 16)
-    change = KeyframeChange(profile, gov, allowed, None)
-    if not apply or not allowed[0] <= gov <= allowed[1]:
-        return change
+    options = await media.GetVideoEncoderConfigurationOptions({"ConfigurationToken": profile.encoder_token})
+    encodings = tuple(name for name in ("H264", "MPEG4", "JPEG") if getattr(options, name, None) is not None)
+    codec = getattr(options, encoding, None) if encoding in encodings else None
+    gov_range = getattr(codec, "GovLengthRange", None) if codec is not None else None
+    sizes = tuple((int(r.Width), int(r.Height)) for r in (getattr(codec, "ResolutionsAvailable", None) or []))
+    return EncoderOptions(encodings, _range((gov_range.Min, gov_range.Max)) if gov_range is not None else (1, 1 << 16), sizes)
+
+
+async def _media1_set(media, profile: Profile, change: EncoderChange, step: _Step) -> None:
     step.name = "GetVideoEncoderConfiguration"
-    configuration = await media.GetVideoEncoderConfiguration(token)
-    getattr(configuration, profile.encoding).GovLength = gov
+    configuration = await media.GetVideoEncoderConfiguration({"ConfigurationToken": profile.encoder_token})
+    encoding, (width, height), gov = change.after
+    configuration.Encoding = encoding
+    configuration.Resolution.Width, configuration.Resolution.Height = width, height
+    if gov and getattr(configuration, encoding, None) is not None:
+        getattr(configuration, encoding).GovLength = gov
     step.name = "SetVideoEncoderConfiguration"
     await media.SetVideoEncoderConfiguration({"Configuration": configuration, "ForcePersistence": True})
-    step.name = "GetVideoEncoderConfiguration"
-    after = await media.GetVideoEncoderConfiguration(token)
-    return KeyframeChange(profile, gov, allowed, int(getattr(after, profile.encoding).GovLength))
 
 
 def _range(bounds) -> tuple[int, int]:

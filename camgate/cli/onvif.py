@@ -26,7 +26,7 @@ from camgate.cli.common import (
 )
 from camgate.cli.inspect import probe_camera
 from camgate.model import CAMERA_DEFAULTS, Camera, check_onvif_address
-from camgate.onvif import Device, KeyframeChange, OnvifError, Profile, read_device, same_stream, set_keyframe_interval, split_address
+from camgate.onvif import Device, EncoderChange, OnvifError, Profile, change_encoder, read_device, same_stream, split_address
 from camgate.probe import expected_latency
 from camgate.secrets import SecretError, resolve_secret
 
@@ -148,10 +148,26 @@ class Seconds(click.ParamType):
         return seconds
 
 
+CODECS = {"h264": "H264", "h265": "H265"}  # option value -> ONVIF encoding
+PROBED_CODEC = {"H264": "h264", "H265": "hevc"}  # ONVIF encoding -> what ffprobe calls it
+
+
+def picture_size(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    match = re.fullmatch(r"([0-9]{2,5})x([0-9]{2,5})", value.strip().lower())
+    if not match:
+        fail(f"--sub-size: {value!r} is not a picture size; fix: give WIDTHxHEIGHT, e.g. 640x360")
+    return int(match[1]), int(match[2])
+
+
 @click.command("tune")
 @click.argument("site")
 @click.argument("camera_id", metavar="ID")
-@click.option("--keyframe", "seconds", type=Seconds(), required=True, help="Seconds between keyframes: 1s, 2s, 500ms.")
+@click.option("--keyframe", "seconds", type=Seconds(), help="Seconds between keyframes: 1s, 2s, 500ms.")
+@click.option("--codec", type=click.Choice(sorted(CODECS), case_sensitive=False),
+              help="Video codec of the profiles: h264 (WebRTC, every phone and browser) or h265 (where offered).")
+@click.option("--sub-size", help="Picture size of the sub profile, WIDTHxHEIGHT, one the camera offers (e.g. 640x360).")
 @click.option("--dry-run", is_flag=True, help="Print what would change (before -> after) and change nothing.")
 @click.option("--profile", help="The ONVIF profile (name or token) to tune (default: those of the camera's url and sub_url).")
 @click.option("--onvif", "address", help="ADDRESS[:PORT] of the camera's ONVIF service (default: its onvif field).")
@@ -159,26 +175,33 @@ class Seconds(click.ParamType):
 @click.option("--password-stdin", is_flag=True, help="Read the ONVIF password from standard input (default: the camera's).")
 @click.option("--password-prompt", is_flag=True, help="Ask for the ONVIF password (hidden, twice).")
 @click.option("--settle", type=click.IntRange(10, 900), default=SETTLE_SECONDS, show_default=True,
-              help="Seconds to wait for the stream to show the new interval.")
+              help="Seconds to wait for the stream to show the change.")
 @click.option("--timeout", type=click.FloatRange(1, 300), default=20, show_default=True, help="Seconds for the ONVIF calls of each profile.")
-def camera_tune(site: str, camera_id: str, seconds: float, dry_run: bool, profile: str | None, address: str | None,
-                username: str | None, password_stdin: bool, password_prompt: bool, settle: int, timeout: float) -> None:  # fmt: skip
-    """Set camera ID's keyframe interval (its GOP length, over ONVIF) on the profiles SITE pulls,
-    then check from the gateway that the stream really changed, measured as `camgate probe` does.
+def camera_tune(site: str, camera_id: str, seconds: float | None, codec: str | None, sub_size: str | None, dry_run: bool,
+                profile: str | None, address: str | None, username: str | None, password_stdin: bool, password_prompt: bool,
+                settle: int, timeout: float) -> None:  # fmt: skip
+    """Change camera ID's video encoder over ONVIF on the profiles SITE pulls: its keyframe interval
+    (GOP length), its codec, its sub profile's picture size; then check from the gateway that the
+    stream really changed, measured as `camgate probe` does.
 
     The keyframe interval sets the live latency: segments are cut at keyframes, and players start
-    three segments behind. The camera's own limits (its GovLengthRange) are checked before anything
-    is changed; --dry-run prints before -> after and stops. The camera's ONVIF address is its
-    `onvif` field (camgate camera add --onvif sets it) or --onvif; its user and password are the
-    camera's (the same account on most cameras) unless given. Exits 0 when the stream shows the new
-    interval, 1 when the camera refuses or its stream does not follow, 2 on bad input, 4 when the
+    three segments behind. H.264 is what WebRTC carries and what every phone plays. Every value is
+    checked against the camera's own options (GovLengthRange, encodings, resolutions) before
+    anything is changed; --dry-run prints before -> after and stops. The camera's ONVIF address is
+    its `onvif` field (camgate camera add --onvif sets it) or --onvif; its user and password are
+    the camera's (the same account on most cameras) unless given. Exits 0 when the stream shows
+    the change, 1 when the camera refuses or its stream does not follow, 2 on bad input, 4 when the
     gateway cannot be reached.
 
     \b
     Example:
       camgate camera tune mysite front-door --keyframe 1s --dry-run
       camgate camera tune inventory/mysite.py front-door --keyframe 1s
+      camgate camera tune mysite yard --codec h264 --sub-size 640x360
     """
+    if seconds is None and codec is None and sub_size is None:
+        fail("--keyframe, --codec or --sub-size: give at least one; fix: e.g. --keyframe 1s")
+    size = picture_size(sub_size)
     entry, camera = _gateway_camera_or_exit(site_inventory(site), camera_id)
     if not (address or camera.onvif):
         _no_address(camera)
@@ -187,15 +210,21 @@ def camera_tune(site: str, camera_id: str, seconds: float, dry_run: bool, profil
     password = read_password(password_stdin, password_prompt, what="ONVIF password") or _camera_password(entry, camera)
     device = read_camera_or_exit(entry, host, port, username, password, timeout)
     targets = _profiles_to_tune(device, camera, profile)
+    if size and not profile and not any(stream == "sub" for stream, _ in targets):
+        fail(f"--sub-size: camera {camera_id} has no sub stream in the site; fix: set its sub_url to a second profile's "
+             "stream, or pass --profile NAME")  # fmt: skip
+    wanted = [(stream, p, size if (stream == "sub" or profile) else None) for stream, p in targets]
+    wanted = [(stream, p, picture) for stream, p, picture in wanted if seconds or codec or picture]
     try:
         with _camera_port(entry, host, port) as (client, reach_host, reach_port):
             if not dry_run:
                 _require_ffprobe(client, entry[0].host, site, camera_id)
-            changes = [(stream, set_keyframe_interval(reach_host, reach_port, username, password, p.token, seconds,
-                                                      apply=not dry_run, timeout=timeout, name=f"{host}:{port}"))
-                       for stream, p in targets]  # fmt: skip
+            changes = [(stream, change_encoder(reach_host, reach_port, username, password, p.token, not dry_run,
+                                               keyframe_seconds=seconds, encoding=CODECS.get((codec or "").lower()),
+                                               size=picture, timeout=timeout, name=f"{host}:{port}"))
+                       for stream, p, picture in wanted]  # fmt: skip
             for stream, change in changes:
-                _print_change(camera, stream, change, seconds, dry_run)
+                _print_change(camera, stream, change, dry_run)
             if dry_run:
                 click.echo("dry run: nothing changed on the camera")
                 return
@@ -203,11 +232,11 @@ def camera_tune(site: str, camera_id: str, seconds: float, dry_run: bool, profil
             if not checked:
                 click.echo(f"note: profile {profile!r} is not a stream of camera {camera_id}: its stream is not checked")
                 return
-            if not _streams_follow(client, entry[0], camera, checked, seconds, settle):
-                fail(f"camera {camera_id}: the camera took the new GOP length but its stream still does not show a "
-                     f"keyframe every {seconds:g} s after {settle} s; fix: some cameras apply encoder changes only "
-                     "after a restart (reboot it), and 'smart' codecs (H.264+, Zipstream, Smart Codec) override the "
-                     "GOP: turn them off in the camera's web page", EXIT_FAILURE)  # fmt: skip
+            if not _streams_follow(client, entry[0], camera, checked, settle):
+                fail(f"camera {camera_id}: the camera took the new settings but its stream still does not show them "
+                     f"after {settle} s; fix: some cameras apply encoder changes only after a restart (reboot it), and "
+                     "'smart' codecs (H.264+, Zipstream, Smart Codec) override the GOP: turn them off in the camera's "
+                     "web page", EXIT_FAILURE)  # fmt: skip
     except remote.RemoteError as exc:
         fail(str(exc), EXIT_REMOTE)
     except OnvifError as exc:
@@ -277,32 +306,54 @@ def _profile_names(device: Device) -> str:
     return ", ".join(f"{p.name} ({p.token})" for p in device.profiles) or "(none with video)"
 
 
-def _print_change(camera: Camera, stream: str | None, change: KeyframeChange, seconds: float, dry_run: bool) -> None:
-    before, p = change.profile, change.profile
-    hls_time = camera.hls_time
+def _print_change(camera: Camera, stream: str | None, change: EncoderChange, dry_run: bool) -> None:
+    p = change.profile
+    encoding, (width, height), gov = change.after
+    parts = []
+    if change.gov_length:
+        old = f"every {p.keyframe_interval:g} s (GOP {p.gov_length})" if p.keyframe_interval else "unknown"
+        hls_time = camera.hls_time
+        parts.append(f"keyframes {old} -> every {gov / p.fps:g} s (GOP {gov}); live latency about "
+                     f"{expected_latency(hls_time, p.keyframe_interval)} s -> about {expected_latency(hls_time, gov / p.fps)} s")
+    if change.encoding:
+        parts.append(f"video {p.encoding} -> {encoding}")
+    if change.size:
+        parts.append(f"picture {p.width}x{p.height} -> {width}x{height}")
     what = f"{camera.id} {stream or 'profile'} ({p.name}, {p.encoding} {p.width}x{p.height} {p.fps:g} fps)"
-    old = f"every {before.keyframe_interval:g} s (GOP {before.gov_length})" if before.keyframe_interval else "unknown"
-    new = f"every {change.gov_length / p.fps:g} s (GOP {change.gov_length})"
-    latency = f"live latency about {expected_latency(hls_time, before.keyframe_interval)} s -> about {expected_latency(hls_time, seconds)} s"
-    click.echo(f"{what}: keyframes {old} -> {new}; {latency}{' (dry run)' if dry_run else ''}")
+    click.echo(f"{what}: {'; '.join(parts)}{' (dry run)' if dry_run else ''}")
     if change.applied is not None:
-        click.echo(f"{camera.id} {stream or p.name}: the camera reads back GOP {change.applied}")
+        a = change.applied
+        extra = f", {a.encoding} {a.width}x{a.height}" if change.encoding or change.size else ""
+        click.echo(f"{camera.id} {stream or p.name}: the camera reads back GOP {a.gov_length}{extra}")
 
 
-def _streams_follow(client, gateway, camera: Camera, changes: list[tuple[str, KeyframeChange]], seconds: float,
-                    settle: int) -> bool:
-    """Probe each tuned stream from the gateway until it shows a keyframe every `seconds` (within
-    KEYFRAME_TOLERANCE), for at most `settle` seconds; print what each look measured."""
+def _shows(result, change: EncoderChange) -> bool:
+    """Whether a probe of the stream shows what the change asked for (within KEYFRAME_TOLERANCE)."""
+    encoding, (width, height), gov = change.after
+    fps = change.profile.fps
+    if change.gov_length and not (result.keyframe_interval and fps and
+                                  math.isclose(result.keyframe_interval, gov / fps, rel_tol=KEYFRAME_TOLERANCE, abs_tol=0.1)):
+        return False
+    if change.encoding and result.video_codec != PROBED_CODEC.get(encoding, encoding.lower()):
+        return False
+    return not change.size or (result.width, result.height) == (width, height)
+
+
+def _streams_follow(client, gateway, camera: Camera, changes: list[tuple[str, EncoderChange]], settle: int) -> bool:
+    """Probe each changed stream from the gateway until it shows the change, for at most `settle`
+    seconds; print what each look measured."""
     deadline = time.monotonic() + settle
-    pending = {stream: dataclasses.replace(camera, url=camera.url if stream == "main" else camera.sub_url) for stream, _ in changes}
+    pending = {stream: (dataclasses.replace(camera, url=camera.url if stream == "main" else camera.sub_url), change)
+               for stream, change in changes}  # fmt: skip
     while pending and time.monotonic() < deadline:
-        for stream, target in list(pending.items()):
+        for stream, (target, change) in list(pending.items()):
             click.echo(f"checking {camera.id} {stream} from the gateway (ffprobe) ...", err=True)
-            measured = probe_camera(client, gateway, target).keyframe_interval
-            if measured and math.isclose(measured, seconds, rel_tol=KEYFRAME_TOLERANCE, abs_tol=0.1):
-                click.echo(f"{camera.id} {stream}: measured from the gateway: a keyframe every {measured:g} s")
+            result = probe_camera(client, gateway, target)
+            seen = (f"a keyframe every {result.keyframe_interval:g} s" if result.keyframe_interval else "no keyframe interval") + (
+                f", {result.video_codec} {result.width}x{result.height}" if change.encoding or change.size else "")
+            if _shows(result, change):
+                click.echo(f"{camera.id} {stream}: measured from the gateway: {seen}")
                 del pending[stream]
             else:
-                click.echo(f"{camera.id} {stream}: measured {f'every {measured:g} s' if measured else 'no keyframe interval'} "
-                           "(the camera may be restarting its encoder)", err=True)  # fmt: skip
+                click.echo(f"{camera.id} {stream}: measured {seen} (the camera may be restarting its encoder)", err=True)
     return not pending

@@ -136,6 +136,25 @@ def test_tune_sets_a_keyframe_every_second_and_the_gateways_stream_follows(deplo
         testbed.start_camera("cam3")
 
 
+def test_tune_switches_an_h265_camera_to_h264_and_the_gateways_stream_follows(deployer, testbed, state, onvif_device, tmp_path):
+    # The same camera, now sending H.265 (as many ship), set to H.264 for WebRTC and older phones.
+    cam3 = next(c for c in state["cameras"] if c["id"] == "cam3")
+    address = onvif_device("media2", f"main={cam3['url']},H265,640x360,25,25", username=cam3["username"], password=cam3["password"])
+    settings = onvif_state_file(tmp_path, int(address.rsplit(":", 1)[1]))
+    testbed.start_camera("cam3", encoder_settings=settings)
+    try:
+        refused = camgate(deployer, "camera", "tune", INVENTORY, "cam3", "--onvif", address, "--sub-size", "384x216")
+        assert refused.returncode == 2 and "--sub-size: camera cam3 has no sub stream in the site" in refused.stderr
+        tuned = camgate(deployer, "camera", "tune", INVENTORY, "cam3", "--onvif", address, "--codec", "h264", timeout=400)
+        assert tuned.returncode == 0, tuned.stdout + tuned.stderr
+        assert "cam3 main (main, H265 640x360 25 fps): video H265 -> H264" in tuned.stdout
+        assert "cam3 main: the camera reads back GOP 25, H264 640x360" in tuned.stdout
+        assert re.search(r"cam3 main: measured from the gateway: a keyframe every [0-9.]+ s, h264 640x360", tuned.stdout), tuned.stdout
+        assert json.loads(settings.read_text())["profiles"]["main"]["encoding"] == "H264"
+    finally:
+        testbed.start_camera("cam3")
+
+
 def test_tune_names_the_fix_for_a_camera_with_no_onvif_address(deployer):
     result = camgate(deployer, "camera", "tune", INVENTORY, "cam1", "--keyframe", "1s")
     assert result.returncode == 2

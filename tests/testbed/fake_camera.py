@@ -27,8 +27,9 @@ gateway should see from each):
 
 --encoder-settings FILE makes the encoder configurable, as over ONVIF: FILE is the state file of
 onvif_device.py (its profiles' stream URIs and GOP lengths). A mount whose URL is a profile's uses
-that GOP length; when it changes, the camera restarts its encoder as real ones do: every RTSP client
-is disconnected, and the next one gets the new keyframe interval (it prints "ENCODER <mount> <gop>").
+that profile's codec, picture size and GOP length; when they change, the camera restarts its encoder
+as real ones do: every RTSP client is disconnected, and the next one gets the new stream (it prints
+"ENCODER <mount> <gop> <codec> <W>x<H>").
 
 --sub also serves <mount>-sub from the same process: the same picture, smaller (see SUB_SIZES) and
 at ~256 kbit/s, in the main stream's codecs, like a camera's second profile.
@@ -51,7 +52,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 import gi
@@ -150,8 +151,9 @@ def aac_encoder() -> str:
     raise SystemExit("no AAC encoder element (avenc_aac, voaacenc, fdkaacenc) is installed")
 
 
-def video_branch(kind: Kind, pattern: str, stamp: bool, sub: bool, gop: int | None = None) -> str:
-    width, height = SUB_SIZES[(kind.width, kind.height)] if sub else (kind.width, kind.height)
+def video_branch(kind: Kind, pattern: str, stamp: bool, sub: bool, gop: int | None = None,
+                 size: tuple[int, int] | None = None) -> str:
+    width, height = size or (SUB_SIZES[(kind.width, kind.height)] if sub else (kind.width, kind.height))
     overlay = f"! debugqroverlay name={CLOCK_QR} x=1 y=1 pixel-size={CLOCK_QR_PIXELS} " if stamp else ""
     source = (
         f"videotestsrc is-live=true pattern={pattern} "
@@ -199,38 +201,62 @@ def audio_branch(kind: Kind, freq: int) -> str:
 
 
 def launch_line(pattern: str, freq: int, stamp: bool, kind: Kind = KINDS[DEFAULT_KIND], sub: bool = False,
-                gop: int | None = None) -> str:
-    return "( " + video_branch(kind, pattern, stamp, sub, gop) + audio_branch(kind, freq) + ")"
+                gop: int | None = None, size: tuple[int, int] | None = None) -> str:
+    return "( " + video_branch(kind, pattern, stamp, sub, gop, size) + audio_branch(kind, freq) + ")"
 
 
-def configured_gop(settings_file: str, port: int, mount: str) -> int | None:
-    """The GOP length the ONVIF simulator's state file gives the profile streamed at this port and
-    mount; None when no profile is (or the file is missing or half-written)."""
+@dataclass(frozen=True)
+class Encoder:
+    """What an ONVIF client set for one stream: codec (h264, h265), picture size, GOP length."""
+
+    video: str
+    size: tuple[int, int]
+    gop: int
+
+
+ONVIF_CODECS = {"H264": "h264", "H265": "h265"}
+
+
+def configured_encoder(settings_file: str, port: int, mount: str) -> Encoder | None:
+    """The encoder settings the ONVIF simulator's state file gives the profile streamed at this port
+    and mount; None when no profile is (or the file is missing or half-written)."""
     try:
         with open(settings_file) as handle:
             profiles = json.load(handle)["profiles"].values()
-    except (OSError, ValueError, KeyError, AttributeError):
+        for profile in profiles:
+            uri = urlsplit(profile.get("uri", ""))
+            if uri.path == mount and uri.port == port:
+                return Encoder(ONVIF_CODECS[profile["encoding"]], (int(profile["width"]), int(profile["height"])),
+                               int(profile["gov_length"]))  # fmt: skip
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):
         return None
-    for profile in profiles:
-        uri = urlsplit(profile.get("uri", ""))
-        if uri.path == mount and uri.port == port:
-            return int(profile["gov_length"])
     return None
 
 
+def encoder_launch(pattern: str, freq: int, stamp: bool, kind: Kind, sub: bool):
+    """Encoder (or None: the kind's own settings) -> the launch line of a mount of this camera."""
+
+    def launch(encoder: Encoder | None) -> str:
+        if encoder is None:
+            return launch_line(pattern, freq, stamp, kind, sub=sub)
+        return launch_line(pattern, freq, stamp, replace(kind, video=encoder.video), sub=sub, gop=encoder.gop, size=encoder.size)
+
+    return launch
+
+
 def follow_encoder_settings(server: GstRtspServer.RTSPServer, args: argparse.Namespace, launches: dict) -> None:
-    """Poll the settings file; when a mount's GOP length changes, give its factory the new launch
-    line and disconnect every client (a camera restarting its encoder), so the next media has it.
-    `launches` maps each mount to (factory, function of a GOP length -> launch line, current GOP)."""
+    """Poll the settings file; when a mount's encoder settings change, give its factory the new launch
+    line and disconnect every client (a camera restarting its encoder), so the next media has them.
+    `launches` maps each mount to (factory, function of an Encoder -> launch line, current Encoder)."""
 
     def check() -> bool:
         changed = False
         for mount, (factory, launch_for, current) in list(launches.items()):
-            gop = configured_gop(args.encoder_settings, args.port, mount)
-            if gop and gop != current:
-                factory.set_launch(launch_for(gop))
-                launches[mount] = (factory, launch_for, gop)
-                print(f"ENCODER {mount} {gop}", flush=True)
+            encoder = configured_encoder(args.encoder_settings, args.port, mount)
+            if encoder and encoder != current:
+                factory.set_launch(launch_for(encoder))
+                launches[mount] = (factory, launch_for, encoder)
+                print(f"ENCODER {mount} {encoder.gop} {encoder.video} {encoder.size[0]}x{encoder.size[1]}", flush=True)
                 changed = True
         if changed:
             server.client_filter(lambda *_: GstRtspServer.RTSPFilterResult.REMOVE)
@@ -374,13 +400,13 @@ def main(argv: list[str] | None = None) -> int:
     server = GstRtspServer.RTSPServer()
     server.set_address(args.address)
     server.set_service(str(args.port))
-    launch_for = {args.mount: lambda gop: launch_line(pattern, args.freq, stamp, kind, gop=gop)}
-    if args.sub:
-        launch_for[sub_mount] = lambda gop: launch_line(pattern, args.freq, stamp, kind, sub=True, gop=gop)
-    gops = {mount: configured_gop(args.encoder_settings, args.port, mount) if args.encoder_settings else None for mount in launch_for}
-    mounts = {mount: make_factory(launch(gops[mount]), kind) for mount, launch in launch_for.items()}
+    launch_for = {mount: encoder_launch(pattern, args.freq, stamp, kind, sub=mount == sub_mount)
+                  for mount in ([args.mount, sub_mount] if args.sub else [args.mount])}  # fmt: skip
+    encoders = {mount: configured_encoder(args.encoder_settings, args.port, mount) if args.encoder_settings else None
+                for mount in launch_for}  # fmt: skip
+    mounts = {mount: make_factory(launch(encoders[mount]), kind) for mount, launch in launch_for.items()}
     if args.encoder_settings:
-        follow_encoder_settings(server, args, {m: (mounts[m], launch_for[m], gops[m] or kind.gop_frames) for m in mounts})
+        follow_encoder_settings(server, args, {m: (mounts[m], launch_for[m], encoders[m]) for m in mounts})
     if args.user:
         configure_auth(server, list(mounts.values()), args.user, password, args.auth_method)
     for mount, factory in mounts.items():
@@ -402,7 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.user:
         notes.append(f"{args.auth_method} auth, user {args.user}")
     if args.encoder_settings:
-        notes.append("GOP " + ", ".join(f"{m} {g or kind.gop_frames}" for m, g in gops.items()))
+        notes.append("encoder " + ", ".join(f"{m} {e.gop} {e.video} {e.size[0]}x{e.size[1]}" if e else f"{m} as --kind"
+                                            for m, e in encoders.items()))
     note = f" ({'; '.join(notes)})" if notes else ""
     print(f"READY {base}{args.mount}{note}", flush=True)
     loop.run()

@@ -22,8 +22,9 @@ device clock (UTC + --clock-offset) and whose nonce is new. SOAP 1.2 faults (HTT
     unknown operation                 400 env:Receiver ter:ActionNotSupported
     GovLength outside GOV_RANGE       400 env:Sender   ter:InvalidArgVal ter:ConfigModify
     unknown profile or configuration  400 env:Sender   ter:InvalidArgVal ter:NoProfile|ter:NoConfig
-A Set changes only GovLength (other fields are accepted and ignored); --state-file follows it, and
-fake_camera.py --encoder-settings reads it, so the camera's RTSP stream follows the change.
+A Set changes GovLength, Encoding (H264; H265 too through Media2) and Resolution (one of SIZES up
+to its largest profile's); other fields are accepted and ignored. --state-file follows the profiles,
+and fake_camera.py --encoder-settings reads it, so the camera's RTSP stream follows the change.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ NS = {
 DEVICE_PATH, MEDIA1_PATH, MEDIA2_PATH = "/onvif/device_service", "/onvif/media_service", "/onvif/media2_service"
 TOLERANCE = dt.timedelta(seconds=5)
 GOV_RANGE = (1, 400)
+# The picture sizes every encoder offers (no larger than the camera's sensor, its largest profile).
+SIZES = ((2560, 1440), (1920, 1080), (1280, 720), (640, 360), (384, 216))
 PROFILE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 ONVIF_TYPES = {(NS["dn"], "NetworkVideoTransmitter"), (NS["tds"], "Device")}
 WSD_GROUP = "239.255.255.250"
@@ -159,6 +162,7 @@ class Device:
         self.username, self.password = args.username, password
         self.clock_offset = dt.timedelta(seconds=args.clock_offset)
         self.profiles = args.profile
+        self.sensor_area = max((p.width * p.height for p in self.profiles), default=1920 * 1080)
         self.snapshot_uri, self.state_file, self.stall = args.snapshot_uri, args.state_file, args.stall
         self.routes = routes(self.brand)
         self.stopping = threading.Event()
@@ -183,14 +187,28 @@ class Device:
             self.nonces[nonce] = now
             return True
 
-    def set_gov_length(self, profile: Profile, value: str | None) -> None:
-        if value is None:
-            return
-        if not value.strip().isdigit() or not GOV_RANGE[0] <= int(value) <= GOV_RANGE[1]:
-            raise SoapFault(f"GovLength {value} is outside GovLengthRange {GOV_RANGE[0]}..{GOV_RANGE[1]}",
+    def sizes(self) -> list[tuple[int, int]]:
+        """The resolutions its encoders offer: the standard ones up to its largest profile's."""
+        return [size for size in SIZES if size[0] * size[1] <= self.sensor_area] or [SIZES[-1]]
+
+    def configure(self, profile: Profile, gov: str | None, encoding: str | None, width: str | None, height: str | None,
+                  encodings: tuple[str, ...]) -> None:
+        """A SetVideoEncoderConfiguration: check every value first (a fault changes nothing), then apply."""
+        if gov is not None and (not gov.strip().isdigit() or not GOV_RANGE[0] <= int(gov) <= GOV_RANGE[1]):
+            raise SoapFault(f"GovLength {gov} is outside GovLengthRange {GOV_RANGE[0]}..{GOV_RANGE[1]}",
                             "ter:InvalidArgVal", "ter:ConfigModify")
+        if encoding is not None and encoding not in encodings:
+            raise SoapFault(f"Encoding {encoding} is not supported", "ter:InvalidArgVal", "ter:ConfigModify")
+        size = (int(width), int(height)) if width and height and width.isdigit() and height.isdigit() else None
+        if (width or height) and size not in self.sizes():
+            raise SoapFault(f"Resolution {width}x{height} is not available", "ter:InvalidArgVal", "ter:ConfigModify")
         with self.lock:
-            profile.gov_length = int(value)
+            if gov is not None:
+                profile.gov_length = int(gov)
+            if encoding is not None:
+                profile.encoding = encoding
+            if size is not None:
+                profile.width, profile.height = size
         write_state(self)
 
 
@@ -299,16 +317,15 @@ def render_video_source(device: Device, tag: str) -> str:
     return VIDEO_SOURCE.format(tag=tag, count=len(device.profiles), width=width, height=height)
 
 
-def render_resolutions(profiles: list[Profile]) -> str:
-    sizes = sorted({(p.width, p.height) for p in profiles}, reverse=True)
-    return "".join(RESOLUTION.format(*size) for size in sizes)
+def render_resolutions(device: Device) -> str:
+    return "".join(RESOLUTION.format(*size) for size in device.sizes())
 
 
-def render_options2(encoding: str, profiles: list[Profile]) -> str:
+def render_options2(device: Device, encoding: str, profiles: list[Profile]) -> str:
     top = max(p.fps for p in profiles)
     rates = " ".join(str(r) for r in sorted({top, *(r for r in (25, 20, 15, 10, 5, 1) if r < top)}, reverse=True))
     return OPTIONS2.format(gov_min=GOV_RANGE[0], gov_max=GOV_RANGE[1], rates=rates, encoding=encoding,
-                           quality=RANGE.format("QualityRange", 1, 6), resolutions=render_resolutions(profiles),
+                           quality=RANGE.format("QualityRange", 1, 6), resolutions=render_resolutions(device),
                            bitrate=RANGE.format("BitrateRange", 32, 16384))
 
 
@@ -400,7 +417,7 @@ def get_encoder_configuration1(device: Device, request: ET.Element) -> str:
 def get_encoder_options1(device: Device, request: ET.Element) -> str:
     profiles = selected(media1_profiles(device), request, "trt")
     h264 = OPTIONS1_H264.format(
-        resolutions=render_resolutions(profiles), gov=RANGE.format("GovLengthRange", *GOV_RANGE),
+        resolutions=render_resolutions(device), gov=RANGE.format("GovLengthRange", *GOV_RANGE),
         fps=RANGE.format("FrameRateRange", 1, max((p.fps for p in profiles), default=1)),
         interval=RANGE.format("EncodingIntervalRange", 1, 1)) if profiles else ""
     return ("<trt:GetVideoEncoderConfigurationOptionsResponse><trt:Options>" + RANGE.format("QualityRange", 1, 6)
@@ -411,7 +428,8 @@ def set_encoder_configuration1(device: Device, request: ET.Element) -> str:
     configuration = request.find("trt:Configuration", NS)
     token = configuration.get("token") if configuration is not None else None
     profile = find(media1_profiles(device), token, "vec", "ter:NoConfig")
-    device.set_gov_length(profile, text(configuration, "tt:H264/tt:GovLength"))
+    device.configure(profile, text(configuration, "tt:H264/tt:GovLength"), text(configuration, "tt:Encoding"),
+                     text(configuration, "tt:Resolution/tt:Width"), text(configuration, "tt:Resolution/tt:Height"), ("H264",))
     return "<trt:SetVideoEncoderConfigurationResponse/>"
 
 
@@ -443,10 +461,13 @@ def get_encoder_configurations2(device: Device, request: ET.Element) -> str:
     return f"<tr2:GetVideoEncoderConfigurationsResponse>{body}</tr2:GetVideoEncoderConfigurationsResponse>"
 
 
+# Every encoder of a Media2 camera offers both codecs, as current cameras do.
+MEDIA2_ENCODINGS = ("H264", "H265")
+
+
 def get_encoder_options2(device: Device, request: ET.Element) -> str:
     profiles = selected(device.profiles, request, "tr2")
-    encodings = dict.fromkeys(p.encoding for p in profiles)
-    body = "".join(render_options2(e, [p for p in profiles if p.encoding == e]) for e in encodings)
+    body = "".join(render_options2(device, e, profiles) for e in MEDIA2_ENCODINGS) if profiles else ""
     return f"<tr2:GetVideoEncoderConfigurationOptionsResponse>{body}</tr2:GetVideoEncoderConfigurationOptionsResponse>"
 
 
@@ -454,7 +475,8 @@ def set_encoder_configuration2(device: Device, request: ET.Element) -> str:
     configuration = request.find("tr2:Configuration", NS)
     token = configuration.get("token") if configuration is not None else None
     profile = find(device.profiles, token, "vec", "ter:NoConfig")
-    device.set_gov_length(profile, configuration.get("GovLength"))
+    device.configure(profile, configuration.get("GovLength"), text(configuration, "tt:Encoding"),
+                     text(configuration, "tt:Resolution/tt:Width"), text(configuration, "tt:Resolution/tt:Height"), MEDIA2_ENCODINGS)
     return "<tr2:SetVideoEncoderConfigurationResponse/>"
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from camgate.onvif import OnvifError, read_device, set_keyframe_interval
+from camgate.onvif import OnvifError, change_encoder, read_device, set_keyframe_interval
 from camgate.probe import analyse, ffprobe_command
 from tests.testbed.cameras import FAKE_CAMERA_SCRIPT, SYSTEM_PYTHON, onvif_state_file, start_onvif_device, wait_for_ready
 from tests.testbed.proc import free_ports, terminate
@@ -40,6 +40,10 @@ def device(tmp_path):
 
 def gov_lengths(state: Path) -> dict[str, int]:
     return {name: profile["gov_length"] for name, profile in json.loads(state.read_text())["profiles"].items()}
+
+
+def encoders(state: Path) -> dict[str, tuple[str, int, int]]:
+    return {name: (p["encoding"], p["width"], p["height"]) for name, p in json.loads(state.read_text())["profiles"].items()}
 
 
 def test_a_media2_camera_lists_its_profiles_with_uris_codecs_and_keyframe_interval(device):
@@ -88,10 +92,10 @@ def test_no_onvif_service_at_the_address_is_named_with_the_fix():
 def test_tune_sets_the_gop_length_for_a_keyframe_every_second_and_reads_it_back(device, brand):
     port, state = device(brand, MAIN, SUB)
     dry = set_keyframe_interval("127.0.0.1", port, USER, PASSWORD, "main", 1, apply=False)
-    assert (dry.profile.gov_length, dry.gov_length, dry.allowed, dry.applied) == (100, 25, (1, 400), None)
+    assert (dry.profile.gov_length, dry.gov_length, dry.options.gov_range, dry.applied) == (100, 25, (1, 400), None)
     assert gov_lengths(state) == {"main": 100, "sub": 100}  # a dry run changes nothing
     done = set_keyframe_interval("127.0.0.1", port, USER, PASSWORD, "main", 1, apply=True)
-    assert done.applied == 25 and gov_lengths(state) == {"main": 25, "sub": 100}
+    assert done.applied.gov_length == 25 and gov_lengths(state) == {"main": 25, "sub": 100}
     assert read_device("127.0.0.1", port, USER, PASSWORD).profiles[0].keyframe_interval == 1.0
 
 
@@ -108,11 +112,41 @@ def test_tune_of_an_unknown_profile_lists_the_cameras_profiles(device):
         set_keyframe_interval("127.0.0.1", port, USER, PASSWORD, "third", 1, apply=False)
 
 
-def measured_keyframe_interval(url: str) -> float | None:
-    """What `camgate probe` would measure (its ffprobe command and analysis), run here."""
+def test_an_h265_main_profile_is_switched_to_h264_and_the_sub_to_a_smaller_picture(device):
+    port, state = device("media2", H265_MAIN, SUB)
+    dry = change_encoder("127.0.0.1", port, USER, PASSWORD, "main", apply=False, encoding="H264")
+    assert dry.options.encodings == ("H264", "H265") and dry.after[0] == "H264" and encoders(state)["main"][0] == "H265"
+    done = change_encoder("127.0.0.1", port, USER, PASSWORD, "main", apply=True, encoding="H264", keyframe_seconds=1)
+    assert (done.applied.encoding, done.applied.gov_length) == ("H264", 20)
+    smaller = change_encoder("127.0.0.1", port, USER, PASSWORD, "sub", apply=True, size=(384, 216))
+    assert (smaller.applied.width, smaller.applied.height) == (384, 216)
+    assert encoders(state) == {"main": ("H264", 1920, 1080), "sub": ("H264", 384, 216)}
+
+
+def test_a_media1_camera_is_not_switched_to_h265(device):
+    port, state = device("media1", MAIN)
+    with pytest.raises(OnvifError, match=r"profile 'main' offers H264, not H265 \(it has no Media2 service.*fix: choose one of those"):
+        change_encoder("127.0.0.1", port, USER, PASSWORD, "main", apply=True, encoding="H265")
+    assert encoders(state) == {"main": ("H264", 1280, 720)}
+
+
+def test_a_picture_size_the_camera_does_not_offer_is_refused_before_any_change(device):
+    port, state = device("media2", H265_MAIN, SUB)
+    with pytest.raises(OnvifError, match=r"offers 1920x1080, 1280x720, 640x360, 384x216 in H264, not 500x500; fix: choose one of those"):
+        change_encoder("127.0.0.1", port, USER, PASSWORD, "sub", apply=True, size=(500, 500), keyframe_seconds=1)
+    assert encoders(state)["sub"] == ("H264", 640, 360) and gov_lengths(state)["sub"] == 100
+
+
+def measured(url: str):
+    """What `camgate probe` would measure (its ffprobe command and analysis), run here; None if nothing."""
     command = ffprobe_command("tcp", 10, 5)
     out = subprocess.run(["bash", "-c", command], input=url + "\n", capture_output=True, text=True, timeout=60).stdout
-    return analyse("cam", json.loads(out), 2).keyframe_interval if out.strip() else None
+    return analyse("cam", json.loads(out), 2) if out.strip() else None
+
+
+def measured_keyframe_interval(url: str) -> float | None:
+    result = measured(url)
+    return result.keyframe_interval if result else None
 
 
 def test_a_fake_camera_following_the_simulator_sends_the_keyframe_interval_set_over_onvif(device, tmp_path):
@@ -132,6 +166,28 @@ def test_a_fake_camera_following_the_simulator_sends_the_keyframe_interval_set_o
         while not 0.8 <= (measured := measured_keyframe_interval(url) or 0) <= 1.2:
             assert time.monotonic() < deadline, f"still a keyframe every {measured} s; {log.read_text()[-500:]}"
         assert "ENCODER /cam1 25" in log.read_text()
+    finally:
+        terminate(camera.pid, grace=5)
+        camera.wait()
+
+
+def test_a_fake_camera_following_the_simulator_switches_codec_and_picture_size(device, tmp_path):
+    rtsp_port = free_ports(1)[0]
+    url = f"rtsp://127.0.0.1:{rtsp_port}/cam1"
+    port, state = device("media2", f"main={url},H264,640x360,25,25")
+    log = tmp_path / "camera.log"
+    argv = [SYSTEM_PYTHON, str(FAKE_CAMERA_SCRIPT), "--address", "127.0.0.1", "--port", str(rtsp_port), "--mount", "/cam1",
+            "--no-stamp", "--encoder-settings", str(state)]  # fmt: skip
+    with open(log, "w") as out:
+        camera = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for_ready(camera, log, "cam1")
+        before = measured(url)
+        assert (before.video_codec, before.width, before.height) == ("h264", 640, 360)
+        change_encoder("127.0.0.1", port, USER, PASSWORD, "main", apply=True, encoding="H265", size=(384, 216))
+        deadline = time.monotonic() + 60
+        while (after := measured(url)) is None or (after.video_codec, after.width, after.height) != ("hevc", 384, 216):
+            assert time.monotonic() < deadline, f"the stream is {after}; {log.read_text()[-500:]}"
     finally:
         terminate(camera.pid, grace=5)
         camera.wait()

@@ -2,6 +2,7 @@
 replaced (what the commands decide and write; tests/integration/test_onvif.py runs them for real)."""
 
 from contextlib import contextmanager
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -9,7 +10,7 @@ from click.testing import CliRunner
 from camgate.cli import main
 from camgate.cli import onvif as cli_onvif
 from camgate.cli import site as cli_site
-from camgate.onvif import Device, KeyframeChange, Profile
+from camgate.onvif import Device, EncoderChange, EncoderOptions, Profile
 
 PASSWORD = "onvif-pw"
 
@@ -40,14 +41,17 @@ def run(tmp_path, monkeypatch):
         calls.append(("read", host, port, username, password))
         return DEVICE
 
-    def set_keyframe_interval(host, port, username, password, token, seconds, apply, timeout, name):
-        calls.append(("set", token, seconds, apply))
+    def change_encoder(host, port, username, password, token, apply, *, keyframe_seconds, encoding, size, timeout, name):
+        calls.append(("set", token, keyframe_seconds, encoding, size, apply))
         old = next(p for p in DEVICE.profiles if p.token == token)
-        return KeyframeChange(old, round(seconds * old.fps), (1, 400), round(seconds * old.fps) if apply else None)
+        gov = round(keyframe_seconds * old.fps) if keyframe_seconds else None
+        change = EncoderChange(old, gov, encoding, size, EncoderOptions(("H264", "H265"), (1, 400), ()), None)
+        after = replace(old, encoding=change.after[0], width=change.after[1][0], height=change.after[1][1], gov_length=change.after[2])
+        return replace(change, applied=after) if apply else change
 
     monkeypatch.setattr(cli_onvif, "_camera_port", no_gateway)
     monkeypatch.setattr(cli_onvif, "read_device", read_device)
-    monkeypatch.setattr(cli_onvif, "set_keyframe_interval", set_keyframe_interval)
+    monkeypatch.setattr(cli_onvif, "change_encoder", change_encoder)
 
     def invoke(*args, input=None):
         return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
@@ -104,7 +108,7 @@ def test_tune_dry_run_works_out_main_and_sub_and_changes_nothing(run):
     added_camera(invoke)
     dry = invoke("camera", "tune", "mysite", "gate", "--keyframe", "1s", "--dry-run")
     assert dry.exit_code == 0, dry.output
-    assert [c for c in calls if c[0] == "set"] == [("set", "profile_sub", 1.0, False), ("set", "profile_main", 1.0, False)]
+    assert [c for c in calls if c[0] == "set"] == [("set", "profile_sub", 1.0, None, None, False), ("set", "profile_main", 1.0, None, None, False)]
     assert "gate main (main, H264 1920x1080 25 fps): keyframes every 4 s (GOP 100) -> every 1 s (GOP 25)" in dry.output
     assert "dry run: nothing changed on the camera" in dry.output
 
@@ -123,3 +127,23 @@ def test_tune_names_a_profile_the_camera_does_not_have(run):
     added_camera(invoke)
     result = invoke("camera", "tune", "mysite", "gate", "--keyframe", "1s", "--profile", "third")
     assert result.exit_code == 2 and "--profile: the camera has no profile 'third'; fix: use one of sub (profile_sub), main (profile_main)" in result.output
+
+
+def test_tune_sends_the_codec_to_every_profile_and_the_size_to_the_sub_only(run):
+    invoke, calls = run
+    added_camera(invoke)
+    dry = invoke("camera", "tune", "mysite", "gate", "--codec", "H264", "--sub-size", "384x216", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert [c for c in calls if c[0] == "set"] == [("set", "profile_sub", None, "H264", (384, 216), False),
+                                                   ("set", "profile_main", None, "H264", None, False)]  # fmt: skip
+    assert "gate sub (sub, H264 640x360 25 fps): video H264 -> H264; picture 640x360 -> 384x216 (dry run)" in dry.output
+
+
+def test_tune_needs_something_to_change_and_a_size_it_can_read(run):
+    invoke, calls = run
+    added_camera(invoke)
+    nothing = invoke("camera", "tune", "mysite", "gate")
+    assert nothing.exit_code == 2 and "--keyframe, --codec or --sub-size: give at least one" in nothing.output
+    bad = invoke("camera", "tune", "mysite", "gate", "--sub-size", "big")
+    assert bad.exit_code == 2 and "--sub-size: 'big' is not a picture size; fix: give WIDTHxHEIGHT" in bad.output
+    assert [c for c in calls if c[0] == "set"] == []
