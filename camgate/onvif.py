@@ -116,7 +116,8 @@ def _explained(exc: Exception, step: _Step) -> OnvifError:
     if _library().util.is_auth_error(exc) or "NotAuthorized" in text:
         return OnvifError(f"{step.camera} refused the user name or password ({step.name}: {text}); fix: give the "
                           "camera's ONVIF user (often the admin account; some cameras need an ONVIF user created in "
-                          "their web page) and its password")
+                          "their web page) and its password; if they are right, set the camera's clock (NTP): many "
+                          "cameras refuse a login dated more than a few seconds off their own time")
     if isinstance(exc, (OSError, asyncio.TimeoutError)) or "Cannot connect" in text or "ClientConnector" in type(exc).__name__:
         return OnvifError(f"no ONVIF service at {step.camera} ({text}); fix: check the "
                           "address and port (80 on most cameras) and that ONVIF is enabled in the camera's settings")

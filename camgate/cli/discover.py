@@ -26,8 +26,11 @@ SSH_SLACK = 30  # seconds the SSH command may take beyond the probe's wait
 @click.option("--gateway", help="The gateway to probe from (when the inventory has several).")
 @click.option("--wait", type=click.FloatRange(0.5, discovery_script.MAX_WAIT), default=discovery_script.DEFAULT_WAIT,
               show_default=True, help="Seconds to collect answers.")  # fmt: skip
+@click.option("--from", "sources", multiple=True, metavar="ADDRESS",
+              help="Probe only from this IPv4 address of the gateway (its camera network's; repeat for several). "
+                   "Default: every address it has.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the devices and skipped answers as JSON.")
-def camera_discover(inventory: str, gateway: str | None, wait: float, as_json: bool) -> None:
+def camera_discover(inventory: str, gateway: str | None, wait: float, sources: tuple[str, ...], as_json: bool) -> None:
     """List the ONVIF devices on the networks of SITE's gateway (SITE: a site name or an inventory file): a WS-Discovery probe (UDP multicast to
     239.255.255.250:3702) sent from the gateway, from each of its IPv4 addresses, answers collected
     for --wait seconds. For each device: its address, maker and model (from its scopes), its ONVIF
@@ -40,10 +43,14 @@ def camera_discover(inventory: str, gateway: str | None, wait: float, as_json: b
     \b
     Example:
       camgate camera discover inventory/site.py --wait 5
+      camgate camera discover mysite --from 192.168.1.2     # probe only the cameras' network
       camgate camera onvif inventory/site.py 192.168.1.20:80 --username admin --password-prompt
     """
     site, data = pick_gateway(load_inventory_or_exit(site_inventory(inventory)), gateway)
-    request = {"wait": wait, "to": None, "interfaces": None, "table": paths.FIREWALL_TABLE}
+    for source in sources:
+        if not discovery_script.is_ipv4(source):
+            fail(f"--from: {source!r} is not an IPv4 address; fix: give one of the gateway's addresses, e.g. 192.168.1.2")
+    request = {"wait": wait, "to": None, "interfaces": list(sources) or None, "table": paths.FIREWALL_TABLE}
     try:
         report = run_discovery(site.host, data, request)
     except remote.RemoteError as exc:

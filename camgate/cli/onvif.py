@@ -35,6 +35,8 @@ from camgate.secrets import SecretError, resolve_secret
 SETTLE_SECONDS = 120
 # A measured interval this close to the one asked for counts as applied (live encoders drift a little).
 KEYFRAME_TOLERANCE = 0.2
+# At least this long between two looks at a stream (a camera restarting refuses connections at once).
+LOOK_INTERVAL = 3.0
 
 
 @click.command("onvif")
@@ -237,6 +239,9 @@ def camera_tune(site: str, camera_id: str, seconds: float | None, codec: str | N
                      f"after {settle} s; fix: some cameras apply encoder changes only after a restart (reboot it), and "
                      "'smart' codecs (H.264+, Zipstream, Smart Codec) override the GOP: turn them off in the camera's "
                      "web page", EXIT_FAILURE)  # fmt: skip
+            if codec and codec.lower() == "h264" and camera.webrtc == "off":
+                click.echo(f"note: camera {camera_id} now sends H.264, which WebRTC carries: webrtc = \"main\" in the site "
+                           "gives it live view under a second")  # fmt: skip
     except remote.RemoteError as exc:
         fail(str(exc), EXIT_REMOTE)
     except OnvifError as exc:
@@ -346,6 +351,7 @@ def _streams_follow(client, gateway, camera: Camera, changes: list[tuple[str, En
     pending = {stream: (dataclasses.replace(camera, url=camera.url if stream == "main" else camera.sub_url), change)
                for stream, change in changes}  # fmt: skip
     while pending and time.monotonic() < deadline:
+        look = time.monotonic()
         for stream, (target, change) in list(pending.items()):
             click.echo(f"checking {camera.id} {stream} from the gateway (ffprobe) ...", err=True)
             result = probe_camera(client, gateway, target)
@@ -356,4 +362,6 @@ def _streams_follow(client, gateway, camera: Camera, changes: list[tuple[str, En
                 del pending[stream]
             else:
                 click.echo(f"{camera.id} {stream}: measured {seen} (the camera may be restarting its encoder)", err=True)
+        if pending:
+            time.sleep(max(0.0, min(deadline - time.monotonic(), look + LOOK_INTERVAL - time.monotonic())))
     return not pending

@@ -3,6 +3,7 @@ replaced (what the commands decide and write; tests/integration/test_onvif.py ru
 
 from contextlib import contextmanager
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -11,6 +12,7 @@ from camgate.cli import main
 from camgate.cli import onvif as cli_onvif
 from camgate.cli import site as cli_site
 from camgate.onvif import Device, EncoderChange, EncoderOptions, Profile
+from camgate.probe import ProbeResult
 
 PASSWORD = "onvif-pw"
 
@@ -147,3 +149,35 @@ def test_tune_needs_something_to_change_and_a_size_it_can_read(run):
     bad = invoke("camera", "tune", "mysite", "gate", "--sub-size", "big")
     assert bad.exit_code == 2 and "--sub-size: 'big' is not a picture size; fix: give WIDTHxHEIGHT" in bad.output
     assert [c for c in calls if c[0] == "set"] == []
+
+
+def test_tune_checks_each_stream_from_the_gateway_and_suggests_webrtc_once_it_is_h264(run, monkeypatch):
+    invoke, calls = run
+    added_camera(invoke)
+    monkeypatch.setattr(cli_onvif.remote, "run", lambda client, command, **_: (0, "/usr/bin/ffprobe\n", ""))
+    probed = []
+
+    def probe_camera(client, gateway, camera):
+        probed.append(camera.url)
+        size = (1920, 1080) if camera.url.endswith("/101") else (640, 360)
+        return ProbeResult(camera.id, ok=True, video_codec="h264", width=size[0], height=size[1], keyframe_interval=1.04)
+
+    monkeypatch.setattr(cli_onvif, "probe_camera", probe_camera)
+    result = invoke("camera", "tune", "mysite", "gate", "--keyframe", "1s", "--codec", "h264")
+    assert result.exit_code == 0, result.output
+    assert sorted(probed) == ["rtsp://192.168.1.20/101", "rtsp://192.168.1.20/102"]
+    assert "gate main: measured from the gateway: a keyframe every 1.04 s, h264 1920x1080" in result.output
+    assert 'note: camera gate now sends H.264, which WebRTC carries: webrtc = "main"' in result.output
+
+
+def test_tune_fails_naming_the_causes_when_the_stream_does_not_follow(run, monkeypatch):
+    invoke, _calls = run
+    added_camera(invoke)
+    monkeypatch.setattr(cli_onvif.remote, "run", lambda client, command, **_: (0, "/usr/bin/ffprobe\n", ""))
+    monkeypatch.setattr(cli_onvif, "probe_camera", lambda client, gateway, camera: ProbeResult(camera.id, ok=True, video_codec="h264",
+                                                                                               keyframe_interval=4.0))  # fmt: skip
+    clock = iter(range(0, 10_000, 2))  # each reading 2 s later: the settle time passes without waiting
+    monkeypatch.setattr(cli_onvif, "time", SimpleNamespace(monotonic=lambda: next(clock), sleep=lambda seconds: None))
+    result = invoke("camera", "tune", "mysite", "gate", "--keyframe", "1s", "--settle", "10")
+    assert result.exit_code == 1
+    assert "the camera took the new settings but its stream still does not show them after 10 s" in result.output

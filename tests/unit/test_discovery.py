@@ -191,9 +191,9 @@ def site_inventory(tmp_path):
     return str(inventory)
 
 
-def discover(monkeypatch, inventory: str, report: dict | Exception, *args: str):
+def discover(monkeypatch, inventory: str, report: dict | Exception, *args: str, interfaces: list[str] | None = None):
     def fake(host, data, request):
-        assert request["table"] == "camgate" and request["interfaces"] is None
+        assert request["table"] == "camgate" and request["interfaces"] == interfaces
         if isinstance(report, Exception):
             raise report
         return report
@@ -255,3 +255,11 @@ def test_bad_input_exits_2(monkeypatch, site_inventory, args):
 def test_the_help_has_an_example():
     result = CliRunner().invoke(main, ["camera", "discover", "--help"])
     assert result.exit_code == 0 and "Example:" in result.output and "camgate camera discover" in result.output
+
+
+def test_from_limits_the_probe_to_the_given_gateway_addresses_and_refuses_anything_else(monkeypatch, site_inventory):
+    report = {"interfaces": ["192.168.1.1"], "devices": [device("192.168.1.20", "urn:a")], "skipped": [], "notes": []}
+    result = discover(monkeypatch, site_inventory, report, "--from", "192.168.1.1", interfaces=["192.168.1.1"])
+    assert result.exit_code == 0, result.output
+    bad = discover(monkeypatch, site_inventory, report, "--from", "eth1")
+    assert bad.exit_code == 2 and "--from: 'eth1' is not an IPv4 address" in bad.output
