@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from camgate.cli.discover import address_order
 from tests.testbed import Testbed
 from tests.testbed.cameras import camera_ids, onvif_state_file, start_onvif_device
 from tests.testbed.proc import free_ports, terminate
@@ -86,7 +87,7 @@ def main() -> None:
         if len(services) != args.cameras:
             raise SystemExit(f"discover found {len(services)} of {args.cameras} cameras")
         total_add = 0.0
-        for camera_id, service in zip(ids, sorted(services, key=lambda s: tuple(int(x) for x in s.split(":")[0].split(".")))):
+        for camera_id, service in zip(ids, sorted(services, key=lambda s: address_order(s.split(":")[0]))):
             seconds, added = camgate("camera", "add", str(site), camera_id, "--onvif", service, "--username",
                                  next(c["username"] for c in state["cameras"] if c["id"] == camera_id), "--password-stdin",
                                  input=passwords[camera_id])  # fmt: skip

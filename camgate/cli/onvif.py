@@ -7,7 +7,7 @@ import dataclasses
 import math
 import re
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Iterator
 
 import click
@@ -210,15 +210,16 @@ def camera_tune(site: str, camera_id: str, seconds: float | None, codec: str | N
     host, port = address_or_exit(address or camera.onvif, "--onvif")
     username = username or camera.username
     password = read_password(password_stdin, password_prompt, what="ONVIF password") or _camera_password(entry, camera)
-    device = read_camera_or_exit(entry, host, port, username, password, timeout)
-    targets = _profiles_to_tune(device, camera, profile)
-    if size and not profile and not any(stream == "sub" for stream, _ in targets):
-        fail(f"--sub-size: camera {camera_id} has no sub stream in the site; fix: set its sub_url to a second profile's "
-             "stream, or pass --profile NAME")  # fmt: skip
-    wanted = [(stream, p, size if (stream == "sub" or profile) else None) for stream, p in targets]
-    wanted = [(stream, p, picture) for stream, p, picture in wanted if seconds or codec or picture]
     try:
+        # One SSH connection and tunnel for reading the camera, changing it and checking its stream.
         with _camera_port(entry, host, port) as (client, reach_host, reach_port):
+            device = read_device(reach_host, reach_port, username, password, timeout=timeout, name=f"{host}:{port}")
+            targets = _profiles_to_tune(device, camera, profile)
+            if size and not profile and not any(stream == "sub" for stream, _ in targets):
+                fail(f"--sub-size: camera {camera_id} has no sub stream in the site; fix: set its sub_url to a second "
+                     "profile's stream, or pass --profile NAME")  # fmt: skip
+            wanted = [(stream, p, size if (stream == "sub" or profile) else None) for stream, p in targets]
+            wanted = [(stream, p, picture) for stream, p, picture in wanted if seconds or codec or picture]
             if not dry_run:
                 _require_ffprobe(client, entry[0].host, site, camera_id)
             changes = [(stream, change_encoder(reach_host, reach_port, username, password, p.token, not dry_run,
